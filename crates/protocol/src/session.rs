@@ -1,0 +1,42 @@
+//! The session summary that drives every sidebar.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Seq, Timestamp};
+
+/// A session's runtime status, owned by its actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The agent process is being launched for a turn.
+    Starting,
+    /// No turn running.
+    Idle,
+    /// A turn runs.
+    Running,
+    /// A turn runs and waits on at least one prompt.
+    AwaitingInput,
+    /// The last turn ended in error or the agent failed; prompts are still accepted.
+    Error,
+    /// The agent process was stopped by the user or a limit; a prompt starts it again.
+    Stopped,
+}
+
+/// `Session`: the summary of one session, as REST returns it and `session` frames carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub agent: String,
+    pub cwd: String,
+    pub status: Status,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_seq: Seq,
+    pub read_seq: Seq,
+    pub unread: u64,
+    pub pending_prompts: u32,
+    pub viewers: u32,
+    pub agent_running: bool,
+}

@@ -1,0 +1,76 @@
+//! WebSocket frames (`GET /api/v1/ws`): one connection multiplexes many sessions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{ErrorCode, Event, Seq, Session, Timestamp};
+
+/// Client → server, tagged by `op`. `id`, when given, is echoed in the reply or error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ClientOp {
+    Attach {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        session: String,
+        #[serde(default)]
+        after: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
+    },
+    Detach {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        session: String,
+    },
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+    },
+}
+
+/// Server → client, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        epoch: String,
+        server_version: String,
+    },
+    Attached {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        session: String,
+        epoch: String,
+        last_seq: Seq,
+        summary: Session,
+    },
+    Event {
+        session: String,
+        seq: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_seq: Option<Seq>,
+        ts: Timestamp,
+        event: Event,
+    },
+    Reset {
+        session: String,
+        epoch: String,
+    },
+    Session {
+        summary: Session,
+    },
+    SessionDeleted {
+        session: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+    },
+}
