@@ -1,6 +1,273 @@
 //! The built-in demo agent: a real ACP agent on stdio, implementing PROTOCOL.md's script.
+//!
+//! It lets berth run, be tried and be tested with no agent installed and no API key.
+//! This file is the ACP plumbing (handshake, sessions, cancellation, stdout); the
+//! script itself — what each prompt does — is in `demo/script.rs`.
+//!
+//! Notes on the script's edges:
+//! - `/fail` answers `session/prompt` with a JSON-RPC error: ACP v1 has no `error` stop
+//!   reason, so the client maps the error response to `stop_reason: "error"`.
+//! - `/crash` must get its one chunk onto the wire before dying. Exiting from the turn
+//!   would race the output writer, so the turn queues a marker message behind the chunk
+//!   and the output sink exits the process when it reaches the marker: everything
+//!   queued before it has been written and flushed by then.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::schema::{
+    self as acp_schema, AgentCapabilities, CancelNotification, Implementation, InitializeRequest,
+    InitializeResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
+};
+use agent_client_protocol::v1::{ConnectionTo, Responder};
+use agent_client_protocol::{self as acp, Lines};
+use futures::Sink;
+use serde_json::Value;
+use tokio::io::AsyncWrite;
+use tokio_util::sync::CancellationToken;
+
+use crate::transport;
+
+mod script;
+
+/// The method of the marker message that makes the output sink exit (see `/crash`).
+const CRASH_MARKER_METHOD: &str = "_berth/demo_crash";
+
+/// The exit code of `/crash`.
+const CRASH_EXIT_CODE: i32 = 101;
 
 /// Run the demo agent on this process's stdin/stdout until stdin closes.
 pub async fn run_stdio() -> std::io::Result<()> {
-    unimplemented!()
+    let transport = Lines::new(
+        output_sink(tokio::io::stdout(), crash_process),
+        transport::json_lines(tokio::io::stdin(), "client"),
+    );
+    serve(transport)
+        .await
+        .map_err(|error| io::Error::other(error.to_string()))
+}
+
+fn crash_process() {
+    tracing::warn!("crashing on request (/crash)");
+    std::process::exit(CRASH_EXIT_CODE);
+}
+
+/// Serve the demo agent over any line transport until the client hangs up.
+pub(crate) async fn serve(
+    transport: impl acp::ConnectTo<acp::Agent> + 'static,
+) -> Result<(), acp::Error> {
+    let demo = Arc::new(Demo::default());
+    acp::Agent
+        .v1()
+        .name("berth-demo")
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: InitializeRequest, responder, _cx| {
+                    demo.on_initialize(request, responder)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: NewSessionRequest, responder, _cx| {
+                    demo.on_new_session(request, responder)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: PromptRequest, responder, cx| {
+                    demo.on_prompt(request, responder, cx)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_notification(
+            {
+                let demo = demo.clone();
+                async move |notification: CancelNotification, _cx| {
+                    demo.on_cancel(&notification);
+                    Ok(())
+                }
+            },
+            acp::on_receive_notification!(),
+        )
+        .connect_to(transport)
+        .await
+}
+
+/// Writes lines like [`transport::line_sink`], but calls `on_crash` instead of writing
+/// the crash marker. If `on_crash` returns, the sink fails, which ends the connection.
+fn output_sink<W>(
+    writer: W,
+    on_crash: fn(),
+) -> impl Sink<String, Error = io::Error> + Send + 'static
+where
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    futures::sink::unfold(writer, move |mut writer, line: String| async move {
+        if is_crash_marker(&line) {
+            on_crash();
+            return Err(io::Error::other(
+                "the demo agent crashed on request (/crash)",
+            ));
+        }
+        transport::write_line(&mut writer, line).await?;
+        Ok(writer)
+    })
+}
+
+fn is_crash_marker(line: &str) -> bool {
+    line.contains(CRASH_MARKER_METHOD)
+        && serde_json::from_str::<Value>(line).is_ok_and(|message| {
+            message.get("method").and_then(Value::as_str) == Some(CRASH_MARKER_METHOD)
+        })
+}
+
+#[derive(Default)]
+struct Demo {
+    // A std mutex: every critical section is a map lookup, never held across an await.
+    sessions: Mutex<HashMap<String, DemoSession>>,
+    next_session: AtomicU64,
+    /// Whether the client advertised `elicitation.form` (`/ask` needs it).
+    forms: AtomicBool,
+}
+
+struct DemoSession {
+    cwd: PathBuf,
+    /// Cancels the running turn, if any.
+    running: Option<CancellationToken>,
+    turns: u64,
+}
+
+impl Demo {
+    fn sessions(&self) -> MutexGuard<'_, HashMap<String, DemoSession>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn on_initialize(
+        &self,
+        request: InitializeRequest,
+        responder: Responder<InitializeResponse>,
+    ) -> Result<(), acp::Error> {
+        let forms = request
+            .client_capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|elicitation| elicitation.supports_form());
+        self.forms.store(forms, Ordering::Relaxed);
+        responder.respond(
+            InitializeResponse::new(ProtocolVersion::V1)
+                .agent_capabilities(AgentCapabilities::new().load_session(false))
+                .agent_info(Implementation::new("berth-demo", env!("CARGO_PKG_VERSION"))),
+        )
+    }
+
+    fn on_new_session(
+        &self,
+        request: NewSessionRequest,
+        responder: Responder<NewSessionResponse>,
+    ) -> Result<(), acp::Error> {
+        let number = self.next_session.fetch_add(1, Ordering::Relaxed) + 1;
+        let session_id = format!("demo-{}-{number}", std::process::id());
+        self.sessions().insert(
+            session_id.clone(),
+            DemoSession {
+                cwd: request.cwd,
+                running: None,
+                turns: 0,
+            },
+        );
+        responder.respond(NewSessionResponse::new(session_id))
+    }
+
+    /// Start the turn in a connection task, so the dispatch loop stays free for the
+    /// `session/cancel` and the answers the turn may wait for.
+    fn on_prompt(
+        self: &Arc<Self>,
+        request: PromptRequest,
+        responder: Responder<PromptResponse>,
+        cx: ConnectionTo<acp::Client>,
+    ) -> Result<(), acp::Error> {
+        let session_key = request.session_id.0.to_string();
+        let started = match self.sessions().get_mut(&session_key) {
+            None => Err(acp_schema::Error::session_not_found(request.session_id.clone()).into()),
+            Some(session) if session.running.is_some() => {
+                Err(acp::Error::invalid_request().data("a turn is already running in this session"))
+            }
+            Some(session) => {
+                let cancel = CancellationToken::new();
+                session.running = Some(cancel.clone());
+                session.turns += 1;
+                Ok((session.cwd.clone(), cancel, session.turns))
+            }
+        };
+        let (cwd, cancel, number) = match started {
+            Ok(started) => started,
+            Err(error) => return responder.respond_with_error(error),
+        };
+        let text = script::prompt_text(&request.prompt);
+        let turn = script::Turn {
+            cx: cx.clone(),
+            session_id: request.session_id,
+            cwd,
+            cancel,
+            number,
+            forms: self.forms.load(Ordering::Relaxed),
+        };
+        let demo = self.clone();
+        cx.spawn(async move {
+            let result = turn.run(&text).await;
+            if let Some(session) = demo.sessions().get_mut(&session_key) {
+                session.running = None;
+            }
+            // Sent after the turn's notifications, through the same ordered queue.
+            let sent = match result {
+                Ok(stop_reason) => responder.respond(PromptResponse::new(stop_reason)),
+                Err(error) => responder.respond_with_error(error),
+            };
+            if let Err(error) = sent {
+                tracing::debug!(%error, "could not answer session/prompt");
+            }
+            // Never fail a connection task: that would end the whole connection.
+            Ok(())
+        })
+    }
+
+    fn on_cancel(&self, notification: &CancelNotification) {
+        if let Some(cancel) = self
+            .sessions()
+            .get(notification.session_id.0.as_ref())
+            .and_then(|session| session.running.as_ref())
+        {
+            cancel.cancel();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_marker_is_recognised_only_as_a_method() {
+        assert!(is_crash_marker(
+            r#"{"jsonrpc":"2.0","method":"_berth/demo_crash","params":{}}"#
+        ));
+        assert!(!is_crash_marker(
+            r#"{"jsonrpc":"2.0","method":"session/update","params":{"text":"_berth/demo_crash"}}"#
+        ));
+        assert!(!is_crash_marker("_berth/demo_crash"));
+    }
 }

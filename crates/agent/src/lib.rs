@@ -10,13 +10,59 @@
 //!   given to `start`. A turn's completion ([`AgentEvent::TurnDone`]) arrives after
 //!   every update the agent sent before answering `session/prompt`.
 //! - Garbage on the agent's stdout is logged and skipped, never fatal to the server.
+//!
+//! Lifecycle details:
+//! - If the process dies mid-turn, the turn ends with `TurnDone { result:
+//!   Err("agent process exited") }`, and `Exited` is sent too (in either order).
+//! - `Exited` is sent once, after the agent's stdout has been drained (so after every
+//!   update it wrote), or 2 s after the exit if a descendant keeps stdout
+//!   open. No event is sent for a link whose `start` failed.
+//! - An agent that answers `session/prompt` with a JSON-RPC error (the demo's `/fail`)
+//!   yields `TurnDone { result: Err(message) }`; ACP v1 has no `error` stop reason.
+//! - Dropping the last `AgentLink` leaves the process running; the background tasks
+//!   end by themselves once it has exited.
+//!
+//! Modules:
+//! - `process`: launching the process and signalling its process group.
+//! - `transport`: newline-delimited JSON streams that skip non-JSON lines.
+//! - `client`: the ACP client connection: handlers, handshake, error wording.
+//! - `translate`: ACP updates, permission options and forms ↔ berth types.
+//! - `fs`: `fs/read_text_file` / `fs/write_text_file` confined to the session cwd.
+//! - [`demo`]: the demo agent, a real ACP agent following PROTOCOL.md's script.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use agent_client_protocol::Lines;
+use agent_client_protocol::v1::schema::{
+    CancelNotification, ContentBlock, PromptRequest, TextContent,
+};
 use berth_protocol::{Event, Outcome, PermissionOption, Question, StopReason};
-use tokio::sync::{mpsc, oneshot};
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+mod client;
 pub mod demo;
+mod fs;
+mod process;
+mod translate;
+mod transport;
+
+/// How long `start` waits for `initialize` and `session/new` to be answered. Generous:
+/// some launchers (npx) download the agent on first use.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long after the process exits its stdout may stay open (a descendant inherited
+/// it) before the link stops reading and reports `Exited` anyway.
+const STDOUT_DRAIN: Duration = Duration::from_secs(2);
+
+/// After SIGKILL, how long `kill` still waits for the exit to be observed.
+const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// How to launch one agent.
 #[derive(Debug, Clone)]
@@ -38,6 +84,9 @@ pub struct LinkConfig {
 }
 
 /// What the agent did, in order.
+// `Update` dwarfs the other variants, but nearly every event is one, so boxing it would
+// cost an allocation per event for nothing (and the variant shape is fixed API).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AgentEvent {
     /// A `session/update`, translated into a berth event stamped with the current turn id.
@@ -61,7 +110,10 @@ pub enum AgentEvent {
         result: Result<StopReason, String>,
     },
     /// The process exited (after its stdout closed or it was killed).
-    Exited { code: Option<i32>, signal: Option<i32> },
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,34 +129,330 @@ pub enum AgentError {
 /// A live agent process with one ACP session. Cheap to clone; dropping the last clone
 /// does NOT kill the process: call [`AgentLink::kill`].
 #[derive(Clone)]
-pub struct AgentLink {/* private */}
+pub struct AgentLink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pid: u32,
+    agent_session_id: String,
+    connection: client::AgentConnection,
+    events: mpsc::Sender<AgentEvent>,
+    turn: client::TurnSlot,
+    /// `Some` once the process has exited (set by the supervisor).
+    exit: watch::Receiver<Option<ExitInfo>>,
+    /// Owns the supervisor and the per-prompt tasks.
+    tasks: TaskTracker,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ExitInfo {
+    code: Option<i32>,
+    signal: Option<i32>,
+}
+
+impl ExitInfo {
+    fn describe(self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => "unknown exit status".to_owned(),
+        }
+    }
+}
 
 impl AgentLink {
-    pub async fn start(config: LinkConfig, events: mpsc::Sender<AgentEvent>) -> Result<AgentLink, AgentError> {
-        unimplemented!()
+    pub async fn start(
+        config: LinkConfig,
+        events: mpsc::Sender<AgentEvent>,
+    ) -> Result<AgentLink, AgentError> {
+        let program = config.spec.program.clone();
+        // The canonical cwd is what `fs/*` requests are confined to; it must exist.
+        let root = std::fs::canonicalize(&config.cwd)
+            .ok()
+            .filter(|root| root.is_dir())
+            .ok_or_else(|| AgentError::Spawn {
+                program: program.clone(),
+                reason: format!(
+                    "working directory {} is not an existing directory",
+                    config.cwd.display()
+                ),
+            })?;
+        // ACP wants an absolute cwd; keep the caller's spelling (symlinks included).
+        let cwd = std::path::absolute(&config.cwd).unwrap_or_else(|_| root.clone());
+
+        let process::Spawned {
+            child,
+            stdin,
+            stdout,
+            pid,
+        } = process::spawn(&config)?;
+        // From here on, an early return or a dropped `start` future must not leave the
+        // process behind.
+        let mut guard = KillOnDrop(Some(pid));
+
+        let turn = client::TurnSlot::default();
+        let state = Arc::new(client::ClientState {
+            events: events.clone(),
+            turn: turn.clone(),
+            root,
+        });
+        let transport = Lines::new(
+            transport::line_sink(stdin),
+            transport::json_lines(stdout, "agent"),
+        );
+        let shutdown = CancellationToken::new();
+        let (connected_tx, connected_rx) = oneshot::channel();
+        let connection_task = tokio::spawn(client::run(
+            state,
+            transport,
+            connected_tx,
+            shutdown.clone(),
+        ));
+
+        let tasks = TaskTracker::new();
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (started_tx, started_rx) = watch::channel(None);
+        tasks.spawn(supervise(Supervisor {
+            child,
+            pid,
+            connection_task,
+            shutdown,
+            exit: exit_tx,
+            started: started_rx,
+            events: events.clone(),
+        }));
+
+        let handshake = async {
+            let connection = connected_rx
+                .await
+                .map_err(|_| "the connection to the agent ended before it started".to_owned())?;
+            let session_id = client::handshake(&connection, &cwd).await?;
+            Ok::<_, String>((connection, session_id))
+        };
+        let outcome = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "no answer within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            )),
+        };
+        match outcome {
+            Ok((connection, agent_session_id)) => {
+                guard.0 = None;
+                started_tx.send_replace(Some(true));
+                tracing::info!(pid, %agent_session_id, program, "agent started");
+                Ok(AgentLink {
+                    inner: Arc::new(Inner {
+                        pid,
+                        agent_session_id,
+                        connection,
+                        events,
+                        turn,
+                        exit: exit_rx,
+                        tasks,
+                    }),
+                })
+            }
+            Err(reason) => {
+                started_tx.send_replace(Some(false));
+                // If the agent died on its own, say how (it is usually the real reason):
+                // give it a moment to be reaped before the guard's SIGKILL muddies that.
+                let mut exit = exit_rx;
+                let exited = if reason.ends_with("agent process exited") {
+                    tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some))
+                        .await
+                        .ok()
+                        .and_then(|status| status.ok().and_then(|status| *status))
+                } else {
+                    None
+                };
+                drop(guard);
+                let reason = match exited {
+                    Some(info) => format!(
+                        "{reason} ({}); its stderr is in {}",
+                        info.describe(),
+                        config.stderr_log.display()
+                    ),
+                    None => reason,
+                };
+                Err(AgentError::Handshake(reason))
+            }
+        }
     }
 
     pub fn pid(&self) -> u32 {
-        unimplemented!()
+        self.inner.pid
     }
 
     /// The agent's own session id (ACP `sessionId`).
     pub fn agent_session_id(&self) -> String {
-        unimplemented!()
+        self.inner.agent_session_id.clone()
     }
 
     /// Send `session/prompt`; returns at once. Completion arrives as `TurnDone`.
     pub fn prompt(&self, turn_id: &str, text: &str) -> Result<(), AgentError> {
-        unimplemented!()
+        let inner = &self.inner;
+        if inner.is_gone() {
+            return Err(AgentError::Gone);
+        }
+        // Set before sending, so the turn's first update is already stamped with it.
+        inner.turn.set(turn_id);
+        let request = PromptRequest::new(
+            inner.agent_session_id.clone(),
+            vec![ContentBlock::Text(TextContent::new(text))],
+        );
+        let sent = inner.connection.send_request(request);
+        let events = inner.events.clone();
+        let turn_id = turn_id.to_owned();
+        inner.tasks.spawn(async move {
+            // The response is routed by the connection's dispatch loop after every
+            // update that preceded it has been delivered to `events` (see `client`), so
+            // this TurnDone cannot overtake them.
+            let result = match sent.block_task().await {
+                Ok(response) => Ok(translate::stop_reason(response.stop_reason)),
+                Err(error) => Err(client::describe_error(&error)),
+            };
+            if let Err(error) = &result {
+                tracing::info!(%turn_id, %error, "turn ended without a stop reason");
+            }
+            if events
+                .send(AgentEvent::TurnDone { turn_id, result })
+                .await
+                .is_err()
+            {
+                tracing::debug!("TurnDone dropped: nobody listens to this link any more");
+            }
+        });
+        Ok(())
     }
 
     /// Send `session/cancel` (a notification).
     pub fn cancel(&self) -> Result<(), AgentError> {
-        unimplemented!()
+        let inner = &self.inner;
+        if inner.is_gone() {
+            return Err(AgentError::Gone);
+        }
+        inner
+            .connection
+            .send_notification(CancelNotification::new(inner.agent_session_id.clone()))
+            .map_err(|error| {
+                tracing::debug!(error = %client::describe_error(&error), "session/cancel not sent");
+                AgentError::Gone
+            })
     }
 
     /// SIGTERM the process group, then SIGKILL after `grace`. `Exited` follows.
-    pub async fn kill(&self, grace: std::time::Duration) {
-        unimplemented!()
+    pub async fn kill(&self, grace: Duration) {
+        let pid = self.inner.pid;
+        let mut exit = self.inner.exit.clone();
+        if exit.borrow().is_none() {
+            tracing::info!(pid, "stopping agent (SIGTERM)");
+            process::signal_group(pid, libc::SIGTERM);
+            if tokio::time::timeout(grace, exit.wait_for(Option::is_some))
+                .await
+                .is_ok()
+            {
+                // The leader is gone; whatever it left behind in its group goes too.
+                process::signal_group(pid, libc::SIGKILL);
+                return;
+            }
+            tracing::warn!(
+                pid,
+                grace_ms = grace.as_millis() as u64,
+                "agent ignored SIGTERM; sending SIGKILL"
+            );
+        }
+        process::signal_group(pid, libc::SIGKILL);
+        if tokio::time::timeout(KILL_WAIT, exit.wait_for(Option::is_some))
+            .await
+            .is_err()
+        {
+            tracing::error!(pid, "agent still not reaped after SIGKILL");
+        }
+    }
+}
+
+impl Inner {
+    fn is_gone(&self) -> bool {
+        self.exit.borrow().is_some() || self.connection.termination().is_some()
+    }
+}
+
+/// Kills the agent's process group unless disarmed (`start` succeeded).
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            process::signal_group(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// What the supervisor task owns.
+struct Supervisor {
+    child: Child,
+    pid: u32,
+    connection_task: JoinHandle<()>,
+    shutdown: CancellationToken,
+    exit: watch::Sender<Option<ExitInfo>>,
+    /// `Some(true)` once `start` succeeded, `Some(false)` if it failed.
+    started: watch::Receiver<Option<bool>>,
+    events: mpsc::Sender<AgentEvent>,
+}
+
+/// Reap the process, let the connection deliver what the agent wrote before dying,
+/// close the connection, then report `Exited`.
+async fn supervise(mut s: Supervisor) {
+    let info = match s.child.wait().await {
+        Ok(status) => ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        },
+        Err(error) => {
+            tracing::error!(pid = s.pid, %error, "could not wait for the agent process");
+            ExitInfo {
+                code: None,
+                signal: None,
+            }
+        }
+    };
+    tracing::info!(pid = s.pid, status = %info.describe(), "agent process exited");
+    s.exit.send_replace(Some(info));
+
+    // The connection ends by itself at stdout EOF, after dispatching everything before it.
+    match tokio::time::timeout(STDOUT_DRAIN, &mut s.connection_task).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(pid = s.pid, %error, "agent connection task failed"),
+        Err(_) => {
+            tracing::warn!(
+                pid = s.pid,
+                "agent exited but its stdout is still open (a descendant holds it?); closing the link"
+            );
+            s.shutdown.cancel();
+            if tokio::time::timeout(Duration::from_secs(1), &mut s.connection_task)
+                .await
+                .is_err()
+            {
+                s.connection_task.abort();
+            }
+        }
+    }
+
+    let started = matches!(
+        s.started.wait_for(Option::is_some).await.map(|v| *v),
+        Ok(Some(true))
+    );
+    if started
+        && s.events
+            .send(AgentEvent::Exited {
+                code: info.code,
+                signal: info.signal,
+            })
+            .await
+            .is_err()
+    {
+        tracing::debug!("Exited dropped: nobody listens to this link any more");
     }
 }

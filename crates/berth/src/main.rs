@@ -1,1 +1,63 @@
-fn main(){}
+//! `berth`: the binary. Composition root (config, tracing, signals, wiring) and the CLI.
+//!
+//! - [`cli`]: the clap command tree.
+//! - [`serve`]: `berth serve` — opens the store, repairs sessions, runs the gateway.
+//! - [`paths`]: XDG data directory and the 0600 token file.
+//! - [`agents`]: the agent catalog and the agents' environment allow-list.
+//! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`, `answer`).
+//! - [`attach`]: `berth attach`, a terminal viewport that resumes by cursor.
+
+mod agents;
+mod attach;
+mod cli;
+mod client;
+mod paths;
+mod serve;
+
+use clap::Parser;
+
+use crate::cli::{AgentCommand, Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(run(cli));
+    // Don't let a stuck blocking read (stdin) keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Agent {
+            agent: AgentCommand::Demo,
+        } => {
+            // stdout carries the protocol: logs go to stderr only.
+            init_tracing();
+            berth_agent::demo::run_stdio().await?;
+            Ok(())
+        }
+        Command::Token(args) => {
+            let data_dir = paths::data_dir(args.data_dir.as_deref())?;
+            println!("{}", paths::load_or_create_token(&data_dir)?.expose());
+            Ok(())
+        }
+        Command::Sessions(args) => client::sessions(args).await,
+        Command::New(args) => client::new_session(args).await,
+        Command::Send(args) => client::send(args).await,
+        Command::Answer(args) => client::answer(args).await,
+        Command::Cancel(args) => client::cancel(args).await,
+        Command::Attach(args) => attach::run(args).await,
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -157,9 +157,8 @@ impl Event {
     /// The prompt id if this event asks a human something.
     pub fn asked_prompt_id(&self) -> Option<&str> {
         match self {
-            Event::PermissionRequested { prompt_id, .. } | Event::QuestionAsked { prompt_id, .. } => {
-                Some(prompt_id)
-            }
+            Event::PermissionRequested { prompt_id, .. }
+            | Event::QuestionAsked { prompt_id, .. } => Some(prompt_id),
             _ => None,
         }
     }

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, Unexpected};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Event, Seq, Timestamp};
 
@@ -13,9 +14,17 @@ use crate::{Event, Seq, Timestamp};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Outcome {
-    Selected { option_id: String },
-    Answered { answers: BTreeMap<String, String> },
-    Cancelled { cancelled: bool },
+    Selected {
+        option_id: String,
+    },
+    Answered {
+        answers: BTreeMap<String, String>,
+    },
+    /// Always `cancelled: true`; `{"cancelled": false}` does not parse.
+    Cancelled {
+        #[serde(deserialize_with = "only_true")]
+        cancelled: bool,
+    },
 }
 
 impl Outcome {
@@ -28,9 +37,33 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Answer {
-    Select { option_id: String },
-    Answers { answers: BTreeMap<String, String> },
-    Cancel { cancel: bool },
+    Select {
+        option_id: String,
+    },
+    Answers {
+        answers: BTreeMap<String, String>,
+    },
+    /// `{"cancel": true}`; `{"cancel": false}` does not parse (it is no answer).
+    Cancel {
+        #[serde(deserialize_with = "only_true")]
+        cancel: bool,
+    },
+}
+
+impl Answer {
+    /// The `{"cancel": true}` answer.
+    pub fn cancel() -> Self {
+        Answer::Cancel { cancel: true }
+    }
+}
+
+/// Accepts only the literal `true` (the `cancel` / `cancelled` markers).
+fn only_true<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    if bool::deserialize(deserializer)? {
+        Ok(true)
+    } else {
+        Err(D::Error::invalid_value(Unexpected::Bool(false), &"true"))
+    }
 }
 
 impl Answer {
@@ -55,11 +88,51 @@ pub struct Resolution {
 /// A pending prompt as listed by `GET /prompts`: its event plus where it lives.
 ///
 /// `event` is a `permission_requested` or `question_asked` event, flattened so that
-/// `kind`, `prompt_id` and the rest sit beside `session` and `seq`.
+/// `kind`, `prompt_id` and the rest sit beside `session` and `seq`. Deserialising a
+/// prompt of any other kind fails; build one with [`Prompt::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PromptWire")]
 pub struct Prompt {
     pub session: String,
     pub seq: Seq,
     #[serde(flatten)]
     pub event: Event,
+}
+
+impl Prompt {
+    /// The prompt for `event` at `seq` of `session`; `None` if `event` asks nothing
+    /// (neither `permission_requested` nor `question_asked`).
+    pub fn new(session: impl Into<String>, seq: Seq, event: Event) -> Option<Self> {
+        event.asked_prompt_id()?;
+        Some(Prompt {
+            session: session.into(),
+            seq,
+            event,
+        })
+    }
+
+    /// The prompt's id (`None` only for a hand-built prompt of the wrong kind).
+    pub fn prompt_id(&self) -> Option<&str> {
+        self.event.asked_prompt_id()
+    }
+}
+
+/// [`Prompt`] as it arrives, before its kind is checked.
+#[derive(Deserialize)]
+struct PromptWire {
+    session: String,
+    seq: Seq,
+    #[serde(flatten)]
+    event: Event,
+}
+
+impl TryFrom<PromptWire> for Prompt {
+    type Error = String;
+
+    fn try_from(wire: PromptWire) -> Result<Self, Self::Error> {
+        let kind = wire.event.kind();
+        Prompt::new(wire.session, wire.seq, wire.event).ok_or_else(|| {
+            format!("a prompt is a permission_requested or question_asked event, not {kind}")
+        })
+    }
 }

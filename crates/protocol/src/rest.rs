@@ -29,7 +29,6 @@ pub struct AgentList {
 
 /// `POST /sessions`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateSession {
     pub agent: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +59,32 @@ pub struct StartTurn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnAccepted {
     pub turn_id: String,
+}
+
+/// Default `limit` of `GET /sessions/{id}/events`.
+pub const EVENTS_DEFAULT_LIMIT: usize = 1000;
+
+/// Largest `limit` of `GET /sessions/{id}/events`; larger values are clamped to it.
+pub const EVENTS_MAX_LIMIT: usize = 5000;
+
+/// Query of `GET /sessions/{id}/events?after=N&limit=M` (both optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventsQuery {
+    /// Serve events with `seq > after` (default 0: from the start).
+    #[serde(default)]
+    pub after: Seq,
+    /// How many events at most; see [`EventsQuery::effective_limit`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl EventsQuery {
+    /// `limit`, defaulting to [`EVENTS_DEFAULT_LIMIT`] and clamped to [`EVENTS_MAX_LIMIT`].
+    pub fn effective_limit(&self) -> usize {
+        self.limit
+            .unwrap_or(EVENTS_DEFAULT_LIMIT)
+            .min(EVENTS_MAX_LIMIT)
+    }
 }
 
 /// `GET /sessions/{id}/events`

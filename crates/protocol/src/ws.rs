@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ErrorCode, Event, Seq, Session, Timestamp};
+use crate::{ErrorCode, Event, EventRecord, Seq, Session, Timestamp};
 
 /// Client → server, tagged by `op`. `id`, when given, is echoed in the reply or error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,4 +73,17 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
     },
+}
+
+impl ServerFrame {
+    /// The `event` frame carrying `record` of `session`.
+    pub fn event(session: impl Into<String>, record: EventRecord) -> Self {
+        ServerFrame::Event {
+            session: session.into(),
+            seq: record.seq,
+            first_seq: record.first_seq,
+            ts: record.ts,
+            event: record.event,
+        }
+    }
 }

@@ -1,1 +1,67 @@
-pub fn _x(){}
+//! berth's gateway: HTTP and WebSocket in front of the session registry.
+//!
+//! Thin by design: it parses, authorises and forwards to a `SessionHandle`; it owns no
+//! session state.
+//!
+//! - [`serve`]: run the router on a given listener until a shutdown token fires.
+//! - [`config`]: [`ServerConfig`] and the [`Token`] (whose `Debug` never prints it).
+//! - [`guard`]: Host allowlist, Origin check and token authentication.
+//! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
+//! - [`rest`]: the REST handlers of `/api/v1`.
+//! - [`viewport`]: one multiplexed WebSocket connection per viewport.
+//! - [`ui`]: the static pages (token exchange, placeholder UI).
+
+pub mod config;
+pub mod error;
+pub mod guard;
+pub mod rest;
+pub mod ui;
+pub mod viewport;
+
+use std::sync::Arc;
+
+use axum::Router;
+use berth_session::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{ServerConfig, Token};
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub config: Arc<ServerConfig>,
+    /// Fires when the server shuts down: open WebSockets close with 1001.
+    pub shutdown: CancellationToken,
+}
+
+/// The complete router: REST, WebSocket, pages, all behind the guard.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", rest::routes().merge(viewport::routes()))
+        .merge(ui::routes())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` fires: then stop accepting, close viewports, and return once
+/// in-flight requests are done. The caller then shuts the registry and store down.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let state = AppState {
+        registry,
+        config: Arc::new(config),
+        shutdown: shutdown.clone(),
+    };
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,1 +1,37 @@
-pub fn _x(){}
+//! berth's session layer: the single owner of each session's runtime state.
+//!
+//! - [`registry`]: [`Registry`] creates, finds, lists and deletes sessions, repairs the
+//!   previous run's state on open, and publishes summary changes (sidebar updates).
+//! - [`actor`]: one task per session; assigns seqs, commits, then fans out; owns the
+//!   running turn, pending prompts, status and the agent link.
+//! - [`handle`]: [`SessionHandle`], the cheap cloneable way in: [`Request`]s with replies.
+//! - [`request`]: the actor's serialisable requests and responses.
+//! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).
+//! - [`committed`]: a committed event, serialised once and shared by every viewport;
+//!   frame encoding with chunk coalescing.
+//! - [`prompts`]: pending prompts and their exactly-once resolution.
+//! - [`repair`]: closing what a previous server left open (no ghost status).
+//! - [`summary`]: the `Session` summary and its throttled publication.
+//! - [`catalog`], [`config`], [`error`]: agents known to the server, tunables, errors.
+
+pub mod actor;
+pub mod catalog;
+pub mod committed;
+pub mod config;
+pub mod error;
+pub mod handle;
+pub mod prompts;
+pub mod registry;
+pub mod repair;
+pub mod request;
+pub mod subscription;
+pub mod summary;
+
+pub use catalog::{AgentCatalog, AgentEntry};
+pub use committed::{Committed, encode_batch};
+pub use config::SessionConfig;
+pub use error::SessionError;
+pub use handle::SessionHandle;
+pub use registry::Registry;
+pub use request::{Request, Response};
+pub use subscription::{Attachment, Subscription};

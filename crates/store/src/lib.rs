@@ -9,11 +9,33 @@
 //! - Reads use separate read connections and never wait on the writer.
 //! - `data` is the JSON text of a `berth_protocol::Event`, serialised once by the
 //!   caller and stored verbatim; reads hand the same text back as `Arc<str>`.
+//!
+//! Modules:
+//! - `schema`: opening connections (WAL, `synchronous`, `busy_timeout`), the
+//!   versioned migrations kept in `meta`, and the epoch.
+//! - `write`: the writes ([`Store::append`] and the session changes) and their SQL,
+//!   including the density check that keeps every session's seqs 1, 2, 3, ….
+//! - `writer`: the writer thread, its bounded command channel and the group commit
+//!   (one transaction per batch, one savepoint per write).
+//! - `read`: the pool of read-only connections and the read queries.
+//! - `codec`: how timestamps and rows map to SQLite columns.
+
+mod codec;
+mod read;
+mod schema;
+mod write;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{Seq, Timestamp};
+
+use crate::read::ReadPool;
+use crate::write::Write;
+use crate::writer::Writer;
+#[doc(hidden)]
+pub use crate::writer::WriterStats;
 
 /// How hard SQLite syncs on commit (`PRAGMA synchronous`). Default `Full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,64 +112,149 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The SQLite event store.
 #[derive(Clone)]
-pub struct Store {/* private */}
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    epoch: String,
+    /// Declared before `writer` so idle readers close first: the write connection,
+    /// closing last, can then checkpoint the WAL into the main file.
+    reads: ReadPool,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("epoch", &self.inner.epoch)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Store {
     /// Open (creating schema and `meta(epoch)` on first use), start the writer thread.
     /// WAL mode, `busy_timeout`, `foreign_keys`; epoch is random hex, kept forever.
     pub fn open(config: StoreConfig) -> Result<Store> {
-        unimplemented!()
+        let conn = schema::open_writer(&config.path, config.synchronous)?;
+        let epoch = schema::epoch(&conn)?;
+        let writer = Writer::start(conn, config.max_batch)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                epoch,
+                reads: ReadPool::new(config.path),
+                writer,
+            }),
+        })
     }
 
     /// This store's incarnation id.
     pub fn epoch(&self) -> &str {
-        unimplemented!()
+        &self.inner.epoch
     }
 
     /// Append events of one session (seqs must continue the session's log densely).
     pub async fn append(&self, session_id: &str, events: Vec<StoredEvent>) -> Result<()> {
-        unimplemented!()
+        self.inner
+            .writer
+            .submit(Write::Append {
+                session_id: session_id.to_owned(),
+                events,
+            })
+            .await
     }
 
     pub async fn create_session(&self, row: SessionRow) -> Result<()> {
-        unimplemented!()
+        self.inner.writer.submit(Write::CreateSession { row }).await
     }
 
     pub async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<()> {
-        unimplemented!()
+        self.inner
+            .writer
+            .submit(Write::UpdateSession {
+                session_id: session_id.to_owned(),
+                update,
+            })
+            .await
     }
 
     /// Remove a session and its events.
     pub async fn delete_session(&self, session_id: &str) -> Result<()> {
-        unimplemented!()
+        self.inner
+            .writer
+            .submit(Write::DeleteSession {
+                session_id: session_id.to_owned(),
+            })
+            .await
     }
 
     /// Events with `seq > after`, ascending, at most `limit`.
-    pub async fn read_events(&self, session_id: &str, after: Seq, limit: usize) -> Result<Vec<StoredEvent>> {
-        unimplemented!()
+    pub async fn read_events(
+        &self,
+        session_id: &str,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        self.read(move |conn| read::events(conn, &session_id, after, limit))
+            .await
     }
 
     /// Events with `seq > after` whose kind is one of `kinds`, ascending.
-    pub async fn read_events_of_kinds(&self, session_id: &str, kinds: &[&str], after: Seq) -> Result<Vec<StoredEvent>> {
-        unimplemented!()
+    pub async fn read_events_of_kinds(
+        &self,
+        session_id: &str,
+        kinds: &[&str],
+        after: Seq,
+    ) -> Result<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        let kinds: Vec<String> = kinds.iter().map(|&k| k.to_owned()).collect();
+        self.read(move |conn| read::events_of_kinds(conn, &session_id, &kinds, after))
+            .await
     }
 
     pub async fn get_session(&self, session_id: &str) -> Result<SessionRow> {
-        unimplemented!()
+        let session_id = session_id.to_owned();
+        self.read(move |conn| read::session(conn, &session_id))
+            .await
     }
 
     /// Every session, newest `updated_at` first.
     pub async fn list_sessions(&self) -> Result<Vec<SessionRow>> {
-        unimplemented!()
+        self.read(read::sessions).await
     }
 
     /// Resolves once every write submitted before it is committed.
     pub async fn flush(&self) -> Result<()> {
-        unimplemented!()
+        self.inner.writer.flush().await
     }
 
     /// Flush, stop the writer thread and wait for it. Later writes fail with `Closed`.
     pub async fn close(&self) -> Result<()> {
-        unimplemented!()
+        // Idle readers go first so the writer, closing last, can checkpoint the WAL.
+        // Reads keep working afterwards on fresh connections.
+        self.inner.reads.clear();
+        self.inner.writer.close().await
+    }
+
+    /// Counters of the writer thread (transactions vs writes), for tests and benchmarks.
+    #[doc(hidden)]
+    pub fn stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Run a blocking query on a pooled read connection, off the async workers.
+    async fn read<T, F>(&self, query: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        match tokio::task::spawn_blocking(move || inner.reads.with(query)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime is shutting down.
+            Err(_) => Err(StoreError::Closed),
+        }
     }
 }

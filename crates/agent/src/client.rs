@@ -1,0 +1,352 @@
+//! The ACP client side of the link: the connection's message handlers and the handshake.
+//!
+//! Ordering: the ACP crate runs every handler inside one dispatch loop, one incoming
+//! message at a time, and each handler here awaits its `events.send` before returning.
+//! So events reach the channel in the order the agent sent the messages, and the reply to
+//! `session/prompt` (which is routed by the same loop) is seen only after every update
+//! the agent sent before it. Handlers that must wait on a human (permissions, questions)
+//! hand the wait to a connection task so the loop keeps flowing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::schema::{
+    ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
+    ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities,
+    ElicitationFormCapabilities, ElicitationMode, FileSystemCapabilities, Implementation,
+    InitializeRequest, NewSessionRequest, ReadTextFileRequest, ReadTextFileResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
+    SelectedPermissionOutcome, SessionNotification, WriteTextFileRequest, WriteTextFileResponse,
+};
+use agent_client_protocol::v1::{ConnectionTo, Responder};
+use agent_client_protocol::{self as acp, UntypedMessage};
+use berth_protocol::Outcome;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::{AgentEvent, fs, translate};
+
+/// Our end of the connection: requests and notifications sent through it go to the agent.
+pub(crate) type AgentConnection = ConnectionTo<acp::Agent>;
+
+/// The id of the turn that updates are stamped with: the last one `prompt` started.
+/// Empty before the first prompt.
+#[derive(Clone, Default)]
+pub(crate) struct TurnSlot(Arc<Mutex<Arc<str>>>);
+
+impl TurnSlot {
+    // A std mutex: it is held only to copy a pointer, never across an await.
+    pub(crate) fn set(&self, turn_id: &str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::from(turn_id);
+    }
+
+    pub(crate) fn get(&self) -> Arc<str> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// What the handlers share.
+pub(crate) struct ClientState {
+    pub events: mpsc::Sender<AgentEvent>,
+    pub turn: TurnSlot,
+    /// The canonical session directory that `fs/*` requests are confined to.
+    pub root: PathBuf,
+}
+
+/// Serve the connection over `transport` until the agent closes its stdout or `shutdown`
+/// fires. The connection handle is sent on `connected` as soon as it exists.
+pub(crate) async fn run<T>(
+    state: Arc<ClientState>,
+    transport: T,
+    connected: oneshot::Sender<AgentConnection>,
+    shutdown: CancellationToken,
+) where
+    T: acp::ConnectTo<acp::Client> + 'static,
+{
+    let result = acp::Client
+        .v1()
+        .name("berth")
+        .on_receive_notification(
+            {
+                let state = state.clone();
+                async move |notification: UntypedMessage, _cx| {
+                    state.on_notification(notification).await;
+                    Ok(())
+                }
+            },
+            acp::on_receive_notification!(),
+        )
+        .on_receive_request(
+            {
+                let state = state.clone();
+                async move |request: RequestPermissionRequest, responder, cx| {
+                    state.on_permission(request, responder, cx).await
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let state = state.clone();
+                async move |request: CreateElicitationRequest, responder, cx| {
+                    state.on_elicitation(request, responder, cx).await
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let state = state.clone();
+                async move |request: ReadTextFileRequest, responder, _cx| state.on_read(request, responder).await
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let state = state.clone();
+                async move |request: WriteTextFileRequest, responder, _cx| state.on_write(request, responder).await
+            },
+            acp::on_receive_request!(),
+        )
+        // Last: everything else we did not advertise (terminals, extensions, …).
+        .on_receive_request(
+            async move |request: UntypedMessage, responder: Responder<Value>, _cx| {
+                tracing::debug!(method = %request.method, "rejecting an agent request berth does not support");
+                responder.respond_with_error(acp::Error::method_not_found().data(request.method))
+            },
+            acp::on_receive_request!(),
+        )
+        .connect_with(transport, async move |cx: AgentConnection| {
+            let _ = connected.send(cx.clone());
+            tokio::select! {
+                () = cx.incoming_closed() => {}
+                () = shutdown.cancelled() => {}
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => tracing::debug!("agent connection closed"),
+        Err(error) => tracing::warn!(error = %describe_error(&error), "agent connection failed"),
+    }
+}
+
+impl ClientState {
+    async fn emit(&self, event: AgentEvent) -> bool {
+        let sent = self.events.send(event).await.is_ok();
+        if !sent {
+            tracing::debug!("agent event dropped: nobody listens to this link any more");
+        }
+        sent
+    }
+
+    async fn on_notification(&self, notification: UntypedMessage) {
+        // Every notification is claimed here, even ones we ignore: the crate would
+        // otherwise park unclaimed session notifications waiting for a session handler.
+        if notification.method != "session/update" {
+            tracing::debug!(method = %notification.method, "ignoring an agent notification");
+            return;
+        }
+        let update = match SessionNotification::deserialize(&notification.params) {
+            Ok(update) => update.update,
+            Err(error) => {
+                let kind = notification
+                    .params
+                    .get("update")
+                    .and_then(|update| update.get("sessionUpdate"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                tracing::debug!(kind, %error, "skipping a session update berth cannot read");
+                return;
+            }
+        };
+        let turn = self.turn.get();
+        if let Some(event) = translate::update_to_event(update, &turn) {
+            self.emit(AgentEvent::Update(event)).await;
+        }
+    }
+
+    async fn on_permission(
+        &self,
+        request: RequestPermissionRequest,
+        responder: Responder<RequestPermissionResponse>,
+        cx: AgentConnection,
+    ) -> Result<(), acp::Error> {
+        let (reply, answer) = oneshot::channel();
+        let event = AgentEvent::Permission {
+            tool_call_id: Some(request.tool_call.tool_call_id.0.to_string()),
+            title: request
+                .tool_call
+                .fields
+                .title
+                .clone()
+                .filter(|title| !title.trim().is_empty())
+                .unwrap_or_else(|| "Permission requested".to_owned()),
+            options: translate::permission_options(&request.options),
+            reply,
+        };
+        if !self.emit(event).await {
+            return responder.respond(RequestPermissionResponse::new(
+                RequestPermissionOutcome::Cancelled,
+            ));
+        }
+        let offered: Vec<String> = request
+            .options
+            .iter()
+            .map(|o| o.option_id.0.to_string())
+            .collect();
+        cx.spawn(async move {
+            let outcome = match answer.await {
+                Ok(Outcome::Selected { option_id }) if offered.contains(&option_id) => {
+                    RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(option_id))
+                }
+                Ok(Outcome::Selected { option_id }) => {
+                    tracing::warn!(%option_id, "permission answered with an option the agent did not offer; cancelling");
+                    RequestPermissionOutcome::Cancelled
+                }
+                // Answers, an explicit cancel, or the reply dropped unanswered.
+                Ok(_) | Err(_) => RequestPermissionOutcome::Cancelled,
+            };
+            respond_or_log(responder.respond(RequestPermissionResponse::new(outcome)));
+            Ok(())
+        })
+    }
+
+    async fn on_elicitation(
+        &self,
+        request: CreateElicitationRequest,
+        responder: Responder<CreateElicitationResponse>,
+        cx: AgentConnection,
+    ) -> Result<(), acp::Error> {
+        let ElicitationMode::Form(form) = request.mode else {
+            // We advertised forms only; a URL (or unknown) elicitation is declined.
+            tracing::debug!("declining a non-form elicitation");
+            return responder.respond(CreateElicitationResponse::new(ElicitationAction::Decline));
+        };
+        let (reply, answer) = oneshot::channel();
+        let event = AgentEvent::Question {
+            message: request.message,
+            questions: translate::questions(&form.requested_schema),
+            reply,
+        };
+        if !self.emit(event).await {
+            return responder.respond(CreateElicitationResponse::new(ElicitationAction::Cancel));
+        }
+        let schema = form.requested_schema;
+        cx.spawn(async move {
+            let action = match answer.await {
+                Ok(Outcome::Answered { answers }) => ElicitationAction::Accept(
+                    ElicitationAcceptAction::new()
+                        .content(translate::answers_to_content(&schema, answers)),
+                ),
+                Ok(Outcome::Selected { .. }) => {
+                    tracing::warn!("question answered with a permission option; cancelling");
+                    ElicitationAction::Cancel
+                }
+                Ok(Outcome::Cancelled { .. }) | Err(_) => ElicitationAction::Cancel,
+            };
+            respond_or_log(responder.respond(CreateElicitationResponse::new(action)));
+            Ok(())
+        })
+    }
+
+    async fn on_read(
+        &self,
+        request: ReadTextFileRequest,
+        responder: Responder<ReadTextFileResponse>,
+    ) -> Result<(), acp::Error> {
+        let root = self.root.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            fs::read_text(&root, &request.path, request.line, request.limit)
+        })
+        .await;
+        match result {
+            Ok(Ok(content)) => responder.respond(ReadTextFileResponse::new(content)),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "refused fs/read_text_file");
+                responder.respond_with_error(error.into_acp())
+            }
+            Err(error) => responder.respond_with_error(acp::Error::into_internal_error(error)),
+        }
+    }
+
+    async fn on_write(
+        &self,
+        request: WriteTextFileRequest,
+        responder: Responder<WriteTextFileResponse>,
+    ) -> Result<(), acp::Error> {
+        let root = self.root.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            fs::write_text(&root, &request.path, &request.content)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => responder.respond(WriteTextFileResponse::new()),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "refused fs/write_text_file");
+                responder.respond_with_error(error.into_acp())
+            }
+            Err(error) => responder.respond_with_error(acp::Error::into_internal_error(error)),
+        }
+    }
+}
+
+/// A connection task must not fail: the crate shuts the whole connection down when one
+/// does. A response that cannot be sent means the connection is already going away.
+fn respond_or_log(result: Result<(), acp::Error>) {
+    if let Err(error) = result {
+        tracing::debug!(error = %describe_error(&error), "could not answer the agent");
+    }
+}
+
+/// `initialize` (protocol v1, our capabilities) then `session/new` in `cwd`; the
+/// agent's session id, or a sentence saying what went wrong.
+pub(crate) async fn handshake(cx: &AgentConnection, cwd: &Path) -> Result<String, String> {
+    let capabilities = ClientCapabilities::new()
+        .fs(FileSystemCapabilities::new()
+            .read_text_file(true)
+            .write_text_file(true))
+        .elicitation(ElicitationCapabilities::new().form(ElicitationFormCapabilities::new()));
+    let initialize = InitializeRequest::new(ProtocolVersion::V1)
+        .client_capabilities(capabilities)
+        .client_info(Implementation::new("berth", env!("CARGO_PKG_VERSION")));
+    let initialized = cx
+        .send_request(initialize)
+        .block_task()
+        .await
+        .map_err(|e| format!("initialize failed: {}", describe_error(&e)))?;
+    if initialized.protocol_version != ProtocolVersion::V1 {
+        return Err(format!(
+            "the agent speaks ACP protocol version {}, berth speaks version 1",
+            initialized.protocol_version.as_u16()
+        ));
+    }
+    let session = cx
+        .send_request(NewSessionRequest::new(cwd))
+        .block_task()
+        .await
+        .map_err(|e| format!("session/new failed: {}", describe_error(&e)))?;
+    Ok(session.session_id.0.to_string())
+}
+
+/// A readable sentence for an ACP error; the connection going away (the process died or
+/// closed its stdout) reads "agent process exited".
+pub(crate) fn describe_error(error: &acp::Error) -> String {
+    if acp::is_incoming_transport_closed(error) || acp::is_connection_terminated(error) {
+        return "agent process exited".to_owned();
+    }
+    match &error.data {
+        Some(Value::String(data)) if !data.is_empty() => format!("{}: {data}", error.message),
+        Some(data) if !data.is_null() => format!("{} ({data})", error.message),
+        _ => error.message.clone(),
+    }
+}

@@ -1,0 +1,386 @@
+//! The demo agent's script (PROTOCOL.md, "The demo agent's script"): what a prompt does,
+//! by its text. Deterministic, so tests and benchmarks can rely on it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agent_client_protocol::v1::ConnectionTo;
+use agent_client_protocol::v1::schema::{
+    ContentBlock, ContentChunk, CreateElicitationRequest, ElicitationAction,
+    ElicitationContentValue, ElicitationFormMode, ElicitationSchema, ElicitationSessionScope,
+    PermissionOption, PermissionOptionKind, Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus,
+    RequestPermissionOutcome, RequestPermissionRequest, SessionId, SessionNotification,
+    SessionUpdate, StopReason, StringPropertySchema, TextContent, ToolCall, ToolCallContent,
+    ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
+};
+use agent_client_protocol::{self as acp, UntypedMessage};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::CRASH_MARKER_METHOD;
+
+/// What a prompt asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Command {
+    /// `/stream N [every=MS]`
+    Stream { count: u64, every: Duration },
+    /// `/permission`
+    Permission,
+    /// `/ask`
+    Ask,
+    /// `/sleep S`
+    Sleep(Duration),
+    /// `/crash`
+    Crash,
+    /// `/fail`
+    Fail,
+    /// A command with bad arguments: the reply explains the usage.
+    Usage(&'static str),
+    /// Anything else.
+    Chat,
+}
+
+const STREAM_USAGE: &str = "Usage: `/stream N [every=MS]`, e.g. `/stream 100 every=20`.\n";
+const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
+
+pub(super) fn parse(text: &str) -> Command {
+    let mut words = text.split_whitespace();
+    match words.next().unwrap_or("") {
+        "/stream" => {
+            let Some(count) = words.next().and_then(|n| n.parse().ok()) else {
+                return Command::Usage(STREAM_USAGE);
+            };
+            let every = match words.next() {
+                None => 0,
+                Some(arg) => match arg.strip_prefix("every=").and_then(|ms| ms.parse().ok()) {
+                    Some(ms) => ms,
+                    None => return Command::Usage(STREAM_USAGE),
+                },
+            };
+            Command::Stream {
+                count,
+                every: Duration::from_millis(every),
+            }
+        }
+        "/sleep" => match words.next().and_then(|s| s.parse::<f64>().ok()) {
+            Some(secs) if secs.is_finite() && (0.0..=86_400.0).contains(&secs) => {
+                Command::Sleep(Duration::from_secs_f64(secs))
+            }
+            _ => Command::Usage(SLEEP_USAGE),
+        },
+        "/permission" => Command::Permission,
+        "/ask" => Command::Ask,
+        "/crash" => Command::Crash,
+        "/fail" => Command::Fail,
+        _ => Command::Chat,
+    }
+}
+
+/// The prompt's text: its text blocks joined (other blocks have no say in the script).
+pub(super) fn prompt_text(prompt: &[ContentBlock]) -> String {
+    prompt
+        .iter()
+        .filter_map(|block| match block {
+            ContentBlock::Text(text) => Some(text.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One running turn.
+pub(super) struct Turn {
+    pub cx: ConnectionTo<acp::Client>,
+    pub session_id: SessionId,
+    pub cwd: PathBuf,
+    /// Fired by `session/cancel`.
+    pub cancel: CancellationToken,
+    /// 1 for the session's first turn; keeps tool call ids unique.
+    pub number: u64,
+    /// Whether the client can answer form elicitations.
+    pub forms: bool,
+}
+
+impl Turn {
+    /// Play the script for `text`; the stop reason, or the error `session/prompt` answers.
+    pub async fn run(&self, text: &str) -> Result<StopReason, acp::Error> {
+        match parse(text) {
+            Command::Stream { count, every } => self.stream(count, every).await,
+            Command::Permission => self.permission().await,
+            Command::Ask => self.ask().await,
+            Command::Sleep(duration) => self.sleep(duration).await,
+            Command::Crash => self.crash().await,
+            Command::Fail => Err(acp::Error::new(
+                acp::ErrorCode::INTERNAL_ERROR,
+                "the demo agent failed this turn on purpose (/fail)",
+            )),
+            Command::Usage(usage) => {
+                self.say(usage)?;
+                Ok(StopReason::EndTurn)
+            }
+            Command::Chat => self.chat(text).await,
+        }
+    }
+
+    fn send(&self, update: SessionUpdate) -> Result<(), acp::Error> {
+        self.cx
+            .send_notification(SessionNotification::new(self.session_id.clone(), update))
+    }
+
+    fn say(&self, text: impl Into<String>) -> Result<(), acp::Error> {
+        self.send(SessionUpdate::AgentMessageChunk(ContentChunk::new(
+            ContentBlock::Text(TextContent::new(text)),
+        )))
+    }
+
+    fn update_tool(&self, id: &ToolCallId, status: ToolCallStatus) -> Result<(), acp::Error> {
+        self.send(SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            id.clone(),
+            ToolCallUpdateFields::new().status(status),
+        )))
+    }
+
+    /// The stop reason for a turn that ran to its end: cancelled if a cancel arrived.
+    fn finished(&self) -> StopReason {
+        if self.cancel.is_cancelled() {
+            StopReason::Cancelled
+        } else {
+            StopReason::EndTurn
+        }
+    }
+
+    async fn stream(&self, count: u64, every: Duration) -> Result<StopReason, acp::Error> {
+        for i in 1..=count {
+            if every.is_zero() {
+                // Sending only queues; yield now and then so the connection can write
+                // the queue out and notice a cancel while a big stream is produced.
+                if i % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            } else if i > 1 {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
+                }
+            }
+            if self.cancel.is_cancelled() {
+                return Ok(StopReason::Cancelled);
+            }
+            self.say(format!("chunk {i}\n"))?;
+        }
+        Ok(StopReason::EndTurn)
+    }
+
+    async fn permission(&self) -> Result<StopReason, acp::Error> {
+        let id = ToolCallId::new(format!("demo-permission-{}", self.number));
+        let target = self.cwd.join("berth-demo.txt");
+        let title = "Write berth-demo.txt";
+        self.send(SessionUpdate::ToolCall(
+            ToolCall::new(id.clone(), title)
+                .kind(ToolKind::Edit)
+                .status(ToolCallStatus::Pending)
+                .raw_input(json!({"path": target, "content": "hello from the berth demo agent\n"}))
+                .locations(vec![ToolCallLocation::new(&target)]),
+        ))?;
+        let request = RequestPermissionRequest::new(
+            self.session_id.clone(),
+            ToolCallUpdate::new(id.clone(), ToolCallUpdateFields::new().title(title)),
+            vec![
+                PermissionOption::new("allow", "Allow once", PermissionOptionKind::AllowOnce),
+                PermissionOption::new("reject", "Reject", PermissionOptionKind::RejectOnce),
+            ],
+        );
+        let response = tokio::select! {
+            response = self.cx.send_request(request).block_task() => response?,
+            () = self.cancel.cancelled() => {
+                self.update_tool(&id, ToolCallStatus::Failed)?;
+                return Ok(StopReason::Cancelled);
+            }
+        };
+        // The demo only pretends: no file is written whatever the answer.
+        let (reply, status) = match response.outcome {
+            RequestPermissionOutcome::Selected(selected) => {
+                let chosen = selected.option_id.0.to_string();
+                let status = if chosen == "allow" {
+                    ToolCallStatus::Completed
+                } else {
+                    ToolCallStatus::Failed
+                };
+                (format!("You chose: {chosen}\n"), status)
+            }
+            _ => ("Permission cancelled\n".to_owned(), ToolCallStatus::Failed),
+        };
+        self.say(reply)?;
+        self.update_tool(&id, status)?;
+        Ok(self.finished())
+    }
+
+    async fn ask(&self) -> Result<StopReason, acp::Error> {
+        if !self.forms {
+            self.say("I wanted to ask you something, but this client cannot answer forms.\n")?;
+            return Ok(StopReason::EndTurn);
+        }
+        let schema = ElicitationSchema::new().property(
+            "color",
+            StringPropertySchema::new()
+                .title("Pick a color")
+                .enum_values(vec![
+                    "red".to_owned(),
+                    "green".to_owned(),
+                    "blue".to_owned(),
+                ]),
+            true,
+        );
+        let request = CreateElicitationRequest::new(
+            ElicitationFormMode::new(
+                ElicitationSessionScope::new(self.session_id.clone()),
+                schema,
+            ),
+            "Which color do you like best?",
+        );
+        let response = tokio::select! {
+            response = self.cx.send_request(request).block_task() => response?,
+            () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
+        };
+        let reply = match response.action {
+            ElicitationAction::Accept(accept) => match accept
+                .content
+                .as_ref()
+                .and_then(|content| content.get("color"))
+            {
+                Some(ElicitationContentValue::String(color)) => format!("You picked: {color}\n"),
+                _ => "You picked nothing\n".to_owned(),
+            },
+            _ => "Question cancelled\n".to_owned(),
+        };
+        self.say(reply)?;
+        Ok(self.finished())
+    }
+
+    async fn sleep(&self, duration: Duration) -> Result<StopReason, acp::Error> {
+        self.say(format!("Sleeping for {} s…\n", duration.as_secs_f64()))?;
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {
+                self.say("Awake again.\n")?;
+                Ok(StopReason::EndTurn)
+            }
+            () = self.cancel.cancelled() => Ok(StopReason::Cancelled),
+        }
+    }
+
+    async fn crash(&self) -> Result<StopReason, acp::Error> {
+        self.say("Crashing now.\n")?;
+        // Queued behind the chunk; the output sink exits the process when it gets there.
+        self.cx
+            .send_notification(UntypedMessage::new(CRASH_MARKER_METHOD, json!({}))?)?;
+        std::future::pending().await
+    }
+
+    /// The default turn: a plan, a read-only tool call and a short markdown reply.
+    async fn chat(&self, text: &str) -> Result<StopReason, acp::Error> {
+        self.send(SessionUpdate::Plan(Plan::new(vec![
+            PlanEntry::new(
+                "Read the prompt",
+                PlanEntryPriority::High,
+                PlanEntryStatus::Completed,
+            ),
+            PlanEntry::new(
+                "Look around the working directory",
+                PlanEntryPriority::Medium,
+                PlanEntryStatus::InProgress,
+            ),
+            PlanEntry::new(
+                "Write a reply",
+                PlanEntryPriority::Low,
+                PlanEntryStatus::Pending,
+            ),
+        ])))?;
+        let id = ToolCallId::new(format!("demo-read-{}", self.number));
+        self.send(SessionUpdate::ToolCall(
+            ToolCall::new(id.clone(), "List the working directory")
+                .kind(ToolKind::Read)
+                .status(ToolCallStatus::InProgress)
+                .raw_input(json!({"path": self.cwd}))
+                .locations(vec![ToolCallLocation::new(&self.cwd)]),
+        ))?;
+        self.send(SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(
+            id,
+            ToolCallUpdateFields::new()
+                .status(ToolCallStatus::Completed)
+                .content(vec![ToolCallContent::from(ContentBlock::Text(
+                    TextContent::new("(the demo agent only pretends to look)"),
+                ))]),
+        )))?;
+        for chunk in reply_chunks(text) {
+            if self.cancel.is_cancelled() {
+                return Ok(StopReason::Cancelled);
+            }
+            self.say(chunk)?;
+        }
+        Ok(StopReason::EndTurn)
+    }
+}
+
+/// The default markdown reply, one chunk per line.
+fn reply_chunks(text: &str) -> Vec<String> {
+    let mut reply = String::from("**berth demo agent** here. You said:\n\n");
+    for line in text.trim().lines() {
+        reply.push_str("> ");
+        reply.push_str(line);
+        reply.push('\n');
+    }
+    reply.push_str(
+        "\nI am a scripted agent. Try:\n\n\
+         - `/stream 100 every=20` to stream chunks\n\
+         - `/permission` to be asked for a permission\n\
+         - `/ask` to be asked a question\n\
+         - `/sleep 5`, then cancel\n\
+         - `/crash` or `/fail` to see failures\n",
+    );
+    reply.split_inclusive('\n').map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_script() {
+        assert_eq!(
+            parse("/stream 5"),
+            Command::Stream {
+                count: 5,
+                every: Duration::ZERO
+            }
+        );
+        assert_eq!(
+            parse("  /stream 20000 every=15 "),
+            Command::Stream {
+                count: 20000,
+                every: Duration::from_millis(15)
+            }
+        );
+        assert_eq!(parse("/stream"), Command::Usage(STREAM_USAGE));
+        assert_eq!(parse("/stream 5 often"), Command::Usage(STREAM_USAGE));
+        assert_eq!(
+            parse("/sleep 2.5"),
+            Command::Sleep(Duration::from_millis(2500))
+        );
+        assert_eq!(parse("/sleep forever"), Command::Usage(SLEEP_USAGE));
+        assert_eq!(parse("/permission"), Command::Permission);
+        assert_eq!(parse("/ask"), Command::Ask);
+        assert_eq!(parse("/crash"), Command::Crash);
+        assert_eq!(parse("/fail"), Command::Fail);
+        assert_eq!(parse("hello /stream 5"), Command::Chat);
+        assert_eq!(parse(""), Command::Chat);
+    }
+
+    #[test]
+    fn reply_is_several_markdown_chunks_quoting_the_prompt() {
+        let chunks = reply_chunks("fix the tests\nplease");
+        assert!(chunks.len() > 3);
+        assert!(chunks.iter().all(|chunk| chunk.ends_with('\n')));
+        let text = chunks.concat();
+        assert!(text.contains("> fix the tests\n> please\n"));
+    }
+}

@@ -1,0 +1,98 @@
+//! The agent's OS process: how it is launched and how its process group is signalled.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::{AgentError, LinkConfig};
+
+/// A freshly spawned agent with its protocol pipes taken out.
+pub(crate) struct Spawned {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    pub stdout: ChildStdout,
+    /// Also the id of its process group (it leads its own).
+    pub pid: u32,
+}
+
+/// Launch the agent: argv only (never a shell), exactly the given environment, its own
+/// process group (so it and everything it starts can be signalled at once, and a Ctrl-C
+/// meant for berth does not reach it), stdio piped, stderr appended to the log file.
+pub(crate) fn spawn(config: &LinkConfig) -> Result<Spawned, AgentError> {
+    let spec = &config.spec;
+    let spawn_error = |reason: String| AgentError::Spawn {
+        program: spec.program.clone(),
+        reason,
+    };
+    let stderr = open_append(&config.stderr_log).map_err(|e| {
+        spawn_error(format!(
+            "cannot open its stderr log {}: {e}",
+            config.stderr_log.display()
+        ))
+    })?;
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .current_dir(&config.cwd)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        // The session decides when the agent dies (`AgentLink::kill`), not a drop.
+        .kill_on_drop(false);
+    let mut child = command.spawn().map_err(|e| spawn_error(e.to_string()))?;
+    let (Some(pid), Some(stdin), Some(stdout)) =
+        (child.id(), child.stdin.take(), child.stdout.take())
+    else {
+        // Unreachable with piped stdio on a just-spawned child; reap it rather than panic.
+        let _ = child.start_kill();
+        return Err(spawn_error(
+            "the process vanished while starting".to_owned(),
+        ));
+    };
+    Ok(Spawned {
+        child,
+        stdin,
+        stdout,
+        pid,
+    })
+}
+
+fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Signal every process in the group led by `pgid`. A group that no longer exists is
+/// not an error.
+pub(crate) fn signal_group(pgid: u32, signal: libc::c_int) {
+    // kill(2) with pid 0 or -1 would signal our own group or every process we may signal:
+    // never let a bogus id get there.
+    let Some(pgid) = i32::try_from(pgid).ok().filter(|&p| p > 1) else {
+        tracing::error!(pgid, "refusing to signal a bogus process group");
+        return;
+    };
+    if let Err(error) = kill(-pgid, signal)
+        && error.raw_os_error() != Some(libc::ESRCH)
+    {
+        tracing::warn!(pgid, signal, %error, "failed to signal the agent's process group");
+    }
+}
+
+#[allow(unsafe_code)]
+fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill(2) only takes two integers and touches no memory of this process.
+    let rc = unsafe { libc::kill(pid, signal) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,466 @@
+//! Pure translation between ACP v1 messages and berth's types: session updates become
+//! [`Event`]s, permission options and elicitation forms become prompts, and answers go
+//! back the other way. No I/O here, so every mapping is unit-tested as plain JSON.
+
+use std::collections::BTreeMap;
+
+use agent_client_protocol::v1::schema as acp;
+use berth_protocol::{
+    Event, PermissionOption, PermissionOptionKind, PlanEntry, Question, StopReason,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The berth event for one ACP `session/update`, stamped with `turn_id`; `None` for
+/// updates berth does not record (user message echoes, commands, modes, …).
+pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Option<Event> {
+    let turn_id = turn_id.to_owned();
+    match update {
+        acp::SessionUpdate::AgentMessageChunk(chunk) => Some(Event::AgentMessageChunk {
+            turn_id,
+            text: content_text(&chunk.content),
+        }),
+        acp::SessionUpdate::AgentThoughtChunk(chunk) => Some(Event::AgentThoughtChunk {
+            turn_id,
+            text: content_text(&chunk.content),
+        }),
+        acp::SessionUpdate::ToolCall(call) => Some(Event::ToolCall {
+            turn_id,
+            tool_call_id: call.tool_call_id.0.to_string(),
+            title: call.title,
+            tool_kind: snake(&call.kind).unwrap_or_else(|| "other".to_owned()),
+            status: snake(&call.status).unwrap_or_else(|| "pending".to_owned()),
+            input: call.raw_input,
+            content: non_empty_json(&call.content),
+            locations: non_empty_json(&call.locations),
+        }),
+        acp::SessionUpdate::ToolCallUpdate(update) => {
+            let fields = update.fields;
+            Some(Event::ToolCallUpdate {
+                turn_id,
+                tool_call_id: update.tool_call_id.0.to_string(),
+                status: fields.status.as_ref().and_then(snake),
+                // An explicitly empty list is meaningful in an update (content cleared).
+                content: fields.content.as_ref().and_then(to_json),
+                title: fields.title,
+                locations: fields.locations.as_ref().and_then(to_json),
+            })
+        }
+        acp::SessionUpdate::Plan(plan) => Some(Event::Plan {
+            turn_id,
+            entries: plan
+                .entries
+                .iter()
+                .map(|entry| PlanEntry {
+                    content: entry.content.clone(),
+                    status: snake(&entry.status).unwrap_or_else(|| "pending".to_owned()),
+                    priority: snake(&entry.priority).unwrap_or_else(|| "medium".to_owned()),
+                })
+                .collect(),
+        }),
+        acp::SessionUpdate::UsageUpdate(usage) => Some(Event::Usage {
+            turn_id: (!turn_id.is_empty()).then_some(turn_id),
+            used_tokens: usage.used,
+            context_size: Some(usage.size),
+            cost: usage.cost.as_ref().and_then(to_json),
+        }),
+        // The server records the user's message itself when it starts the turn.
+        acp::SessionUpdate::UserMessageChunk(_) => None,
+        other => {
+            tracing::debug!(update = ?update_kind(&other), "skipping session update berth does not record");
+            None
+        }
+    }
+}
+
+/// The wire name of an update (`sessionUpdate`), for logs.
+fn update_kind(update: &acp::SessionUpdate) -> String {
+    serde_json::to_value(update)
+        .ok()
+        .and_then(|value| value.get("sessionUpdate")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Text of a content block; non-text blocks become a short placeholder so the transcript
+/// still shows that something was there.
+pub(crate) fn content_text(block: &acp::ContentBlock) -> String {
+    match block {
+        acp::ContentBlock::Text(text) => text.text.clone(),
+        acp::ContentBlock::Image(_) => "[image]".to_owned(),
+        acp::ContentBlock::Audio(_) => "[audio]".to_owned(),
+        acp::ContentBlock::ResourceLink(link) => format!("[resource: {}]", link.uri),
+        acp::ContentBlock::Resource(_) => "[resource]".to_owned(),
+        _ => "[content]".to_owned(),
+    }
+}
+
+/// berth's stop reason for ACP's. `max_turn_requests` (a per-turn request budget ran
+/// out) is reported as `max_tokens`: both mean "a limit ended the turn", and berth's
+/// wire format has no separate value for it.
+pub(crate) fn stop_reason(reason: acp::StopReason) -> StopReason {
+    match reason {
+        acp::StopReason::EndTurn => StopReason::EndTurn,
+        acp::StopReason::MaxTokens | acp::StopReason::MaxTurnRequests => StopReason::MaxTokens,
+        acp::StopReason::Refusal => StopReason::Refusal,
+        acp::StopReason::Cancelled => StopReason::Cancelled,
+        other => {
+            tracing::warn!(reason = ?other, "unknown ACP stop reason; treating it as end_turn");
+            StopReason::EndTurn
+        }
+    }
+}
+
+/// The options of a `session/request_permission`, in berth's words.
+pub(crate) fn permission_options(options: &[acp::PermissionOption]) -> Vec<PermissionOption> {
+    options
+        .iter()
+        .map(|option| PermissionOption {
+            option_id: option.option_id.0.to_string(),
+            name: option.name.clone(),
+            kind: match option.kind {
+                acp::PermissionOptionKind::AllowOnce => PermissionOptionKind::AllowOnce,
+                acp::PermissionOptionKind::AllowAlways => PermissionOptionKind::AllowAlways,
+                acp::PermissionOptionKind::RejectOnce => PermissionOptionKind::RejectOnce,
+                acp::PermissionOptionKind::RejectAlways => PermissionOptionKind::RejectAlways,
+                // Unknown kinds are treated as the most conservative choice.
+                _ => PermissionOptionKind::RejectOnce,
+            },
+        })
+        .collect()
+}
+
+/// One question per top-level property of a form elicitation. The schema type keeps
+/// properties in a sorted map, so questions come in property-name order.
+pub(crate) fn questions(schema: &acp::ElicitationSchema) -> Vec<Question> {
+    schema
+        .properties
+        .iter()
+        .map(|(name, property)| {
+            let (title, description, options) = describe_property(property);
+            Question {
+                id: name.clone(),
+                question: title.or(description).unwrap_or_else(|| name.clone()),
+                free_text: options.is_none(),
+                options,
+            }
+        })
+        .collect()
+}
+
+/// `(title, description, fixed options)` of one form property.
+fn describe_property(
+    property: &acp::ElicitationPropertySchema,
+) -> (Option<String>, Option<String>, Option<Vec<String>>) {
+    use acp::ElicitationPropertySchema as P;
+    match property {
+        P::String(s) => {
+            let options = s.enum_values.clone().or_else(|| {
+                s.one_of
+                    .as_ref()
+                    .map(|one_of| one_of.iter().map(|o| o.value.clone()).collect())
+            });
+            (s.title.clone(), s.description.clone(), options)
+        }
+        P::Number(n) => (n.title.clone(), n.description.clone(), None),
+        P::Integer(i) => (i.title.clone(), i.description.clone(), None),
+        P::Boolean(b) => (
+            b.title.clone(),
+            b.description.clone(),
+            Some(vec!["true".to_owned(), "false".to_owned()]),
+        ),
+        P::Array(m) => {
+            let options = match &m.items {
+                acp::MultiSelectItems::String(items) => Some(items.values.clone()),
+                acp::MultiSelectItems::Titled(items) => {
+                    Some(items.options.iter().map(|o| o.value.clone()).collect())
+                }
+                _ => None,
+            };
+            (m.title.clone(), m.description.clone(), options)
+        }
+        P::Other(other) => {
+            let text = |key: &str| {
+                other
+                    .fields
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            (text("title"), text("description"), None)
+        }
+        _ => (None, None, None),
+    }
+}
+
+/// The `accept` content for berth's answers: each answer typed the way its property
+/// asks (numbers, booleans, comma-separated multi-selects), falling back to the string.
+/// Answers to properties the form does not have are dropped.
+pub(crate) fn answers_to_content(
+    schema: &acp::ElicitationSchema,
+    answers: BTreeMap<String, String>,
+) -> BTreeMap<String, acp::ElicitationContentValue> {
+    use acp::ElicitationContentValue as V;
+    use acp::ElicitationPropertySchema as P;
+    let mut content = BTreeMap::new();
+    for (id, answer) in answers {
+        let Some(property) = schema.properties.get(&id) else {
+            tracing::debug!(question = %id, "dropping an answer to a question the form does not ask");
+            continue;
+        };
+        let value = match property {
+            P::Number(_) => answer.trim().parse().map(V::Number).ok(),
+            P::Integer(_) => answer.trim().parse().map(V::Integer).ok(),
+            P::Boolean(_) => answer.trim().parse().map(V::Boolean).ok(),
+            P::Array(_) => Some(V::StringArray(
+                answer
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            _ => None,
+        }
+        .unwrap_or(V::String(answer));
+        content.insert(id, value);
+    }
+    content
+}
+
+/// The snake_case wire name of a unit enum value (`ToolKind::SwitchMode` → `"switch_mode"`).
+fn snake<T: Serialize>(value: &T) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => Some(name),
+        _ => None,
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok()
+}
+
+fn non_empty_json<T: Serialize>(items: &[T]) -> Option<Value> {
+    if items.is_empty() {
+        None
+    } else {
+        to_json(&items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Parse an ACP update from its wire form, translate it, and return the event's JSON.
+    fn translate(update: Value) -> Option<Value> {
+        let update: acp::SessionUpdate = serde_json::from_value(update).unwrap();
+        update_to_event(update, "t1").map(|event| serde_json::to_value(event).unwrap())
+    }
+
+    #[test]
+    fn message_and_thought_chunks() {
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "hi"}})
+            ),
+            Some(json!({"kind": "agent_message_chunk", "turn_id": "t1", "text": "hi"}))
+        );
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "agent_thought_chunk", "content": {"type": "text", "text": "hmm"}})
+            ),
+            Some(json!({"kind": "agent_thought_chunk", "turn_id": "t1", "text": "hmm"}))
+        );
+        assert_eq!(
+            translate(json!({"sessionUpdate": "agent_message_chunk",
+                "content": {"type": "image", "data": "AAAA", "mimeType": "image/png"}})),
+            Some(json!({"kind": "agent_message_chunk", "turn_id": "t1", "text": "[image]"}))
+        );
+    }
+
+    #[test]
+    fn tool_call_with_diff_and_locations() {
+        let event = translate(json!({
+            "sessionUpdate": "tool_call",
+            "toolCallId": "c1",
+            "title": "Edit main.rs",
+            "kind": "edit",
+            "status": "in_progress",
+            "rawInput": {"path": "/w/main.rs"},
+            "content": [{"type": "diff", "path": "/w/main.rs", "oldText": "a", "newText": "b"}],
+            "locations": [{"path": "/w/main.rs", "line": 3}]
+        }));
+        assert_eq!(
+            event,
+            Some(json!({
+                "kind": "tool_call", "turn_id": "t1", "tool_call_id": "c1", "title": "Edit main.rs",
+                "tool_kind": "edit", "status": "in_progress", "input": {"path": "/w/main.rs"},
+                "content": [{"type": "diff", "path": "/w/main.rs", "oldText": "a", "newText": "b"}],
+                "locations": [{"path": "/w/main.rs", "line": 3}]
+            }))
+        );
+    }
+
+    #[test]
+    fn tool_call_defaults() {
+        assert_eq!(
+            translate(json!({"sessionUpdate": "tool_call", "toolCallId": "c2", "title": "Think"})),
+            Some(
+                json!({"kind": "tool_call", "turn_id": "t1", "tool_call_id": "c2", "title": "Think",
+                "tool_kind": "other", "status": "pending"})
+            )
+        );
+    }
+
+    #[test]
+    fn tool_call_update_carries_only_present_fields() {
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "tool_call_update", "toolCallId": "c1", "status": "completed"})
+            ),
+            Some(
+                json!({"kind": "tool_call_update", "turn_id": "t1", "tool_call_id": "c1", "status": "completed"})
+            )
+        );
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "tool_call_update", "toolCallId": "c1", "title": "Renamed",
+                "content": [{"type": "content", "content": {"type": "text", "text": "done"}}]})
+            ),
+            Some(
+                json!({"kind": "tool_call_update", "turn_id": "t1", "tool_call_id": "c1", "title": "Renamed",
+                "content": [{"type": "content", "content": {"type": "text", "text": "done"}}]})
+            )
+        );
+    }
+
+    #[test]
+    fn plan_entries() {
+        assert_eq!(
+            translate(json!({"sessionUpdate": "plan", "entries": [
+                {"content": "Read", "priority": "high", "status": "completed"},
+                {"content": "Write", "priority": "low", "status": "in_progress"}
+            ]})),
+            Some(json!({"kind": "plan", "turn_id": "t1", "entries": [
+                {"content": "Read", "status": "completed", "priority": "high"},
+                {"content": "Write", "status": "in_progress", "priority": "low"}
+            ]}))
+        );
+    }
+
+    #[test]
+    fn usage_update() {
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "usage_update", "used": 1200, "size": 200000,
+                "cost": {"amount": 0.25, "currency": "USD"}})
+            ),
+            Some(
+                json!({"kind": "usage", "turn_id": "t1", "used_tokens": 1200, "context_size": 200000,
+                "cost": {"amount": 0.25, "currency": "USD"}})
+            )
+        );
+    }
+
+    #[test]
+    fn unrecorded_updates_are_skipped() {
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": "hi"}})
+            ),
+            None
+        );
+        assert_eq!(
+            translate(json!({"sessionUpdate": "current_mode_update", "currentModeId": "code"})),
+            None
+        );
+        assert_eq!(
+            translate(
+                json!({"sessionUpdate": "available_commands_update", "availableCommands": []})
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn stop_reasons() {
+        assert_eq!(stop_reason(acp::StopReason::EndTurn), StopReason::EndTurn);
+        assert_eq!(
+            stop_reason(acp::StopReason::Cancelled),
+            StopReason::Cancelled
+        );
+        assert_eq!(
+            stop_reason(acp::StopReason::MaxTurnRequests),
+            StopReason::MaxTokens
+        );
+        assert_eq!(stop_reason(acp::StopReason::Refusal), StopReason::Refusal);
+    }
+
+    #[test]
+    fn permission_option_kinds() {
+        let options: Vec<acp::PermissionOption> = serde_json::from_value(json!([
+            {"optionId": "a", "name": "Allow", "kind": "allow_once"},
+            {"optionId": "aa", "name": "Always", "kind": "allow_always"},
+            {"optionId": "r", "name": "Reject", "kind": "reject_once"},
+            {"optionId": "rr", "name": "Never", "kind": "reject_always"}
+        ]))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(permission_options(&options)).unwrap(),
+            json!([
+                {"option_id": "a", "name": "Allow", "kind": "allow_once"},
+                {"option_id": "aa", "name": "Always", "kind": "allow_always"},
+                {"option_id": "r", "name": "Reject", "kind": "reject_once"},
+                {"option_id": "rr", "name": "Never", "kind": "reject_always"}
+            ])
+        );
+    }
+
+    fn form() -> acp::ElicitationSchema {
+        serde_json::from_value(json!({
+            "type": "object",
+            "properties": {
+                "color": {"type": "string", "title": "Pick a color", "enum": ["red", "green", "blue"]},
+                "size": {"type": "string", "description": "Which size?",
+                    "oneOf": [{"const": "s", "title": "Small"}, {"const": "l", "title": "Large"}]},
+                "name": {"type": "string"},
+                "count": {"type": "integer", "title": "How many?"},
+                "ok": {"type": "boolean", "title": "Proceed?"},
+                "tags": {"type": "array", "title": "Tags", "items": {"type": "string", "enum": ["x", "y"]}}
+            },
+            "required": ["color"]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn form_questions() {
+        assert_eq!(
+            serde_json::to_value(questions(&form())).unwrap(),
+            json!([
+                {"id": "color", "question": "Pick a color", "options": ["red", "green", "blue"], "free_text": false},
+                {"id": "count", "question": "How many?", "free_text": true},
+                {"id": "name", "question": "name", "free_text": true},
+                {"id": "ok", "question": "Proceed?", "options": ["true", "false"], "free_text": false},
+                {"id": "size", "question": "Which size?", "options": ["s", "l"], "free_text": false},
+                {"id": "tags", "question": "Tags", "options": ["x", "y"], "free_text": false}
+            ])
+        );
+    }
+
+    #[test]
+    fn answers_are_typed_by_the_form() {
+        let answers = BTreeMap::from([
+            ("color".to_owned(), "red".to_owned()),
+            ("count".to_owned(), "3".to_owned()),
+            ("ok".to_owned(), "true".to_owned()),
+            ("tags".to_owned(), "x, y".to_owned()),
+            ("stray".to_owned(), "ignored".to_owned()),
+        ]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
+            json!({"color": "red", "count": 3, "ok": true, "tags": ["x", "y"]})
+        );
+    }
+}

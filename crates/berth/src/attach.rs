@@ -1,0 +1,348 @@
+//! `berth attach`: a terminal viewport. Prints a session live, answers its prompts from
+//! stdin, and when the connection drops (server restart, network) reconnects with
+//! backoff and resumes from the last seq it printed: nothing twice, nothing skipped.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_protocol::rest::{Resolved, StartTurn, TurnAccepted};
+use berth_protocol::{Answer, ClientOp, Event, Seq, ServerFrame};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::cli::AttachArgs;
+use crate::client::Client;
+
+/// Why one connection's pump ended.
+enum End {
+    Quit,
+    Lost(String),
+}
+
+struct View {
+    session: String,
+    last_seq: Seq,
+    epoch: Option<String>,
+    /// Prompts asked and not yet resolved, oldest first.
+    pending: BTreeMap<String, Event>,
+    raw: bool,
+    attached_once: bool,
+}
+
+pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    let mut view = View {
+        session: session.id.clone(),
+        last_seq: args.after,
+        epoch: None,
+        pending: BTreeMap::new(),
+        raw: args.raw,
+        attached_once: false,
+    };
+    let mut input = if args.no_input { None } else { Some(stdin_lines()) };
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match connect(&client).await {
+            Ok(ws) => {
+                backoff = Duration::from_millis(250);
+                match view.pump(&client, ws, input.as_mut()).await {
+                    Ok(End::Quit) => return Ok(()),
+                    Ok(End::Lost(why)) => {
+                        eprintln!("\n[berth: connection lost ({why}); resuming after seq {}]", view.last_seq);
+                    }
+                    Err(error) => {
+                        eprintln!("\n[berth: connection lost ({error:#}); resuming after seq {}]", view.last_seq);
+                    }
+                }
+            }
+            Err(error) => eprintln!("[berth: cannot connect ({error:#}); retrying]"),
+        }
+        let jitter = Duration::from_millis(rand::random::<u64>() % 250);
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(client: &Client) -> anyhow::Result<Ws> {
+    let url = format!("{}/api/v1/ws", client.base().replacen("http", "ws", 1));
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {}", client.token()).parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(ws)
+}
+
+/// Lines typed on stdin, read on a plain thread (stdin is blocking).
+fn stdin_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn next_line(input: Option<&mut mpsc::Receiver<String>>) -> Option<String> {
+    match input {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl View {
+    async fn pump(
+        &mut self,
+        client: &Client,
+        mut ws: Ws,
+        mut input: Option<&mut mpsc::Receiver<String>>,
+    ) -> anyhow::Result<End> {
+        self.send_attach(&mut ws).await?;
+        loop {
+            tokio::select! {
+                message = ws.next() => {
+                    let text = match message {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Close(frame))) => {
+                            return Ok(End::Lost(frame.map(|f| f.reason.to_string()).unwrap_or_else(|| "closed".into())));
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(error)) => return Ok(End::Lost(error.to_string())),
+                        None => return Ok(End::Lost("closed".into())),
+                    };
+                    if self.raw {
+                        println!("{text}");
+                    }
+                    let frame: ServerFrame = serde_json::from_str(&text).context("unreadable frame from server")?;
+                    if let Some(end) = self.on_frame(frame, &mut ws).await? {
+                        return Ok(end);
+                    }
+                }
+                line = next_line(input.as_deref_mut()) => {
+                    match line {
+                        Some(line) => if let Some(end) = self.on_line(client, line.trim()).await {
+                            return Ok(end);
+                        },
+                        None => input = None, // stdin closed: keep watching
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_attach(&self, ws: &mut Ws) -> anyhow::Result<()> {
+        let op = ClientOp::Attach {
+            id: None,
+            session: self.session.clone(),
+            after: self.last_seq,
+            epoch: self.epoch.clone(),
+        };
+        ws.send(Message::Text(serde_json::to_string(&op)?.into())).await?;
+        Ok(())
+    }
+
+    async fn on_frame(&mut self, frame: ServerFrame, ws: &mut Ws) -> anyhow::Result<Option<End>> {
+        match frame {
+            ServerFrame::Attached { summary, epoch, .. } => {
+                self.epoch = Some(epoch);
+                if !self.raw && !self.attached_once {
+                    eprintln!(
+                        "[berth: attached to \"{}\" ({:?}, {} agent); type a prompt, /cancel or /quit]",
+                        summary.title, summary.status, summary.agent
+                    );
+                }
+                self.attached_once = true;
+            }
+            ServerFrame::Event {
+                seq, first_seq, event, ..
+            } => {
+                let first = first_seq.unwrap_or(seq);
+                if first != self.last_seq + 1 {
+                    eprintln!("[berth: warning: expected seq {}, got {first}]", self.last_seq + 1);
+                }
+                self.last_seq = seq;
+                self.track(&event);
+                if !self.raw {
+                    render(&event);
+                }
+            }
+            ServerFrame::Reset { epoch, .. } => {
+                eprintln!("[berth: the server cannot resume this cursor; replaying the session from the start]");
+                self.epoch = Some(epoch);
+                self.last_seq = 0;
+                self.pending.clear();
+                self.send_attach(ws).await?;
+            }
+            ServerFrame::SessionDeleted { session } if session == self.session => {
+                eprintln!("[berth: the session was deleted]");
+                return Ok(Some(End::Quit));
+            }
+            ServerFrame::Error { code, message, .. } => {
+                eprintln!("[berth: error {code:?}: {message}]");
+                if code == berth_protocol::ErrorCode::NotFound {
+                    return Ok(Some(End::Quit));
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn track(&mut self, event: &Event) {
+        match event {
+            Event::PermissionRequested { prompt_id, .. } | Event::QuestionAsked { prompt_id, .. } => {
+                self.pending.insert(prompt_id.clone(), event.clone());
+            }
+            Event::PromptResolved { prompt_id, .. } => {
+                self.pending.remove(prompt_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// A typed line: an answer to the oldest pending prompt, a command, or a new prompt.
+    async fn on_line(&mut self, client: &Client, line: &str) -> Option<End> {
+        if line.is_empty() {
+            return None;
+        }
+        let result = match line {
+            "/quit" | "/exit" => return Some(End::Quit),
+            "/cancel" => client
+                .post::<_, serde_json::Value>(&format!("/sessions/{}/cancel", self.session), &serde_json::json!({}))
+                .await
+                .map(|_| ()),
+            _ => match self.pending.iter().next() {
+                Some((prompt_id, event)) => match answer_from(event, line) {
+                    Ok(answer) => client
+                        .post::<_, Resolved>(&format!("/sessions/{}/prompts/{prompt_id}", self.session), &answer)
+                        .await
+                        .map(|_| ()),
+                    Err(hint) => Err(anyhow::anyhow!(hint)),
+                },
+                None => client
+                    .post::<_, TurnAccepted>(
+                        &format!("/sessions/{}/turns", self.session),
+                        &StartTurn { text: line.to_owned() },
+                    )
+                    .await
+                    .map(|_| ()),
+            },
+        };
+        if let Err(error) = result {
+            eprintln!("[berth: {error:#}]");
+        }
+        None
+    }
+}
+
+/// Read an answer for `event` from a typed line: an option number or id, `cancel`, or
+/// for questions the value (or `id=value` pairs for several questions).
+fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
+    if line == "cancel" || line == "/cancel-prompt" {
+        return Ok(Answer::Cancel { cancel: true });
+    }
+    match event {
+        Event::PermissionRequested { options, .. } => {
+            let by_number = line.parse::<usize>().ok().and_then(|n| options.get(n.wrapping_sub(1)));
+            let option = by_number.or_else(|| options.iter().find(|o| o.option_id == line));
+            option
+                .map(|o| Answer::Select {
+                    option_id: o.option_id.clone(),
+                })
+                .ok_or_else(|| format!("type an option number 1-{} or `cancel`", options.len()))
+        }
+        Event::QuestionAsked { questions, .. } => {
+            let mut answers = BTreeMap::new();
+            if let [question] = questions.as_slice() {
+                let value = line
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| question.options.as_ref()?.get(n.wrapping_sub(1)).cloned())
+                    .unwrap_or_else(|| line.to_owned());
+                answers.insert(question.id.clone(), value);
+            } else {
+                for pair in line.split_whitespace() {
+                    let (k, v) = pair.split_once('=').ok_or("answer as id=value pairs")?;
+                    answers.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            Ok(Answer::Answers { answers })
+        }
+        _ => Err("nothing to answer".into()),
+    }
+}
+
+fn render(event: &Event) {
+    let mut out = std::io::stdout().lock();
+    let _ = match event {
+        Event::SessionCreated { agent, cwd, .. } => writeln!(out, "[session created: {agent} in {cwd}]"),
+        Event::UserMessage { text, .. } => writeln!(out, "\n> {text}"),
+        Event::TurnStarted { .. } => Ok(()),
+        Event::AgentMessageChunk { text, .. } => write!(out, "{text}"),
+        Event::AgentThoughtChunk { text, .. } => write!(out, "\x1b[2m{text}\x1b[0m"),
+        Event::ToolCall { title, tool_kind, status, .. } => writeln!(out, "\n[tool {tool_kind}] {title} ({status})"),
+        Event::ToolCallUpdate {
+            tool_call_id,
+            status: Some(status),
+            ..
+        } => writeln!(out, "[tool {tool_call_id}: {status}]"),
+        Event::ToolCallUpdate { .. } => Ok(()),
+        Event::Plan { entries, .. } => {
+            let _ = writeln!(out, "\n[plan]");
+            entries.iter().try_for_each(|e| {
+                let mark = if e.status == "completed" { "x" } else { " " };
+                writeln!(out, "  [{mark}] {}", e.content)
+            })
+        }
+        Event::PermissionRequested {
+            title, options, prompt_id, ..
+        } => {
+            let _ = writeln!(out, "\n? permission requested: {title}  (prompt {prompt_id})");
+            for (i, o) in options.iter().enumerate() {
+                let _ = writeln!(out, "  {}) {} [{}]", i + 1, o.name, o.option_id);
+            }
+            writeln!(out, "  type a number to answer, or `cancel`")
+        }
+        Event::QuestionAsked {
+            message,
+            questions,
+            prompt_id,
+            ..
+        } => {
+            let _ = writeln!(out, "\n? {message}  (prompt {prompt_id})");
+            for q in questions {
+                let options = q.options.as_ref().map(|o| o.join(" / ")).unwrap_or_default();
+                let _ = writeln!(out, "  {}: {} {}", q.id, q.question, options);
+            }
+            writeln!(out, "  type your answer (or a number), or `cancel`")
+        }
+        Event::PromptResolved { outcome, .. } => writeln!(
+            out,
+            "[answered: {}]",
+            serde_json::to_string(outcome).unwrap_or_default()
+        ),
+        Event::Usage { used_tokens, .. } => writeln!(out, "[usage: {used_tokens} tokens]"),
+        Event::TurnEnded {
+            stop_reason, error, ..
+        } => match error {
+            Some(error) => writeln!(out, "\n[turn ended: {stop_reason:?}: {error}]"),
+            None => writeln!(out, "\n[turn ended: {stop_reason:?}]"),
+        },
+        Event::AgentStarted { pid } => writeln!(out, "[agent started, pid {pid}]"),
+        Event::AgentExited { code, signal } => writeln!(out, "[agent exited: code {code:?}, signal {signal:?}]"),
+        Event::TitleChanged { title } => writeln!(out, "[title: {title}]"),
+        Event::Error { message } => writeln!(out, "[error: {message}]"),
+    };
+    let _ = out.flush();
+}

@@ -1,0 +1,193 @@
+//! The CLI's client for the public API: every command goes through REST like any other
+//! viewport would.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use berth_protocol::rest::{CreateSession, Resolved, SessionList, StartTurn, TurnAccepted};
+use berth_protocol::{Answer, ErrorBody, Session};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::cli::{AnswerArgs, ClientArgs, NewArgs, SendArgs, SessionArgs};
+use crate::paths;
+
+/// An authenticated connection to one server.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(args: &ClientArgs) -> anyhow::Result<Client> {
+        let token = match &args.token {
+            Some(token) => token.clone(),
+            None => {
+                let dir = paths::data_dir(args.data_dir.as_deref())?;
+                std::fs::read_to_string(dir.join("token"))
+                    .with_context(|| format!("no token given and none in {}; pass --token or BERTH_TOKEN", dir.display()))?
+                    .trim()
+                    .to_owned()
+            }
+        };
+        Ok(Client {
+            http: reqwest::Client::new(),
+            base: args.server.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
+        self.call(self.http.post(self.url(path)).json(body)).await
+    }
+
+    async fn post_empty(&self, path: &str) -> anyhow::Result<()> {
+        let response = self.http.post(self.url(path)).bearer_auth(&self.token).send().await?;
+        check(response).await.map(|_| ())
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach berth at {}; is `berth serve` running?", self.base))?;
+        let response = check(response).await?;
+        Ok(response.json().await?)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// Accept a session's id, slug, or a unique prefix of either.
+    pub async fn resolve(&self, reference: &str) -> anyhow::Result<Session> {
+        let list: SessionList = self.get("/sessions").await?;
+        if let Some(exact) = list.sessions.iter().find(|s| s.id == reference || s.slug == reference) {
+            return Ok(exact.clone());
+        }
+        let matches: Vec<_> = list
+            .sessions
+            .into_iter()
+            .filter(|s| s.id.starts_with(reference) || s.slug.starts_with(reference))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            0 => bail!("no session matches `{reference}`"),
+            n => bail!("`{reference}` matches {n} sessions; give more of the id"),
+        }
+    }
+}
+
+/// Turn a non-2xx answer into its documented error message.
+async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => bail!("{} ({:?}): {}", status, body.error.code, body.error.message),
+        Err(_) => bail!("{status}: {text}"),
+    }
+}
+
+pub async fn sessions(args: ClientArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args)?;
+    let list: SessionList = client.get("/sessions").await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.sessions.is_empty() {
+        println!("no sessions yet; create one with `berth new`");
+    }
+    for s in list.sessions {
+        let prompts = if s.pending_prompts > 0 {
+            format!("  {} waiting", s.pending_prompts)
+        } else {
+            String::new()
+        };
+        println!(
+            "{}  {:<14} {:>4} unread{}  {} [{}]",
+            s.id,
+            format!("{:?}", s.status).to_lowercase(),
+            s.unread,
+            prompts,
+            s.title,
+            s.agent
+        );
+    }
+    Ok(())
+}
+
+pub async fn new_session(args: NewArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let body = CreateSession {
+        agent: args.agent,
+        cwd: args.cwd,
+        title: args.title,
+    };
+    let session: Session = client.post("/sessions", &body).await?;
+    if args.client.json {
+        println!("{}", serde_json::to_string_pretty(&session)?);
+    } else {
+        println!("{}", session.id);
+    }
+    Ok(())
+}
+
+pub async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    let accepted: TurnAccepted = client
+        .post(&format!("/sessions/{}/turns", session.id), &StartTurn { text: args.text })
+        .await?;
+    println!("{}", accepted.turn_id);
+    Ok(())
+}
+
+pub async fn cancel(args: SessionArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    client.post_empty(&format!("/sessions/{}/cancel", session.id)).await
+}
+
+pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    let answer = if args.cancel {
+        Answer::Cancel { cancel: true }
+    } else if let Some(option_id) = args.option {
+        Answer::Select { option_id }
+    } else if !args.answers.is_empty() {
+        let mut answers = BTreeMap::new();
+        for pair in &args.answers {
+            let (k, v) = pair
+                .split_once('=')
+                .with_context(|| format!("`--answer {pair}`: expected ID=VALUE"))?;
+            answers.insert(k.to_owned(), v.to_owned());
+        }
+        Answer::Answers { answers }
+    } else {
+        bail!("say how to answer: --option ID, --answer ID=VALUE or --cancel");
+    };
+    let resolved: Resolved = client
+        .post(&format!("/sessions/{}/prompts/{}", session.id, args.prompt), &answer)
+        .await?;
+    println!("{}", serde_json::to_string(&resolved.resolved.outcome)?);
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Test harness: a real `berth serve` process on port 0 with a temp data dir, a REST
+//! client, and a WebSocket viewport client. Every wait is a condition with a timeout.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use berth_protocol::rest::{CreateSession, EventsPage, PromptList, SessionList, StartTurn, TurnAccepted};
+use berth_protocol::{ClientOp, Event, Seq, ServerFrame, Session};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub base: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    /// Start a server with a fresh temp data dir.
+    pub async fn start() -> TestServer {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[&str]) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        let mut server = Self::spawn(&dir, 0, extra).await;
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Start a server on an existing data dir (a restart).
+    pub async fn spawn(data_dir: &Path, port: u16, extra: &[&str]) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info,berth=debug")
+            .env_remove("BERTH_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn berth serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(WAIT).expect("berth printed its URL");
+        let url = line.strip_prefix("berth listening on ").expect("startup line").to_owned();
+        let (base, token) = url.split_once("/?token=").expect("token in URL");
+        let port = base.rsplit(':').next().unwrap().parse().unwrap();
+        let server = TestServer {
+            child: Some(child),
+            port,
+            base: base.to_owned(),
+            token: token.to_owned(),
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            http: reqwest::Client::new(),
+        };
+        wait_for("health", || async { server.health_ok().await }).await;
+        server
+    }
+
+    async fn health_ok(&self) -> bool {
+        matches!(
+            self.http.get(format!("{}/api/v1/health", self.base)).send().await,
+            Ok(r) if r.status() == 200
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// `kill -9` the server, keeping the data dir.
+    pub fn kill9(&mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self._tmp.take().expect("owned temp dir")
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the data dir.
+    pub fn stop(&mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            sigterm(child.id());
+            let status = wait_child(&mut child, WAIT).expect("berth exits after SIGTERM");
+            assert!(status.success(), "berth exited with {status:?}");
+        }
+        self._tmp.take().expect("owned temp dir")
+    }
+
+    // ----- REST ---------------------------------------------------------------
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub async fn create_session(&self) -> Session {
+        let body = CreateSession {
+            agent: "demo".into(),
+            cwd: None,
+            title: Some("test".into()),
+        };
+        let response = self.post("/sessions").json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
+    pub async fn send(&self, session: &str, text: &str) -> String {
+        let response = self
+            .post(&format!("/sessions/{session}/turns"))
+            .json(&StartTurn { text: text.into() })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        response.json::<TurnAccepted>().await.unwrap().turn_id
+    }
+
+    pub async fn session(&self, id: &str) -> Session {
+        self.get(&format!("/sessions/{id}")).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn sessions(&self) -> Vec<Session> {
+        self.get("/sessions").send().await.unwrap().json::<SessionList>().await.unwrap().sessions
+    }
+
+    pub async fn prompts(&self) -> PromptList {
+        self.get("/prompts").send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The whole log of a session.
+    pub async fn events(&self, session: &str) -> Vec<(Seq, Event)> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page: EventsPage = self
+                .get(&format!("/sessions/{session}/events?after={after}&limit=5000"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if page.events.is_empty() {
+                return all;
+            }
+            for record in page.events {
+                after = record.seq;
+                all.push((record.seq, record.event));
+            }
+        }
+    }
+
+    /// Wait until the session's log has an event matching `pred`; returns it.
+    pub async fn wait_event(&self, session: &str, pred: impl Fn(&Event) -> bool) -> (Seq, Event) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(found) = self.events(session).await.into_iter().find(|(_, e)| pred(e)) {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for an event");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Wait until no turn runs in the session; returns its summary.
+    pub async fn wait_idle(&self, session: &str) -> Session {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = self.session(session).await;
+            if !matches!(
+                s.status,
+                berth_protocol::Status::Running | berth_protocol::Status::AwaitingInput | berth_protocol::Status::Starting
+            ) {
+                return s;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for the turn to end");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    // ----- WebSocket ----------------------------------------------------------
+
+    pub async fn viewport(&self) -> Viewport {
+        Viewport::connect(&self.base, &self.token).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn sigterm(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Poll `check` until it returns true; panic after `WAIT`.
+pub async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket viewport that records, per session, which seqs it received.
+pub struct Viewport {
+    pub ws: Ws,
+    pub hello: ServerFrame,
+}
+
+impl Viewport {
+    pub async fn connect(base: &str, token: &str) -> Viewport {
+        let ws = connect_raw(base, Some(token), &[]).await.expect("websocket connects");
+        let mut viewport = Viewport {
+            ws,
+            hello: ServerFrame::Pong { id: None },
+        };
+        viewport.hello = viewport.next_frame().await.expect("hello");
+        assert!(matches!(viewport.hello, ServerFrame::Hello { .. }));
+        viewport
+    }
+
+    pub async fn send_json(&mut self, value: serde_json::Value) {
+        self.ws.send(Message::Text(value.to_string().into())).await.unwrap();
+    }
+
+    pub async fn attach(&mut self, session: &str, after: Seq) {
+        let op = ClientOp::Attach {
+            id: None,
+            session: session.into(),
+            after,
+            epoch: None,
+        };
+        self.ws
+            .send(Message::Text(serde_json::to_string(&op).unwrap().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next frame; `None` when the connection closed.
+    pub async fn next_frame(&mut self) -> Option<ServerFrame> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the timeout");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}")));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next frame that is not a `session` summary.
+    pub async fn next_non_summary(&mut self) -> Option<ServerFrame> {
+        loop {
+            match self.next_frame().await? {
+                ServerFrame::Session { .. } => continue,
+                frame => return Some(frame),
+            }
+        }
+    }
+}
+
+pub async fn connect_raw(
+    base: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("{}/api/v1/ws", base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    for (k, v) in headers {
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+}
+
+/// Seqs covered by an `event` frame: `first_seq..=seq`.
+pub fn covered(frame: &ServerFrame) -> Option<(Seq, Seq)> {
+    match frame {
+        ServerFrame::Event { seq, first_seq, .. } => Some((first_seq.unwrap_or(*seq), *seq)),
+        _ => None,
+    }
+}

@@ -1,0 +1,67 @@
+//! Gateway settings, filled by the binary.
+
+use std::time::Duration;
+
+/// The access token. `Debug` and `Display` never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Token {
+        Token(token.into())
+    }
+
+    /// The secret itself: only for comparison and for the startup URL.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison, so response timing does not leak the token.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub token: Token,
+    /// Host names (no port) accepted in `Host` and `Origin`.
+    pub allowed_hosts: Vec<String>,
+    /// Frames queued per connection before its feeders wait (and fall back to the store).
+    pub ws_queue: usize,
+    /// A connection whose socket accepts nothing for this long is closed.
+    pub write_timeout: Duration,
+    /// Reported by `/health` and `hello`.
+    pub version: String,
+}
+
+impl ServerConfig {
+    /// Defaults: loopback names allowed, plus the bind host.
+    pub fn new(token: Token, bind_host: &str) -> ServerConfig {
+        let mut allowed_hosts: Vec<String> = ["127.0.0.1", "localhost", "::1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let bind = bind_host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if !bind.is_empty() && bind != "0.0.0.0" && bind != "::" && !allowed_hosts.contains(&bind) {
+            allowed_hosts.push(bind);
+        }
+        ServerConfig {
+            token,
+            allowed_hosts,
+            ws_queue: 256,
+            write_timeout: Duration::from_secs(30),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}

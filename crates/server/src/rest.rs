@@ -1,0 +1,142 @@
+//! REST handlers of `/api/v1` (PROTOCOL.md, "REST").
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use berth_protocol::rest::{
+    AgentList, CreateSession, EventsPage, Health, MarkRead, PatchSession, PromptList, Resolved, SessionList,
+    StartTurn, TurnAccepted,
+};
+use berth_protocol::{Answer, Seq, Session};
+
+use crate::error::ApiJson;
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/agents", get(agents))
+        .route("/sessions", get(list_sessions).post(create_session))
+        .route(
+            "/sessions/{id}",
+            get(get_session).patch(patch_session).delete(delete_session),
+        )
+        .route("/sessions/{id}/turns", post(start_turn))
+        .route("/sessions/{id}/cancel", post(cancel))
+        .route("/sessions/{id}/events", get(events))
+        .route("/sessions/{id}/prompts/{prompt_id}", post(answer_prompt))
+        .route("/sessions/{id}/read", post(mark_read))
+        .route("/prompts", get(prompts))
+        .layer(DefaultBodyLimit::max(berth_protocol::MAX_FRAME_BYTES))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        ok: true,
+        version: state.config.version.clone(),
+    })
+}
+
+async fn agents(State(state): State<AppState>) -> Json<AgentList> {
+    Json(AgentList {
+        agents: state.registry.catalog().infos(),
+    })
+}
+
+async fn list_sessions(State(state): State<AppState>) -> Json<SessionList> {
+    Json(SessionList {
+        sessions: state.registry.list(),
+    })
+}
+
+async fn create_session(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let session = state.registry.create(body).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+async fn get_session(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Session>, ApiError> {
+    Ok(Json(state.registry.get(&id)?.summary()))
+}
+
+async fn patch_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchSession>,
+) -> Result<Json<Session>, ApiError> {
+    let handle = state.registry.get(&id)?;
+    Ok(Json(handle.rename(body.title).await?))
+}
+
+async fn delete_session(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.registry.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start_turn(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StartTurn>,
+) -> Result<(StatusCode, Json<TurnAccepted>), ApiError> {
+    let handle = state.registry.get(&id)?;
+    let turn_id = handle.prompt(body.text).await?;
+    Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id })))
+}
+
+async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    state.registry.get(&id)?.cancel().await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<EventsPage>, ApiError> {
+    let after: Seq = number(&query, "after")?.unwrap_or(0);
+    let limit = number::<usize>(&query, "limit")?;
+    Ok(Json(state.registry.events(&id, after, limit).await?))
+}
+
+async fn prompts(State(state): State<AppState>) -> Result<Json<PromptList>, ApiError> {
+    Ok(Json(PromptList {
+        prompts: state.registry.prompts().await?,
+    }))
+}
+
+async fn answer_prompt(
+    State(state): State<AppState>,
+    Path((id, prompt_id)): Path<(String, String)>,
+    ApiJson(answer): ApiJson<Answer>,
+) -> Result<Json<Resolved>, ApiError> {
+    let handle = state.registry.get(&id)?;
+    let resolved = handle.respond(prompt_id, answer).await?;
+    Ok(Json(Resolved { resolved }))
+}
+
+async fn mark_read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MarkRead>,
+) -> Result<Json<Session>, ApiError> {
+    let handle = state.registry.get(&id)?;
+    Ok(Json(handle.mark_read(body.seq).await?))
+}
+
+/// An optional non-negative integer query parameter.
+fn number<T: std::str::FromStr>(query: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError> {
+    query
+        .get(name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("`{name}` must be a non-negative integer, got `{v}`")))
+        })
+        .transpose()
+}

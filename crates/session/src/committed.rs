@@ -1,0 +1,232 @@
+//! A committed event, serialised once and shared (`Arc`) by every viewport, and the
+//! encoding of a batch of them into WebSocket `event` frames.
+//!
+//! Consecutive `agent_message_chunk` (or `agent_thought_chunk`) events of one turn in a
+//! batch become one frame with `first_seq`, so a fast stream costs one frame per batch
+//! rather than one per chunk.
+
+use std::sync::Arc;
+
+use berth_protocol::{Event, EventRecord, Seq, Timestamp};
+use berth_store::StoredEvent;
+use bytes::Bytes;
+
+/// What coalescing needs to know of a chunk event, kept to avoid re-parsing its JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub thought: bool,
+    pub turn_id: String,
+    pub text: String,
+}
+
+/// One committed event of one session.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub seq: Seq,
+    pub ts: Timestamp,
+    /// The `event` object's JSON text, as stored.
+    pub data: Arc<str>,
+    /// The complete `{"type":"event",…}` frame for this event alone.
+    pub frame: Bytes,
+    pub chunk: Option<Chunk>,
+}
+
+impl Committed {
+    /// Build from an event just assigned `seq` (serialises it, once).
+    pub fn new(session_id: &str, seq: Seq, ts: Timestamp, event: &Event) -> Committed {
+        let data: Arc<str> = serde_json::to_string(event)
+            .expect("events always serialise")
+            .into();
+        let chunk = event.as_chunk().map(|(thought, turn_id, text)| Chunk {
+            thought,
+            turn_id: turn_id.to_owned(),
+            text: text.to_owned(),
+        });
+        let frame = event_frame(session_id, seq, None, ts, &data);
+        Committed {
+            seq,
+            ts,
+            data,
+            frame,
+            chunk,
+        }
+    }
+
+    /// Build from a stored event (replay). Only chunk events are parsed.
+    pub fn from_stored(session_id: &str, stored: StoredEvent) -> Committed {
+        let chunk = if stored.kind == "agent_message_chunk" || stored.kind == "agent_thought_chunk" {
+            serde_json::from_str::<Event>(&stored.data)
+                .ok()
+                .and_then(|e| {
+                    e.as_chunk().map(|(thought, turn_id, text)| Chunk {
+                        thought,
+                        turn_id: turn_id.to_owned(),
+                        text: text.to_owned(),
+                    })
+                })
+        } else {
+            None
+        };
+        let frame = event_frame(session_id, stored.seq, None, stored.ts, &stored.data);
+        Committed {
+            seq: stored.seq,
+            ts: stored.ts,
+            data: stored.data,
+            frame,
+            chunk,
+        }
+    }
+
+    /// The store's form of this event.
+    pub fn to_stored(&self, kind: &str) -> StoredEvent {
+        StoredEvent {
+            seq: self.seq,
+            ts: self.ts,
+            kind: kind.to_owned(),
+            data: self.data.clone(),
+        }
+    }
+
+    /// The REST form of this event.
+    pub fn to_record(&self) -> Option<EventRecord> {
+        Some(EventRecord {
+            seq: self.seq,
+            first_seq: None,
+            ts: self.ts,
+            event: serde_json::from_str(&self.data).ok()?,
+        })
+    }
+}
+
+/// `{"type":"event","session":…,"seq":…,["first_seq":…,]"ts":…,"event":<data>}`, built
+/// by hand so the event's stored JSON is embedded verbatim, never re-encoded.
+fn event_frame(session_id: &str, seq: Seq, first_seq: Option<Seq>, ts: Timestamp, data: &str) -> Bytes {
+    let session = serde_json::to_string(session_id).expect("strings serialise");
+    let ts = serde_json::to_string(&ts).expect("timestamps serialise");
+    let mut out = String::with_capacity(data.len() + session.len() + 80);
+    out.push_str("{\"type\":\"event\",\"session\":");
+    out.push_str(&session);
+    out.push_str(",\"seq\":");
+    out.push_str(&seq.to_string());
+    if let Some(first) = first_seq {
+        out.push_str(",\"first_seq\":");
+        out.push_str(&first.to_string());
+    }
+    out.push_str(",\"ts\":");
+    out.push_str(&ts);
+    out.push_str(",\"event\":");
+    out.push_str(data);
+    out.push('}');
+    Bytes::from(out)
+}
+
+/// Encode a contiguous batch into frames, coalescing runs of chunks of one kind and turn.
+pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<Bytes>) {
+    let mut i = 0;
+    while i < batch.len() {
+        let start = &batch[i];
+        let mut end = i + 1;
+        if let Some(first) = &start.chunk {
+            while end < batch.len()
+                && batch[end]
+                    .chunk
+                    .as_ref()
+                    .is_some_and(|c| c.thought == first.thought && c.turn_id == first.turn_id)
+            {
+                end += 1;
+            }
+        }
+        if end - i == 1 {
+            out.push(start.frame.clone());
+        } else {
+            let first = start.chunk.as_ref().expect("runs start with a chunk");
+            let text: String = batch[i..end]
+                .iter()
+                .filter_map(|c| c.chunk.as_ref().map(|c| c.text.as_str()))
+                .collect();
+            let turn_id = first.turn_id.clone();
+            let event = if first.thought {
+                Event::AgentThoughtChunk { turn_id, text }
+            } else {
+                Event::AgentMessageChunk { turn_id, text }
+            };
+            let data = serde_json::to_string(&event).expect("events always serialise");
+            let last = &batch[end - 1];
+            out.push(event_frame(session_id, last.seq, Some(start.seq), last.ts, &data));
+        }
+        i = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::ServerFrame;
+
+    fn chunk(seq: Seq, turn: &str, text: &str) -> Arc<Committed> {
+        let event = Event::AgentMessageChunk {
+            turn_id: turn.into(),
+            text: text.into(),
+        };
+        Arc::new(Committed::new("s1", seq, chrono::Utc::now(), &event))
+    }
+
+    fn parse(frame: &Bytes) -> ServerFrame {
+        serde_json::from_slice(frame).unwrap()
+    }
+
+    #[test]
+    fn single_event_frame_is_valid_protocol() {
+        let c = chunk(7, "t", "hi");
+        match parse(&c.frame) {
+            ServerFrame::Event {
+                session,
+                seq,
+                first_seq,
+                event,
+                ..
+            } => {
+                assert_eq!((session.as_str(), seq, first_seq), ("s1", 7, None));
+                assert_eq!(event.as_chunk(), Some((false, "t", "hi")));
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+
+    #[test]
+    fn runs_of_chunks_coalesce_per_turn_and_other_events_break_runs() {
+        let ended = Event::TurnEnded {
+            turn_id: "a".into(),
+            stop_reason: berth_protocol::StopReason::EndTurn,
+            error: None,
+        };
+        let batch = vec![
+            chunk(1, "a", "x"),
+            chunk(2, "a", "y"),
+            Arc::new(Committed::new("s1", 3, chrono::Utc::now(), &ended)),
+            chunk(4, "b", "z"),
+            chunk(5, "c", "w"),
+        ];
+        let mut out = Vec::new();
+        encode_batch("s1", &batch, &mut out);
+        let frames: Vec<_> = out.iter().map(parse).collect();
+        assert_eq!(frames.len(), 4);
+        match &frames[0] {
+            ServerFrame::Event {
+                seq, first_seq, event, ..
+            } => {
+                assert_eq!((*seq, *first_seq), (2, Some(1)));
+                assert_eq!(event.as_chunk(), Some((false, "a", "xy")));
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+        let seqs: Vec<_> = frames
+            .iter()
+            .map(|f| match f {
+                ServerFrame::Event { seq, first_seq, .. } => (first_seq.unwrap_or(*seq), *seq),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(seqs, vec![(1, 2), (3, 3), (4, 4), (5, 5)]);
+    }
+}

@@ -1,0 +1,49 @@
+//! Tunables of the session layer. The binary fills them from config, env and flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Root of per-session artifact directories: `<data_dir>/sessions/<slug>/`.
+    pub data_dir: PathBuf,
+    /// Bounded request queue of each session actor.
+    pub command_queue: usize,
+    /// Bounded queue between an agent link and its actor.
+    pub agent_queue: usize,
+    /// Live broadcast ring per session. A viewport further behind falls back to the store.
+    pub live_buffer: usize,
+    /// Events read from the store per replay step.
+    pub replay_page: usize,
+    /// Most live events handed to a viewport in one batch.
+    pub live_batch: usize,
+    /// Most agent events folded into one commit by the actor.
+    pub commit_batch: usize,
+    /// After `cancel`, how long the agent has to end the turn before its process group is killed.
+    pub cancel_grace: Duration,
+    /// Between SIGTERM and SIGKILL when stopping an agent.
+    pub kill_grace: Duration,
+    /// Opt-in: pending prompts older than this are resolved as cancelled. `None`: wait forever.
+    pub prompt_timeout: Option<Duration>,
+    /// Minimum spacing of summary frames that only move `last_seq`/`unread`.
+    pub summary_interval: Duration,
+}
+
+impl SessionConfig {
+    /// Defaults of ARCHITECTURE.md §5 for a given data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        SessionConfig {
+            data_dir,
+            command_queue: 64,
+            agent_queue: 1024,
+            live_buffer: 4096,
+            replay_page: 1000,
+            live_batch: 512,
+            commit_batch: 1024,
+            cancel_grace: Duration::from_secs(5),
+            kill_grace: Duration::from_secs(2),
+            prompt_timeout: None,
+            summary_interval: Duration::from_millis(100),
+        }
+    }
+}

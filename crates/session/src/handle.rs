@@ -1,0 +1,107 @@
+//! `SessionHandle`: the cheap, cloneable way to talk to one session actor.
+
+use std::sync::Arc;
+
+use berth_protocol::{Answer, Prompt, Resolution, Seq, Session};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::SessionError;
+use crate::request::{Request, Response};
+use crate::subscription::Attachment;
+
+pub(crate) type Reply = oneshot::Sender<Result<Response, SessionError>>;
+
+/// A message to the actor: a serialisable request, or an in-process attach.
+pub(crate) enum Message {
+    Request(Request, Reply),
+    Attach {
+        after: Seq,
+        epoch: Option<String>,
+        reply: oneshot::Sender<Attachment>,
+    },
+}
+
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub(crate) id: Arc<str>,
+    pub(crate) tx: mpsc::Sender<Message>,
+    pub(crate) summary: watch::Receiver<Session>,
+}
+
+impl SessionHandle {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The latest summary (may trail the log by milliseconds).
+    pub fn summary(&self) -> Session {
+        self.summary.borrow().clone()
+    }
+
+    /// Send a request and wait for its answer.
+    pub async fn request(&self, request: Request) -> Result<Response, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Request(request, reply))
+            .await
+            .map_err(|_| SessionError::Gone)?;
+        rx.await.map_err(|_| SessionError::Gone)?
+    }
+
+    /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
+    pub async fn prompt(&self, text: String) -> Result<String, SessionError> {
+        match self.request(Request::Prompt { text }).await? {
+            Response::TurnStarted { turn_id } => Ok(turn_id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn cancel(&self) -> Result<(), SessionError> {
+        self.request(Request::Cancel).await.map(|_| ())
+    }
+
+    pub async fn respond(&self, prompt_id: String, answer: Answer) -> Result<Resolution, SessionError> {
+        match self.request(Request::Respond { prompt_id, answer }).await? {
+            Response::Resolved { resolution } => Ok(resolution),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn mark_read(&self, seq: Seq) -> Result<Session, SessionError> {
+        self.summary_of(Request::MarkRead { seq }).await
+    }
+
+    pub async fn rename(&self, title: String) -> Result<Session, SessionError> {
+        self.summary_of(Request::Rename { title }).await
+    }
+
+    pub async fn pending_prompts(&self) -> Result<Vec<Prompt>, SessionError> {
+        match self.request(Request::PendingPrompts).await? {
+            Response::Prompts { prompts } => Ok(prompts),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Attach a viewport with cursor `(epoch, after)`.
+    pub async fn attach(&self, after: Seq, epoch: Option<String>) -> Result<Attachment, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Message::Attach { after, epoch, reply })
+            .await
+            .map_err(|_| SessionError::Gone)?;
+        rx.await.map_err(|_| SessionError::Gone)
+    }
+
+    async fn summary_of(&self, request: Request) -> Result<Session, SessionError> {
+        match self.request(request).await? {
+            Response::Summary { summary } => Ok(*summary),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(response: Response) -> SessionError {
+    SessionError::Io(std::io::Error::other(format!(
+        "unexpected actor response {response:?}"
+    )))
+}

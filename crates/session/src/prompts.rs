@@ -1,0 +1,140 @@
+//! Pending prompts of one session and their exactly-once resolution.
+//!
+//! A prompt is pending from its `permission_requested` / `question_asked` event until
+//! one `prompt_resolved` event. The actor owns this table; answers from any viewport
+//! race through the actor's queue, so the first one wins and later ones learn the
+//! winning [`Resolution`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use berth_protocol::{Answer, Event, Outcome, Prompt, Resolution, Seq};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::SessionError;
+
+/// One prompt waiting for a human.
+pub(crate) struct Pending {
+    pub seq: Seq,
+    pub event: Event,
+    /// Where the agent waits for the answer; `None` after a restart (no agent behind it).
+    pub reply: Option<oneshot::Sender<Outcome>>,
+    pub deadline: Option<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct Prompts {
+    /// Keyed by prompt id; ids are time-ordered, so this lists prompts oldest first.
+    pending: BTreeMap<String, Pending>,
+    resolved: HashMap<String, Resolution>,
+}
+
+impl Prompts {
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn insert(&mut self, prompt_id: String, pending: Pending) {
+        self.pending.insert(prompt_id, pending);
+    }
+
+    pub fn remember(&mut self, resolution: Resolution) {
+        self.resolved.insert(resolution.prompt_id.clone(), resolution);
+    }
+
+    pub fn list(&self, session: &str) -> Vec<Prompt> {
+        self.pending
+            .values()
+            .map(|p| Prompt {
+                session: session.to_owned(),
+                seq: p.seq,
+                event: p.event.clone(),
+            })
+            .collect()
+    }
+
+    /// Check an answer against prompt `prompt_id` and take the prompt out of the table.
+    /// Errors leave the table untouched.
+    pub fn take_for_answer(&mut self, prompt_id: &str, answer: &Answer) -> Result<Pending, SessionError> {
+        let Some(pending) = self.pending.get(prompt_id) else {
+            return Err(match self.resolved.get(prompt_id) {
+                Some(resolution) => SessionError::AlreadyResolved(Box::new(resolution.clone())),
+                None => SessionError::NotFound(format!("no prompt {prompt_id} in this session")),
+            });
+        };
+        validate(&pending.event, answer)?;
+        Ok(self.pending.remove(prompt_id).expect("checked above"))
+    }
+
+    /// Take out every prompt (e.g. when their turn ends).
+    pub fn take_all(&mut self) -> Vec<(String, Pending)> {
+        std::mem::take(&mut self.pending).into_iter().collect()
+    }
+
+    /// Take out prompts whose deadline has passed.
+    pub fn take_expired(&mut self, now: Instant) -> Vec<(String, Pending)> {
+        let expired: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| self.pending.remove(&id).map(|p| (id, p)))
+            .collect()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().filter_map(|p| p.deadline).min()
+    }
+}
+
+/// An answer must fit its prompt: a listed option for a permission, answers to the
+/// asked questions (from the offered options unless free text is allowed) for a question.
+fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
+    match (event, answer) {
+        (_, Answer::Cancel { cancel: true }) => Ok(()),
+        (_, Answer::Cancel { cancel: false }) => Err(SessionError::BadRequest(
+            "`cancel` must be true when given".into(),
+        )),
+        (Event::PermissionRequested { options, .. }, Answer::Select { option_id }) => {
+            if options.iter().any(|o| &o.option_id == option_id) {
+                Ok(())
+            } else {
+                let known: Vec<_> = options.iter().map(|o| o.option_id.as_str()).collect();
+                Err(SessionError::BadRequest(format!(
+                    "option `{option_id}` is not offered; choose one of {known:?}"
+                )))
+            }
+        }
+        (Event::QuestionAsked { questions, .. }, Answer::Answers { answers }) => {
+            for key in answers.keys() {
+                if !questions.iter().any(|q| &q.id == key) {
+                    return Err(SessionError::BadRequest(format!("no question `{key}` was asked")));
+                }
+            }
+            for q in questions {
+                let Some(value) = answers.get(&q.id) else {
+                    return Err(SessionError::BadRequest(format!("question `{}` is not answered", q.id)));
+                };
+                if let Some(options) = &q.options
+                    && !q.free_text
+                    && !options.contains(value)
+                {
+                    return Err(SessionError::BadRequest(format!(
+                        "`{value}` is not an option of question `{}`; choose one of {options:?}",
+                        q.id
+                    )));
+                }
+            }
+            Ok(())
+        }
+        (Event::PermissionRequested { .. }, _) => Err(SessionError::BadRequest(
+            "a permission request is answered with `option_id` or `cancel`".into(),
+        )),
+        (_, _) => Err(SessionError::BadRequest(
+            "a question is answered with `answers` or `cancel`".into(),
+        )),
+    }
+}

@@ -1,0 +1,337 @@
+//! The session registry: creates, finds, lists and deletes sessions, and is the bus
+//! on which summary changes reach every connection.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use berth_protocol::rest::{CreateSession, EventsPage};
+use berth_protocol::{Prompt, Seq, Session};
+use berth_store::{SessionRow, Store};
+use bytes::Bytes;
+use tokio::sync::broadcast;
+use tokio_util::task::TaskTracker;
+
+use crate::actor::{Actor, ActorInit, validate_title};
+use crate::committed::Committed;
+use crate::summary::deleted_frame;
+use crate::{AgentCatalog, SessionConfig, SessionError, SessionHandle};
+
+/// Largest page `GET /events` serves, whatever `limit` asks.
+pub const MAX_EVENTS_PAGE: usize = 5000;
+/// Default page size of `GET /events`.
+pub const DEFAULT_EVENTS_PAGE: usize = 1000;
+
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Arc<SessionConfig>,
+    catalog: AgentCatalog,
+    epoch: Arc<str>,
+    /// A std lock: held only to clone or insert a handle, never across an await.
+    sessions: RwLock<HashMap<String, SessionHandle>>,
+    bus: broadcast::Sender<Bytes>,
+    tasks: TaskTracker,
+}
+
+impl Registry {
+    /// Load every stored session and repair what the previous run left open. Returns
+    /// once every repair is committed, so a server may answer health checks after it.
+    pub async fn open(store: Store, config: SessionConfig, catalog: AgentCatalog) -> Result<Registry, SessionError> {
+        let (bus, _) = broadcast::channel(1024);
+        let registry = Registry {
+            inner: Arc::new(Inner {
+                epoch: store.epoch().into(),
+                store,
+                config: Arc::new(config),
+                catalog,
+                sessions: RwLock::new(HashMap::new()),
+                bus,
+                tasks: TaskTracker::new(),
+            }),
+        };
+        let rows = registry.inner.store.list_sessions().await?;
+        for mut row in rows {
+            // `updated_at` follows the log: the last event's time is the last activity.
+            if row.last_seq > 0
+                && let Some(last) = registry
+                    .inner
+                    .store
+                    .read_events(&row.id, row.last_seq - 1, 1)
+                    .await?
+                    .first()
+            {
+                row.updated_at = row.updated_at.max(last.ts);
+            }
+            registry.spawn(row, false).await?;
+        }
+        Ok(registry)
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
+    }
+
+    pub fn catalog(&self) -> &AgentCatalog {
+        &self.inner.catalog
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn get(&self, id: &str) -> Result<SessionHandle, SessionError> {
+        self.inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| SessionError::NotFound(format!("no session {id}")))
+    }
+
+    /// Every session, newest activity first.
+    pub fn list(&self) -> Vec<Session> {
+        let mut sessions: Vec<Session> = self
+            .inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .values()
+            .map(SessionHandle::summary)
+            .collect();
+        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.id.cmp(&a.id)));
+        sessions
+    }
+
+    /// `session` and `session_deleted` frames, serialised once, for every connection.
+    pub fn subscribe_summaries(&self) -> broadcast::Receiver<Bytes> {
+        self.inner.bus.subscribe()
+    }
+
+    pub async fn create(&self, request: CreateSession) -> Result<Session, SessionError> {
+        let catalog = &self.inner.catalog;
+        let Some(entry) = catalog.get(&request.agent) else {
+            let known: Vec<_> = catalog.infos().into_iter().map(|a| a.id).collect();
+            return Err(SessionError::BadRequest(format!(
+                "unknown agent `{}`; this server knows {known:?}",
+                request.agent
+            )));
+        };
+        if let Err(reason) = &entry.availability {
+            return Err(SessionError::Unavailable(format!(
+                "agent `{}` is not available: {reason}",
+                entry.id
+            )));
+        }
+        let title = match &request.title {
+            Some(title) => validate_title(title)?,
+            None => "New session".to_owned(),
+        };
+        let cwd = match &request.cwd {
+            Some(cwd) => Some(validate_cwd(cwd)?),
+            None => None,
+        };
+        let id = uuid::Uuid::now_v7();
+        let now = chrono::Utc::now();
+        let slug = make_slug(now, &title, &id);
+        let artifacts = self.artifacts_dir(&slug);
+        for dir in ["logs", "files", "exports"] {
+            tokio::fs::create_dir_all(artifacts.join(dir)).await?;
+        }
+        let cwd = match cwd {
+            Some(cwd) => cwd,
+            None => artifacts.join("files").to_string_lossy().into_owned(),
+        };
+        let row = SessionRow {
+            id: id.to_string(),
+            slug,
+            title,
+            agent: entry.id.clone(),
+            cwd,
+            created_at: now,
+            updated_at: now,
+            read_seq: 0,
+            agent_session_id: None,
+            last_seq: 0,
+        };
+        self.inner.store.create_session(row.clone()).await?;
+        let handle = self.spawn(row, true).await?;
+        Ok(handle.summary())
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
+        let handle = self.get(id)?;
+        handle.request(crate::Request::Delete).await?;
+        self.inner.sessions.write().expect("session map lock").remove(id);
+        let _ = self.inner.bus.send(deleted_frame(id));
+        Ok(())
+    }
+
+    /// Every pending prompt of every session, oldest first within a session.
+    pub async fn prompts(&self) -> Result<Vec<Prompt>, SessionError> {
+        let handles: Vec<SessionHandle> = self
+            .inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .values()
+            .filter(|h| h.summary().pending_prompts > 0)
+            .cloned()
+            .collect();
+        let mut prompts = Vec::new();
+        for handle in handles {
+            match handle.pending_prompts().await {
+                Ok(mut list) => prompts.append(&mut list),
+                Err(SessionError::Gone) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        prompts.sort_by(|a, b| a.event.asked_prompt_id().cmp(&b.event.asked_prompt_id()));
+        Ok(prompts)
+    }
+
+    /// A page of a session's log: `after + 1 …`, at most `limit` (clamped) events.
+    pub async fn events(&self, id: &str, after: Seq, limit: Option<usize>) -> Result<EventsPage, SessionError> {
+        let handle = self.get(id)?;
+        let limit = limit.unwrap_or(DEFAULT_EVENTS_PAGE).clamp(1, MAX_EVENTS_PAGE);
+        let stored = self.inner.store.read_events(id, after, limit).await?;
+        let events: Vec<_> = stored
+            .into_iter()
+            .filter_map(|s| Committed::from_stored(id, s).to_record())
+            .collect();
+        let last_seq = events
+            .last()
+            .map(|e| e.seq)
+            .unwrap_or(0)
+            .max(handle.summary().last_seq);
+        Ok(EventsPage {
+            epoch: self.inner.epoch.to_string(),
+            last_seq,
+            events,
+        })
+    }
+
+    /// Close every running turn, stop every agent, end every actor, and wait for them.
+    pub async fn shutdown(&self) {
+        let handles: Vec<SessionHandle> = self
+            .inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .values()
+            .cloned()
+            .collect();
+        let stops = handles.iter().map(|h| h.request(crate::Request::Shutdown));
+        for result in futures_join_all(stops).await {
+            if let Err(error) = result
+                && !matches!(error, SessionError::Gone)
+            {
+                tracing::warn!(%error, "session did not shut down cleanly");
+            }
+        }
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    fn artifacts_dir(&self, slug: &str) -> PathBuf {
+        self.inner.config.data_dir.join("sessions").join(slug)
+    }
+
+    async fn spawn(&self, row: SessionRow, created: bool) -> Result<SessionHandle, SessionError> {
+        let entry = self.inner.catalog.get(&row.agent).cloned();
+        let init = ActorInit {
+            artifacts: self.artifacts_dir(&row.slug),
+            row,
+            store: self.inner.store.clone(),
+            config: self.inner.config.clone(),
+            entry,
+            bus: self.inner.bus.clone(),
+            epoch: self.inner.epoch.clone(),
+            created,
+        };
+        let (actor, handle) = Actor::open(init).await?;
+        self.inner.tasks.spawn(actor.run());
+        self.inner
+            .sessions
+            .write()
+            .expect("session map lock")
+            .insert(handle.id().to_owned(), handle.clone());
+        Ok(handle)
+    }
+}
+
+/// Run futures concurrently and collect their outputs (in order).
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out = Vec::with_capacity(set.len());
+    for f in set {
+        out.push(f.await);
+    }
+    out
+}
+
+/// A working directory must be an absolute path to an existing directory.
+fn validate_cwd(cwd: &str) -> Result<String, SessionError> {
+    let path = Path::new(cwd);
+    if !path.is_absolute() {
+        return Err(SessionError::BadRequest(format!("`cwd` must be an absolute path, got `{cwd}`")));
+    }
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| SessionError::BadRequest(format!("`cwd` `{cwd}` cannot be used: {e}")))?;
+    if !canonical.is_dir() {
+        return Err(SessionError::BadRequest(format!("`cwd` `{cwd}` is not a directory")));
+    }
+    Ok(canonical.to_string_lossy().into_owned())
+}
+
+/// `2026-11-21-fix-login-tests-1a2b3c4d`: date, title words, and the id's random tail.
+fn make_slug(now: berth_protocol::Timestamp, title: &str, id: &uuid::Uuid) -> String {
+    let mut words = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            words.push(c);
+        } else if !words.ends_with('-') && !words.is_empty() {
+            words.push('-');
+        }
+        if words.len() >= 40 {
+            break;
+        }
+    }
+    let words = words.trim_end_matches('-');
+    let words = if words.is_empty() { "session" } else { words };
+    let hex = id.simple().to_string();
+    format!("{}-{}-{}", now.format("%Y-%m-%d"), words, &hex[hex.len() - 8..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_readable_and_safe() {
+        let id = uuid::Uuid::now_v7();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let slug = make_slug(now, "Fix: login tests / ../etc", &id);
+        assert!(slug.starts_with("2026-11-21-fix-login-tests-etc-"), "{slug}");
+        assert!(slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        assert!(make_slug(now, "???", &id).starts_with("2026-11-21-session-"));
+    }
+
+    #[test]
+    fn cwd_must_be_an_absolute_existing_directory() {
+        assert!(validate_cwd("relative/path").is_err());
+        assert!(validate_cwd("/definitely/not/here").is_err());
+        assert!(validate_cwd("/").is_ok());
+    }
+}

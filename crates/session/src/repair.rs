@@ -1,0 +1,145 @@
+//! Rebuilding a session's runtime state from its log when it is loaded, and finding
+//! what a previous server left open (invariant 8: no ghost status).
+
+use std::collections::BTreeMap;
+
+use berth_protocol::{Event, Resolution, Seq, StopReason};
+use berth_store::{Store, StoredEvent};
+
+use crate::SessionError;
+
+/// The kinds that decide turn and prompt state.
+const KINDS: &[&str] = &[
+    "turn_started",
+    "turn_ended",
+    "permission_requested",
+    "question_asked",
+    "prompt_resolved",
+];
+
+/// What the log says about turns and prompts.
+#[derive(Debug, Default)]
+pub(crate) struct LoggedState {
+    /// A turn with `turn_started` but no `turn_ended`.
+    pub open_turn: Option<String>,
+    /// Prompts asked and never resolved: `(prompt_id, seq, event)`.
+    pub unresolved: Vec<(String, Seq, Event)>,
+    pub resolutions: Vec<Resolution>,
+    /// How the last closed turn ended.
+    pub last_stop: Option<StopReason>,
+}
+
+pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState, SessionError> {
+    let events = store.read_events_of_kinds(session_id, KINDS, 0).await?;
+    Ok(fold(&events))
+}
+
+fn fold(events: &[StoredEvent]) -> LoggedState {
+    let mut state = LoggedState::default();
+    let mut unresolved: BTreeMap<String, (Seq, Event)> = BTreeMap::new();
+    for stored in events {
+        let Ok(event) = serde_json::from_str::<Event>(&stored.data) else {
+            tracing::warn!(seq = stored.seq, "unreadable event in log; skipped during repair");
+            continue;
+        };
+        match &event {
+            Event::TurnStarted { turn_id } => state.open_turn = Some(turn_id.clone()),
+            Event::TurnEnded { stop_reason, .. } => {
+                state.open_turn = None;
+                state.last_stop = Some(*stop_reason);
+            }
+            Event::PermissionRequested { prompt_id, .. } | Event::QuestionAsked { prompt_id, .. } => {
+                unresolved.insert(prompt_id.clone(), (stored.seq, event.clone()));
+            }
+            Event::PromptResolved { prompt_id, outcome } => {
+                unresolved.remove(prompt_id);
+                state.resolutions.push(Resolution {
+                    prompt_id: prompt_id.clone(),
+                    outcome: outcome.clone(),
+                    resolved_at: stored.ts,
+                });
+            }
+            _ => {}
+        }
+    }
+    state.unresolved = unresolved
+        .into_iter()
+        .map(|(id, (seq, event))| (id, seq, event))
+        .collect();
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::Outcome;
+
+    fn stored(seq: Seq, event: Event) -> StoredEvent {
+        StoredEvent {
+            seq,
+            ts: chrono::Utc::now(),
+            kind: event.kind().into(),
+            data: serde_json::to_string(&event).unwrap().into(),
+        }
+    }
+
+    fn asked(id: &str) -> Event {
+        Event::PermissionRequested {
+            turn_id: "t2".into(),
+            prompt_id: id.into(),
+            tool_call_id: None,
+            title: "x".into(),
+            options: vec![],
+        }
+    }
+
+    #[test]
+    fn finds_the_open_turn_and_its_unresolved_prompts() {
+        let events = vec![
+            stored(1, Event::TurnStarted { turn_id: "t1".into() }),
+            stored(
+                2,
+                Event::TurnEnded {
+                    turn_id: "t1".into(),
+                    stop_reason: StopReason::EndTurn,
+                    error: None,
+                },
+            ),
+            stored(3, Event::TurnStarted { turn_id: "t2".into() }),
+            stored(4, asked("p1")),
+            stored(5, asked("p2")),
+            stored(
+                6,
+                Event::PromptResolved {
+                    prompt_id: "p1".into(),
+                    outcome: Outcome::cancelled(),
+                },
+            ),
+        ];
+        let state = fold(&events);
+        assert_eq!(state.open_turn.as_deref(), Some("t2"));
+        assert_eq!(state.unresolved.len(), 1);
+        assert_eq!(state.unresolved[0].0, "p2");
+        assert_eq!(state.resolutions.len(), 1);
+        assert_eq!(state.last_stop, Some(StopReason::EndTurn));
+    }
+
+    #[test]
+    fn a_closed_log_has_nothing_open() {
+        let events = vec![
+            stored(1, Event::TurnStarted { turn_id: "t1".into() }),
+            stored(
+                2,
+                Event::TurnEnded {
+                    turn_id: "t1".into(),
+                    stop_reason: StopReason::Error,
+                    error: Some("boom".into()),
+                },
+            ),
+        ];
+        let state = fold(&events);
+        assert!(state.open_turn.is_none());
+        assert!(state.unresolved.is_empty());
+        assert_eq!(state.last_stop, Some(StopReason::Error));
+    }
+}

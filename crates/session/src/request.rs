@@ -1,0 +1,38 @@
+//! What a session actor is asked and what it answers.
+//!
+//! Requests and responses are plain serialisable data (commands in, committed events
+//! out) so the actor can later live in a keeper process of its own; only `attach`,
+//! which hands back a live receiver, is an in-process affair (see `SessionHandle::attach`).
+
+use berth_protocol::{Answer, Prompt, Resolution, Seq, Session};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// Start a turn with this user text.
+    Prompt { text: String },
+    /// Cancel the running turn.
+    Cancel,
+    /// Answer a pending prompt.
+    Respond { prompt_id: String, answer: Answer },
+    /// Move the read cursor forward.
+    MarkRead { seq: Seq },
+    Rename { title: String },
+    /// List pending prompts.
+    PendingPrompts,
+    /// Stop the agent and remove the session with its log.
+    Delete,
+    /// Close any running turn, stop the agent and end the actor (server shutdown).
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    TurnStarted { turn_id: String },
+    Done,
+    Resolved { resolution: Resolution },
+    Summary { summary: Box<Session> },
+    Prompts { prompts: Vec<Prompt> },
+}

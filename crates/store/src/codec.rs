@@ -1,0 +1,78 @@
+//! How values are laid out in SQLite columns and read back into rows.
+
+use std::sync::Arc;
+
+use berth_protocol::Timestamp;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Row;
+use rusqlite::types::Type;
+
+use crate::{SessionRow, StoredEvent};
+
+/// RFC 3339, UTC, always nine fractional digits: the text round-trips to the exact
+/// nanosecond and, being fixed-width, sorts in time order (`ORDER BY updated_at`).
+/// A variable-width form would not: `…:00.5Z` sorts before `…:00Z`.
+pub(crate) fn ts_to_text(ts: &Timestamp) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Read column `idx` written by [`ts_to_text`].
+pub(crate) fn ts_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    let text = row.get_ref(idx)?.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .map(|ts| ts.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// Columns: `seq, ts, kind, data`.
+pub(crate) const EVENT_COLUMNS: &str = "seq, ts, kind, data";
+
+pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get(0)?,
+        ts: ts_column(row, 1)?,
+        kind: row.get(2)?,
+        // Straight from SQLite's buffer into the shared allocation, no String between.
+        data: Arc::from(row.get_ref(3)?.as_str()?),
+    })
+}
+
+/// Columns of `sessions s`, then the session's last seq.
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.slug, s.title, s.agent, s.cwd, \
+     s.created_at, s.updated_at, s.read_seq, s.agent_session_id, \
+     (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.session_id = s.id)";
+
+pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: row.get(0)?,
+        slug: row.get(1)?,
+        title: row.get(2)?,
+        agent: row.get(3)?,
+        cwd: row.get(4)?,
+        created_at: ts_column(row, 5)?,
+        updated_at: ts_column(row, 6)?,
+        read_seq: row.get(7)?,
+        agent_session_id: row.get(8)?,
+        last_seq: row.get(9)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_round_trip_and_sort() {
+        let whole = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
+        let half = whole + chrono::Duration::milliseconds(500);
+        let odd = whole + chrono::Duration::nanoseconds(123_456_789);
+        for ts in [whole, half, odd, Utc::now()] {
+            let text = ts_to_text(&ts);
+            let back = DateTime::parse_from_rfc3339(&text).unwrap();
+            assert_eq!(back.with_timezone(&Utc), ts, "{text}");
+        }
+        assert!(ts_to_text(&whole) < ts_to_text(&odd));
+        assert!(ts_to_text(&odd) < ts_to_text(&half));
+    }
+}
