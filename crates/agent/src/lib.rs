@@ -19,6 +19,8 @@
 //!   open. No event is sent for a link whose `start` failed.
 //! - An agent that answers `session/prompt` with a JSON-RPC error (the demo's `/fail`)
 //!   yields `TurnDone { result: Err(message) }`; ACP v1 has no `error` stop reason.
+//! - Updates are stamped with the turn id of the last `prompt` (an empty string
+//!   before the first one).
 //! - Dropping the last `AgentLink` leaves the process running; the background tasks
 //!   end by themselves once it has exited.
 //!

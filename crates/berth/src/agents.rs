@@ -6,7 +6,8 @@ use berth_session::{AgentCatalog, AgentEntry};
 /// Variables an agent process inherits; everything else is withheld (secrets of the
 /// server's environment stay out, and some launchers misbehave with a full one).
 pub const ENV_ALLOWLIST: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "TERM",
 ];
 
 /// The environment given to agent processes: the allow-listed part of ours.

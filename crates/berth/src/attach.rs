@@ -44,7 +44,11 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
         raw: args.raw,
         attached_once: false,
     };
-    let mut input = if args.no_input { None } else { Some(stdin_lines()) };
+    let mut input = if args.no_input {
+        None
+    } else {
+        Some(stdin_lines())
+    };
     let mut backoff = Duration::from_millis(250);
     loop {
         match connect(&client).await {
@@ -53,10 +57,16 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
                 match view.pump(&client, ws, input.as_mut()).await {
                     Ok(End::Quit) => return Ok(()),
                     Ok(End::Lost(why)) => {
-                        eprintln!("\n[berth: connection lost ({why}); resuming after seq {}]", view.last_seq);
+                        eprintln!(
+                            "\n[berth: connection lost ({why}); resuming after seq {}]",
+                            view.last_seq
+                        );
                     }
                     Err(error) => {
-                        eprintln!("\n[berth: connection lost ({error:#}); resuming after seq {}]", view.last_seq);
+                        eprintln!(
+                            "\n[berth: connection lost ({error:#}); resuming after seq {}]",
+                            view.last_seq
+                        );
                     }
                 }
             }
@@ -68,14 +78,16 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(client: &Client) -> anyhow::Result<Ws> {
     let url = format!("{}/api/v1/ws", client.base().replacen("http", "ws", 1));
     let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {}", client.token()).parse()?);
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", client.token()).parse()?,
+    );
     let (ws, _) = tokio_tungstenite::connect_async(request).await?;
     Ok(ws)
 }
@@ -148,7 +160,8 @@ impl View {
             after: self.last_seq,
             epoch: self.epoch.clone(),
         };
-        ws.send(Message::Text(serde_json::to_string(&op)?.into())).await?;
+        ws.send(Message::Text(serde_json::to_string(&op)?.into()))
+            .await?;
         Ok(())
     }
 
@@ -165,11 +178,17 @@ impl View {
                 self.attached_once = true;
             }
             ServerFrame::Event {
-                seq, first_seq, event, ..
+                seq,
+                first_seq,
+                event,
+                ..
             } => {
                 let first = first_seq.unwrap_or(seq);
                 if first != self.last_seq + 1 {
-                    eprintln!("[berth: warning: expected seq {}, got {first}]", self.last_seq + 1);
+                    eprintln!(
+                        "[berth: warning: expected seq {}, got {first}]",
+                        self.last_seq + 1
+                    );
                 }
                 self.last_seq = seq;
                 self.track(&event);
@@ -178,7 +197,9 @@ impl View {
                 }
             }
             ServerFrame::Reset { epoch, .. } => {
-                eprintln!("[berth: the server cannot resume this cursor; replaying the session from the start]");
+                eprintln!(
+                    "[berth: the server cannot resume this cursor; replaying the session from the start]"
+                );
                 self.epoch = Some(epoch);
                 self.last_seq = 0;
                 self.pending.clear();
@@ -201,7 +222,8 @@ impl View {
 
     fn track(&mut self, event: &Event) {
         match event {
-            Event::PermissionRequested { prompt_id, .. } | Event::QuestionAsked { prompt_id, .. } => {
+            Event::PermissionRequested { prompt_id, .. }
+            | Event::QuestionAsked { prompt_id, .. } => {
                 self.pending.insert(prompt_id.clone(), event.clone());
             }
             Event::PromptResolved { prompt_id, .. } => {
@@ -219,13 +241,19 @@ impl View {
         let result = match line {
             "/quit" | "/exit" => return Some(End::Quit),
             "/cancel" => client
-                .post::<_, serde_json::Value>(&format!("/sessions/{}/cancel", self.session), &serde_json::json!({}))
+                .post::<_, serde_json::Value>(
+                    &format!("/sessions/{}/cancel", self.session),
+                    &serde_json::json!({}),
+                )
                 .await
                 .map(|_| ()),
             _ => match self.pending.iter().next() {
                 Some((prompt_id, event)) => match answer_from(event, line) {
                     Ok(answer) => client
-                        .post::<_, Resolved>(&format!("/sessions/{}/prompts/{prompt_id}", self.session), &answer)
+                        .post::<_, Resolved>(
+                            &format!("/sessions/{}/prompts/{prompt_id}", self.session),
+                            &answer,
+                        )
                         .await
                         .map(|_| ()),
                     Err(hint) => Err(anyhow::anyhow!(hint)),
@@ -233,7 +261,9 @@ impl View {
                 None => client
                     .post::<_, TurnAccepted>(
                         &format!("/sessions/{}/turns", self.session),
-                        &StartTurn { text: line.to_owned() },
+                        &StartTurn {
+                            text: line.to_owned(),
+                        },
                     )
                     .await
                     .map(|_| ()),
@@ -254,7 +284,10 @@ fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
     }
     match event {
         Event::PermissionRequested { options, .. } => {
-            let by_number = line.parse::<usize>().ok().and_then(|n| options.get(n.wrapping_sub(1)));
+            let by_number = line
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| options.get(n.wrapping_sub(1)));
             let option = by_number.or_else(|| options.iter().find(|o| o.option_id == line));
             option
                 .map(|o| Answer::Select {
@@ -286,12 +319,19 @@ fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
 fn render(event: &Event) {
     let mut out = std::io::stdout().lock();
     let _ = match event {
-        Event::SessionCreated { agent, cwd, .. } => writeln!(out, "[session created: {agent} in {cwd}]"),
+        Event::SessionCreated { agent, cwd, .. } => {
+            writeln!(out, "[session created: {agent} in {cwd}]")
+        }
         Event::UserMessage { text, .. } => writeln!(out, "\n> {text}"),
         Event::TurnStarted { .. } => Ok(()),
         Event::AgentMessageChunk { text, .. } => write!(out, "{text}"),
         Event::AgentThoughtChunk { text, .. } => write!(out, "\x1b[2m{text}\x1b[0m"),
-        Event::ToolCall { title, tool_kind, status, .. } => writeln!(out, "\n[tool {tool_kind}] {title} ({status})"),
+        Event::ToolCall {
+            title,
+            tool_kind,
+            status,
+            ..
+        } => writeln!(out, "\n[tool {tool_kind}] {title} ({status})"),
         Event::ToolCallUpdate {
             tool_call_id,
             status: Some(status),
@@ -306,9 +346,15 @@ fn render(event: &Event) {
             })
         }
         Event::PermissionRequested {
-            title, options, prompt_id, ..
+            title,
+            options,
+            prompt_id,
+            ..
         } => {
-            let _ = writeln!(out, "\n? permission requested: {title}  (prompt {prompt_id})");
+            let _ = writeln!(
+                out,
+                "\n? permission requested: {title}  (prompt {prompt_id})"
+            );
             for (i, o) in options.iter().enumerate() {
                 let _ = writeln!(out, "  {}) {} [{}]", i + 1, o.name, o.option_id);
             }
@@ -322,7 +368,11 @@ fn render(event: &Event) {
         } => {
             let _ = writeln!(out, "\n? {message}  (prompt {prompt_id})");
             for q in questions {
-                let options = q.options.as_ref().map(|o| o.join(" / ")).unwrap_or_default();
+                let options = q
+                    .options
+                    .as_ref()
+                    .map(|o| o.join(" / "))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "  {}: {} {}", q.id, q.question, options);
             }
             writeln!(out, "  type your answer (or a number), or `cancel`")
@@ -340,7 +390,9 @@ fn render(event: &Event) {
             None => writeln!(out, "\n[turn ended: {stop_reason:?}]"),
         },
         Event::AgentStarted { pid } => writeln!(out, "[agent started, pid {pid}]"),
-        Event::AgentExited { code, signal } => writeln!(out, "[agent exited: code {code:?}, signal {signal:?}]"),
+        Event::AgentExited { code, signal } => {
+            writeln!(out, "[agent exited: code {code:?}, signal {signal:?}]")
+        }
         Event::TitleChanged { title } => writeln!(out, "[title: {title}]"),
         Event::Error { message } => writeln!(out, "[error: {message}]"),
     };

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Keep AI coding-agent sessions alive on your machine; watch and steer them from any viewport.")]
+#[command(
+    name = "berth",
+    version,
+    about = "Keep AI coding-agent sessions alive on your machine; watch and steer them from any viewport."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -57,7 +61,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Extra host names allowed in `Host`/`Origin` (e.g. a reverse proxy's name).
-    #[arg(long = "allow-host", env = "BERTH_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-host",
+        env = "BERTH_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
     /// SQLite `synchronous`: off, normal, full or extra.
     #[arg(long, env = "BERTH_SYNCHRONOUS", default_value = "full")]

@@ -26,7 +26,12 @@ impl Client {
             None => {
                 let dir = paths::data_dir(args.data_dir.as_deref())?;
                 std::fs::read_to_string(dir.join("token"))
-                    .with_context(|| format!("no token given and none in {}; pass --token or BERTH_TOKEN", dir.display()))?
+                    .with_context(|| {
+                        format!(
+                            "no token given and none in {}; pass --token or BERTH_TOKEN",
+                            dir.display()
+                        )
+                    })?
                     .trim()
                     .to_owned()
             }
@@ -50,21 +55,38 @@ impl Client {
         self.call(self.http.get(self.url(path))).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         self.call(self.http.post(self.url(path)).json(body)).await
     }
 
     async fn post_empty(&self, path: &str) -> anyhow::Result<()> {
-        let response = self.http.post(self.url(path)).bearer_auth(&self.token).send().await?;
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
         check(response).await.map(|_| ())
     }
 
-    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
         let response = request
             .bearer_auth(&self.token)
             .send()
             .await
-            .with_context(|| format!("cannot reach berth at {}; is `berth serve` running?", self.base))?;
+            .with_context(|| {
+                format!(
+                    "cannot reach berth at {}; is `berth serve` running?",
+                    self.base
+                )
+            })?;
         let response = check(response).await?;
         Ok(response.json().await?)
     }
@@ -76,7 +98,11 @@ impl Client {
     /// Accept a session's id, slug, or a unique prefix of either.
     pub async fn resolve(&self, reference: &str) -> anyhow::Result<Session> {
         let list: SessionList = self.get("/sessions").await?;
-        if let Some(exact) = list.sessions.iter().find(|s| s.id == reference || s.slug == reference) {
+        if let Some(exact) = list
+            .sessions
+            .iter()
+            .find(|s| s.id == reference || s.slug == reference)
+        {
             return Ok(exact.clone());
         }
         let matches: Vec<_> = list
@@ -154,7 +180,10 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let session = client.resolve(&args.session).await?;
     let accepted: TurnAccepted = client
-        .post(&format!("/sessions/{}/turns", session.id), &StartTurn { text: args.text })
+        .post(
+            &format!("/sessions/{}/turns", session.id),
+            &StartTurn { text: args.text },
+        )
         .await?;
     println!("{}", accepted.turn_id);
     Ok(())
@@ -163,7 +192,9 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
 pub async fn cancel(args: SessionArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let session = client.resolve(&args.session).await?;
-    client.post_empty(&format!("/sessions/{}/cancel", session.id)).await
+    client
+        .post_empty(&format!("/sessions/{}/cancel", session.id))
+        .await
 }
 
 pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
@@ -186,7 +217,10 @@ pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
         bail!("say how to answer: --option ID, --answer ID=VALUE or --cancel");
     };
     let resolved: Resolved = client
-        .post(&format!("/sessions/{}/prompts/{}", session.id, args.prompt), &answer)
+        .post(
+            &format!("/sessions/{}/prompts/{}", session.id, args.prompt),
+            &answer,
+        )
         .await?;
     println!("{}", serde_json::to_string(&resolved.resolved.outcome)?);
     Ok(())

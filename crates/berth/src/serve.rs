@@ -17,7 +17,8 @@ use crate::{agents, paths};
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::init_tracing();
     let data_dir = paths::data_dir(args.data_dir.as_deref())?;
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let token = match args.token.as_deref().map(str::trim) {
         Some(token) if !token.is_empty() => Token::new(token),
         _ => paths::load_or_create_token(&data_dir)?,
@@ -54,7 +55,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ip => ip.to_string(),
     };
     // The startup URL is for the user's eyes (stdout), never the log.
-    println!("berth listening on http://{url_host}:{}/?token={}", addr.port(), token.expose());
+    println!(
+        "berth listening on http://{url_host}:{}/?token={}",
+        addr.port(),
+        token.expose()
+    );
     tracing::info!(%addr, data_dir = %data_dir.display(), sessions = registry.list().len(), "berth started");
 
     let shutdown = CancellationToken::new();
@@ -69,7 +74,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop berth with SIGKILL");
         return;
     };

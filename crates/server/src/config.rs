@@ -52,7 +52,10 @@ impl ServerConfig {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let bind = bind_host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let bind = bind_host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         if !bind.is_empty() && bind != "0.0.0.0" && bind != "::" && !allowed_hosts.contains(&bind) {
             allowed_hosts.push(bind);
         }

@@ -57,7 +57,8 @@ impl From<SessionError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(self.body())).into_response()
     }
 }
@@ -78,7 +79,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     ErrorCode::PayloadTooLarge,
-                    format!("the body is larger than {} bytes", berth_protocol::MAX_FRAME_BYTES),
+                    format!(
+                        "the body is larger than {} bytes",
+                        berth_protocol::MAX_FRAME_BYTES
+                    ),
                 )
             } else {
                 ApiError::bad_request(format!("could not read the body: {rejection}"))

@@ -28,18 +28,27 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
         .map(host_name)
         .unwrap_or_default();
     if !allowed.iter().any(|a| a == &host) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "this host name is not allowed"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this host name is not allowed",
+        ));
     }
     let upgrade = headers
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if (upgrade || changes_state)
         && let Some(origin) = headers.get(header::ORIGIN)
     {
         let origin = origin.to_str().unwrap_or("null");
         if !origin_allowed(origin, allowed) {
-            return Err(ApiError::new(ErrorCode::Forbidden, "cross-origin request refused"));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "cross-origin request refused",
+            ));
         }
     }
     let path = request.uri().path();
@@ -59,7 +68,11 @@ pub fn host_name(host: &str) -> String {
         rest.split(']').next().unwrap_or_default()
     } else {
         host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
         })
     };
     name.to_ascii_lowercase()

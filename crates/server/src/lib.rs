@@ -43,7 +43,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", rest::routes().merge(viewport::routes()))
         .merge(ui::routes())
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use berth_protocol::rest::{
-    AgentList, CreateSession, EventsPage, Health, MarkRead, PatchSession, PromptList, Resolved, SessionList,
-    StartTurn, TurnAccepted,
+    AgentList, CreateSession, EventsPage, Health, MarkRead, PatchSession, PromptList, Resolved,
+    SessionList, StartTurn, TurnAccepted,
 };
 use berth_protocol::{Answer, Seq, Session};
 
@@ -62,7 +62,10 @@ async fn create_session(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-async fn get_session(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Session>, ApiError> {
+async fn get_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Session>, ApiError> {
     Ok(Json(state.registry.get(&id)?.summary()))
 }
 
@@ -75,7 +78,10 @@ async fn patch_session(
     Ok(Json(handle.rename(body.title).await?))
 }
 
-async fn delete_session(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.registry.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -90,7 +96,10 @@ async fn start_turn(
     Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id })))
 }
 
-async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     state.registry.get(&id)?.cancel().await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -131,12 +140,18 @@ async fn mark_read(
 }
 
 /// An optional non-negative integer query parameter.
-fn number<T: std::str::FromStr>(query: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError> {
+fn number<T: std::str::FromStr>(
+    query: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
     query
         .get(name)
         .map(|v| {
-            v.parse()
-                .map_err(|_| ApiError::bad_request(format!("`{name}` must be a non-negative integer, got `{v}`")))
+            v.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "`{name}` must be a non-negative integer, got `{v}`"
+                ))
+            })
         })
         .transpose()
 }

@@ -29,7 +29,10 @@ async fn index(
         let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
         return (
             StatusCode::SEE_OTHER,
-            [(header::SET_COOKIE, cookie), (header::LOCATION, "/".to_owned())],
+            [
+                (header::SET_COOKIE, cookie),
+                (header::LOCATION, "/".to_owned()),
+            ],
         )
             .into_response();
     }

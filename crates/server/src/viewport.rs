@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use axum::routing::get;
-use berth_protocol::{ClientOp, ErrorCode, ServerFrame, Seq};
+use berth_protocol::{ClientOp, ErrorCode, Seq, ServerFrame};
 use berth_session::{Attachment, Registry, SessionError, encode_batch};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -55,7 +55,12 @@ async fn connection(socket: WebSocket, state: AppState) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = mpsc::channel::<Outbound>(state.config.ws_queue.max(1));
     let done = state.shutdown.child_token();
-    let writer = tokio::spawn(writer(sink, out_rx, state.config.write_timeout, done.clone()));
+    let writer = tokio::spawn(writer(
+        sink,
+        out_rx,
+        state.config.write_timeout,
+        done.clone(),
+    ));
     let hello = ServerFrame::Hello {
         epoch: state.registry.epoch().to_owned(),
         server_version: state.config.version.clone(),
@@ -79,7 +84,11 @@ async fn connection(socket: WebSocket, state: AppState) {
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
-                let error = error_frame(ErrorCode::BadRequest, "binary messages are not supported; send JSON text", None);
+                let error = error_frame(
+                    ErrorCode::BadRequest,
+                    "binary messages are not supported; send JSON text",
+                    None,
+                );
                 let _ = out.send(Outbound::Frame(error)).await;
                 continue;
             }
@@ -88,7 +97,10 @@ async fn connection(socket: WebSocket, state: AppState) {
             Some(Err(error)) => {
                 if is_too_big(&error) {
                     let _ = out
-                        .send(Outbound::Close(close_code::SIZE, "message larger than 1 MiB"))
+                        .send(Outbound::Close(
+                            close_code::SIZE,
+                            "message larger than 1 MiB",
+                        ))
                         .await;
                 } else {
                     tracing::debug!(%error, "websocket read failed");
@@ -100,20 +112,29 @@ async fn connection(socket: WebSocket, state: AppState) {
             Ok(parsed) => parsed,
             Err((id, message)) => {
                 let _ = out
-                    .send(Outbound::Frame(error_frame(ErrorCode::BadRequest, &message, id)))
+                    .send(Outbound::Frame(error_frame(
+                        ErrorCode::BadRequest,
+                        &message,
+                        id,
+                    )))
                     .await;
                 continue;
             }
         };
         match op {
             ClientOp::Ping { .. } => {
-                let _ = out.send(Outbound::Frame(encode(&ServerFrame::Pong { id }))).await;
+                let _ = out
+                    .send(Outbound::Frame(encode(&ServerFrame::Pong { id })))
+                    .await;
             }
             ClientOp::Detach { session, .. } => {
                 feeders.remove(&session);
             }
             ClientOp::Attach {
-                session, after, epoch, ..
+                session,
+                after,
+                epoch,
+                ..
             } => match state.registry.get(&session) {
                 Err(error) => {
                     let frame = error_frame(error.code(), &error.to_string(), id);
@@ -155,13 +176,24 @@ async fn feeder(
     let handle = match registry.get(&session) {
         Ok(handle) => handle,
         Err(error) => {
-            let _ = out.send(Outbound::Frame(error_frame(error.code(), &error.to_string(), id))).await;
+            let _ = out
+                .send(Outbound::Frame(error_frame(
+                    error.code(),
+                    &error.to_string(),
+                    id,
+                )))
+                .await;
             return;
         }
     };
     let mut subscription = match handle.attach(after, epoch).await {
         Ok(Attachment::Reset { epoch }) => {
-            let _ = out.send(Outbound::Frame(encode(&ServerFrame::Reset { session, epoch }))).await;
+            let _ = out
+                .send(Outbound::Frame(encode(&ServerFrame::Reset {
+                    session,
+                    epoch,
+                })))
+                .await;
             return;
         }
         Ok(Attachment::Attached {
@@ -186,7 +218,9 @@ async fn feeder(
                 SessionError::Gone => ErrorCode::NotFound,
                 ref other => other.code(),
             };
-            let _ = out.send(Outbound::Frame(error_frame(code, &error.to_string(), id))).await;
+            let _ = out
+                .send(Outbound::Frame(error_frame(code, &error.to_string(), id)))
+                .await;
             return;
         }
     };
@@ -259,8 +293,11 @@ async fn writer(
                 while let Some(outbound) = next.take() {
                     match outbound {
                         Outbound::Frame(bytes) => {
-                            let text = Utf8Bytes::try_from(bytes).map_err(|_| "frame is not UTF-8")?;
-                            sink.feed(Message::Text(text)).await.map_err(|_| "write failed")?;
+                            let text =
+                                Utf8Bytes::try_from(bytes).map_err(|_| "frame is not UTF-8")?;
+                            sink.feed(Message::Text(text))
+                                .await
+                                .map_err(|_| "write failed")?;
                         }
                         Outbound::Close(code, reason) => {
                             let frame = CloseFrame {
@@ -282,7 +319,9 @@ async fn writer(
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => return why,
                 Err(_) => {
-                    tracing::info!("viewport stopped reading; disconnecting it (it can resume by cursor)");
+                    tracing::info!(
+                        "viewport stopped reading; disconnecting it (it can resume by cursor)"
+                    );
                     return "stalled";
                 }
             }
@@ -306,15 +345,21 @@ fn parse(text: &str) -> Result<(Option<Value>, ClientOp), (Option<Value>, String
     if !value.is_object() {
         return Err((id, "a message must be a JSON object with an `op`".into()));
     }
-    let op = value.get("op").and_then(Value::as_str).unwrap_or_default().to_owned();
-    serde_json::from_value::<ClientOp>(value).map(|op| (id.clone(), op)).map_err(|e| {
-        let message = if ["attach", "detach", "ping"].contains(&op.as_str()) {
-            format!("invalid `{op}`: {e}")
-        } else {
-            format!("unknown op `{op}`; expected attach, detach or ping")
-        };
-        (id, message)
-    })
+    let op = value
+        .get("op")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    serde_json::from_value::<ClientOp>(value)
+        .map(|op| (id.clone(), op))
+        .map_err(|e| {
+            let message = if ["attach", "detach", "ping"].contains(&op.as_str()) {
+                format!("invalid `{op}`: {e}")
+            } else {
+                format!("unknown op `{op}`; expected attach, detach or ping")
+            };
+            (id, message)
+        })
 }
 
 fn encode(frame: &ServerFrame) -> Bytes {

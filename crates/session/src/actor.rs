@@ -208,7 +208,11 @@ impl Actor {
                 }
                 let _ = reply.send(result);
             }
-            Message::Attach { after, epoch, reply } => self.on_attach(after, epoch, reply).await,
+            Message::Attach {
+                after,
+                epoch,
+                reply,
+            } => self.on_attach(after, epoch, reply).await,
         }
     }
 
@@ -321,7 +325,9 @@ impl Actor {
 
     fn cancel_turn(&mut self) -> Result<Response, SessionError> {
         let Some(turn) = self.turn.as_mut() else {
-            return Err(SessionError::Conflict("no turn is running in this session".into()));
+            return Err(SessionError::Conflict(
+                "no turn is running in this session".into(),
+            ));
         };
         if turn.cancel_requested {
             return Ok(Response::Done);
@@ -348,7 +354,12 @@ impl Actor {
         Ok(Response::Done)
     }
 
-    async fn on_attach(&mut self, after: Seq, epoch: Option<String>, reply: oneshot::Sender<Attachment>) {
+    async fn on_attach(
+        &mut self,
+        after: Seq,
+        epoch: Option<String>,
+        reply: oneshot::Sender<Attachment>,
+    ) {
         // Everything committed is broadcast by now, so the receiver made below sees
         // exactly the events after `self.committed`.
         if let Err(error) = self.flush().await {
@@ -396,12 +407,17 @@ impl Actor {
             cwd: PathBuf::from(&self.row.cwd),
             stderr_log: self.artifacts.join("logs").join("agent.stderr.log"),
         };
-        self.starting = Some(tokio::spawn(async move { (AgentLink::start(config, tx).await, rx) }));
+        self.starting = Some(tokio::spawn(async move {
+            (AgentLink::start(config, tx).await, rx)
+        }));
     }
 
     async fn on_started(
         &mut self,
-        started: Result<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>), tokio::task::JoinError>,
+        started: Result<
+            (Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>),
+            tokio::task::JoinError,
+        >,
     ) {
         let failure = match started {
             Ok((Ok(link), rx)) => {
@@ -623,7 +639,11 @@ impl Actor {
             prompt_id: prompt_id.clone(),
             outcome: outcome.clone(),
         });
-        let resolved_at = self.pending.last().map(|(ts, _)| *ts).unwrap_or_else(chrono::Utc::now);
+        let resolved_at = self
+            .pending
+            .last()
+            .map(|(ts, _)| *ts)
+            .unwrap_or_else(chrono::Utc::now);
         let resolution = Resolution {
             prompt_id,
             outcome,
@@ -765,7 +785,9 @@ pub(crate) fn validate_title(title: &str) -> Result<String, SessionError> {
         return Err(SessionError::BadRequest("`title` must not be empty".into()));
     }
     if title.chars().count() > 200 {
-        return Err(SessionError::BadRequest("`title` is longer than 200 characters".into()));
+        return Err(SessionError::BadRequest(
+            "`title` is longer than 200 characters".into(),
+        ));
     }
     Ok(title.to_owned())
 }

@@ -54,7 +54,8 @@ impl Committed {
 
     /// Build from a stored event (replay). Only chunk events are parsed.
     pub fn from_stored(session_id: &str, stored: StoredEvent) -> Committed {
-        let chunk = if stored.kind == "agent_message_chunk" || stored.kind == "agent_thought_chunk" {
+        let chunk = if stored.kind == "agent_message_chunk" || stored.kind == "agent_thought_chunk"
+        {
             serde_json::from_str::<Event>(&stored.data)
                 .ok()
                 .and_then(|e| {
@@ -100,7 +101,13 @@ impl Committed {
 
 /// `{"type":"event","session":…,"seq":…,["first_seq":…,]"ts":…,"event":<data>}`, built
 /// by hand so the event's stored JSON is embedded verbatim, never re-encoded.
-fn event_frame(session_id: &str, seq: Seq, first_seq: Option<Seq>, ts: Timestamp, data: &str) -> Bytes {
+fn event_frame(
+    session_id: &str,
+    seq: Seq,
+    first_seq: Option<Seq>,
+    ts: Timestamp,
+    data: &str,
+) -> Bytes {
     let session = serde_json::to_string(session_id).expect("strings serialise");
     let ts = serde_json::to_string(&ts).expect("timestamps serialise");
     let mut out = String::with_capacity(data.len() + session.len() + 80);
@@ -152,7 +159,13 @@ pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<By
             };
             let data = serde_json::to_string(&event).expect("events always serialise");
             let last = &batch[end - 1];
-            out.push(event_frame(session_id, last.seq, Some(start.seq), last.ts, &data));
+            out.push(event_frame(
+                session_id,
+                last.seq,
+                Some(start.seq),
+                last.ts,
+                &data,
+            ));
         }
         i = end;
     }
@@ -213,7 +226,10 @@ mod tests {
         assert_eq!(frames.len(), 4);
         match &frames[0] {
             ServerFrame::Event {
-                seq, first_seq, event, ..
+                seq,
+                first_seq,
+                event,
+                ..
             } => {
                 assert_eq!((*seq, *first_seq), (2, Some(1)));
                 assert_eq!(event.as_chunk(), Some((false, "a", "xy")));

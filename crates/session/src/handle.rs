@@ -60,7 +60,11 @@ impl SessionHandle {
         self.request(Request::Cancel).await.map(|_| ())
     }
 
-    pub async fn respond(&self, prompt_id: String, answer: Answer) -> Result<Resolution, SessionError> {
+    pub async fn respond(
+        &self,
+        prompt_id: String,
+        answer: Answer,
+    ) -> Result<Resolution, SessionError> {
         match self.request(Request::Respond { prompt_id, answer }).await? {
             Response::Resolved { resolution } => Ok(resolution),
             other => Err(unexpected(other)),
@@ -83,10 +87,18 @@ impl SessionHandle {
     }
 
     /// Attach a viewport with cursor `(epoch, after)`.
-    pub async fn attach(&self, after: Seq, epoch: Option<String>) -> Result<Attachment, SessionError> {
+    pub async fn attach(
+        &self,
+        after: Seq,
+        epoch: Option<String>,
+    ) -> Result<Attachment, SessionError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Message::Attach { after, epoch, reply })
+            .send(Message::Attach {
+                after,
+                epoch,
+                reply,
+            })
             .await
             .map_err(|_| SessionError::Gone)?;
         rx.await.map_err(|_| SessionError::Gone)

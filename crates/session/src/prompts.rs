@@ -39,7 +39,8 @@ impl Prompts {
     }
 
     pub fn remember(&mut self, resolution: Resolution) {
-        self.resolved.insert(resolution.prompt_id.clone(), resolution);
+        self.resolved
+            .insert(resolution.prompt_id.clone(), resolution);
     }
 
     pub fn list(&self, session: &str) -> Vec<Prompt> {
@@ -55,7 +56,11 @@ impl Prompts {
 
     /// Check an answer against prompt `prompt_id` and take the prompt out of the table.
     /// Errors leave the table untouched.
-    pub fn take_for_answer(&mut self, prompt_id: &str, answer: &Answer) -> Result<Pending, SessionError> {
+    pub fn take_for_answer(
+        &mut self,
+        prompt_id: &str,
+        answer: &Answer,
+    ) -> Result<Pending, SessionError> {
         let Some(pending) = self.pending.get(prompt_id) else {
             return Err(match self.resolved.get(prompt_id) {
                 Some(resolution) => SessionError::AlreadyResolved(Box::new(resolution.clone())),
@@ -111,12 +116,17 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
         (Event::QuestionAsked { questions, .. }, Answer::Answers { answers }) => {
             for key in answers.keys() {
                 if !questions.iter().any(|q| &q.id == key) {
-                    return Err(SessionError::BadRequest(format!("no question `{key}` was asked")));
+                    return Err(SessionError::BadRequest(format!(
+                        "no question `{key}` was asked"
+                    )));
                 }
             }
             for q in questions {
                 let Some(value) = answers.get(&q.id) else {
-                    return Err(SessionError::BadRequest(format!("question `{}` is not answered", q.id)));
+                    return Err(SessionError::BadRequest(format!(
+                        "question `{}` is not answered",
+                        q.id
+                    )));
                 };
                 if let Some(options) = &q.options
                     && !q.free_text

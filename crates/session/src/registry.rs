@@ -41,7 +41,11 @@ struct Inner {
 impl Registry {
     /// Load every stored session and repair what the previous run left open. Returns
     /// once every repair is committed, so a server may answer health checks after it.
-    pub async fn open(store: Store, config: SessionConfig, catalog: AgentCatalog) -> Result<Registry, SessionError> {
+    pub async fn open(
+        store: Store,
+        config: SessionConfig,
+        catalog: AgentCatalog,
+    ) -> Result<Registry, SessionError> {
         let (bus, _) = broadcast::channel(1024);
         let registry = Registry {
             inner: Arc::new(Inner {
@@ -104,7 +108,11 @@ impl Registry {
             .values()
             .map(SessionHandle::summary)
             .collect();
-        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.id.cmp(&a.id)));
+        sessions.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         sessions
     }
 
@@ -167,7 +175,11 @@ impl Registry {
     pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
         let handle = self.get(id)?;
         handle.request(crate::Request::Delete).await?;
-        self.inner.sessions.write().expect("session map lock").remove(id);
+        self.inner
+            .sessions
+            .write()
+            .expect("session map lock")
+            .remove(id);
         let _ = self.inner.bus.send(deleted_frame(id));
         Ok(())
     }
@@ -196,9 +208,16 @@ impl Registry {
     }
 
     /// A page of a session's log: `after + 1 …`, at most `limit` (clamped) events.
-    pub async fn events(&self, id: &str, after: Seq, limit: Option<usize>) -> Result<EventsPage, SessionError> {
+    pub async fn events(
+        &self,
+        id: &str,
+        after: Seq,
+        limit: Option<usize>,
+    ) -> Result<EventsPage, SessionError> {
         let handle = self.get(id)?;
-        let limit = limit.unwrap_or(DEFAULT_EVENTS_PAGE).clamp(1, MAX_EVENTS_PAGE);
+        let limit = limit
+            .unwrap_or(DEFAULT_EVENTS_PAGE)
+            .clamp(1, MAX_EVENTS_PAGE);
         let stored = self.inner.store.read_events(id, after, limit).await?;
         let events: Vec<_> = stored
             .into_iter()
@@ -266,7 +285,9 @@ impl Registry {
 }
 
 /// Run futures concurrently and collect their outputs (in order).
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for f in futures {
         set.push(Box::pin(f));
@@ -282,13 +303,17 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
 fn validate_cwd(cwd: &str) -> Result<String, SessionError> {
     let path = Path::new(cwd);
     if !path.is_absolute() {
-        return Err(SessionError::BadRequest(format!("`cwd` must be an absolute path, got `{cwd}`")));
+        return Err(SessionError::BadRequest(format!(
+            "`cwd` must be an absolute path, got `{cwd}`"
+        )));
     }
     let canonical = path
         .canonicalize()
         .map_err(|e| SessionError::BadRequest(format!("`cwd` `{cwd}` cannot be used: {e}")))?;
     if !canonical.is_dir() {
-        return Err(SessionError::BadRequest(format!("`cwd` `{cwd}` is not a directory")));
+        return Err(SessionError::BadRequest(format!(
+            "`cwd` `{cwd}` is not a directory"
+        )));
     }
     Ok(canonical.to_string_lossy().into_owned())
 }
@@ -309,7 +334,12 @@ fn make_slug(now: berth_protocol::Timestamp, title: &str, id: &uuid::Uuid) -> St
     let words = words.trim_end_matches('-');
     let words = if words.is_empty() { "session" } else { words };
     let hex = id.simple().to_string();
-    format!("{}-{}-{}", now.format("%Y-%m-%d"), words, &hex[hex.len() - 8..])
+    format!(
+        "{}-{}-{}",
+        now.format("%Y-%m-%d"),
+        words,
+        &hex[hex.len() - 8..]
+    )
 }
 
 #[cfg(test)]
@@ -323,7 +353,10 @@ mod tests {
             .unwrap()
             .to_utc();
         let slug = make_slug(now, "Fix: login tests / ../etc", &id);
-        assert!(slug.starts_with("2026-11-21-fix-login-tests-etc-"), "{slug}");
+        assert!(
+            slug.starts_with("2026-11-21-fix-login-tests-etc-"),
+            "{slug}"
+        );
         assert!(slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         assert!(make_slug(now, "???", &id).starts_with("2026-11-21-session-"));
     }

@@ -39,7 +39,10 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
     let mut unresolved: BTreeMap<String, (Seq, Event)> = BTreeMap::new();
     for stored in events {
         let Ok(event) = serde_json::from_str::<Event>(&stored.data) else {
-            tracing::warn!(seq = stored.seq, "unreadable event in log; skipped during repair");
+            tracing::warn!(
+                seq = stored.seq,
+                "unreadable event in log; skipped during repair"
+            );
             continue;
         };
         match &event {
@@ -48,7 +51,8 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
                 state.open_turn = None;
                 state.last_stop = Some(*stop_reason);
             }
-            Event::PermissionRequested { prompt_id, .. } | Event::QuestionAsked { prompt_id, .. } => {
+            Event::PermissionRequested { prompt_id, .. }
+            | Event::QuestionAsked { prompt_id, .. } => {
                 unresolved.insert(prompt_id.clone(), (stored.seq, event.clone()));
             }
             Event::PromptResolved { prompt_id, outcome } => {
@@ -96,7 +100,12 @@ mod tests {
     #[test]
     fn finds_the_open_turn_and_its_unresolved_prompts() {
         let events = vec![
-            stored(1, Event::TurnStarted { turn_id: "t1".into() }),
+            stored(
+                1,
+                Event::TurnStarted {
+                    turn_id: "t1".into(),
+                },
+            ),
             stored(
                 2,
                 Event::TurnEnded {
@@ -105,7 +114,12 @@ mod tests {
                     error: None,
                 },
             ),
-            stored(3, Event::TurnStarted { turn_id: "t2".into() }),
+            stored(
+                3,
+                Event::TurnStarted {
+                    turn_id: "t2".into(),
+                },
+            ),
             stored(4, asked("p1")),
             stored(5, asked("p2")),
             stored(
@@ -127,7 +141,12 @@ mod tests {
     #[test]
     fn a_closed_log_has_nothing_open() {
         let events = vec![
-            stored(1, Event::TurnStarted { turn_id: "t1".into() }),
+            stored(
+                1,
+                Event::TurnStarted {
+                    turn_id: "t1".into(),
+                },
+            ),
             stored(
                 2,
                 Event::TurnEnded {

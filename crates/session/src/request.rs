@@ -11,14 +11,23 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     /// Start a turn with this user text.
-    Prompt { text: String },
+    Prompt {
+        text: String,
+    },
     /// Cancel the running turn.
     Cancel,
     /// Answer a pending prompt.
-    Respond { prompt_id: String, answer: Answer },
+    Respond {
+        prompt_id: String,
+        answer: Answer,
+    },
     /// Move the read cursor forward.
-    MarkRead { seq: Seq },
-    Rename { title: String },
+    MarkRead {
+        seq: Seq,
+    },
+    Rename {
+        title: String,
+    },
     /// List pending prompts.
     PendingPrompts,
     /// Stop the agent and remove the session with its log.

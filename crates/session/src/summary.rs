@@ -41,7 +41,11 @@ pub(crate) struct SummaryPublisher {
 }
 
 impl SummaryPublisher {
-    pub fn new(watch: watch::Sender<Session>, bus: broadcast::Sender<Bytes>, interval: Duration) -> Self {
+    pub fn new(
+        watch: watch::Sender<Session>,
+        bus: broadcast::Sender<Bytes>,
+        interval: Duration,
+    ) -> Self {
         let published = watch.borrow().clone();
         SummaryPublisher {
             watch,

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use berth_protocol::rest::{CreateSession, EventsPage, PromptList, SessionList, StartTurn, TurnAccepted};
+use berth_protocol::rest::{
+    CreateSession, EventsPage, PromptList, SessionList, StartTurn, TurnAccepted,
+};
 use berth_protocol::{ClientOp, Event, Seq, ServerFrame, Session};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -62,7 +64,10 @@ impl TestServer {
             for _ in lines {}
         });
         let line = rx.recv_timeout(WAIT).expect("berth printed its URL");
-        let url = line.strip_prefix("berth listening on ").expect("startup line").to_owned();
+        let url = line
+            .strip_prefix("berth listening on ")
+            .expect("startup line")
+            .to_owned();
         let (base, token) = url.split_once("/?token=").expect("token in URL");
         let port = base.rsplit(':').next().unwrap().parse().unwrap();
         let server = TestServer {
@@ -145,15 +150,34 @@ impl TestServer {
     }
 
     pub async fn session(&self, id: &str) -> Session {
-        self.get(&format!("/sessions/{id}")).send().await.unwrap().json().await.unwrap()
+        self.get(&format!("/sessions/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn sessions(&self) -> Vec<Session> {
-        self.get("/sessions").send().await.unwrap().json::<SessionList>().await.unwrap().sessions
+        self.get("/sessions")
+            .send()
+            .await
+            .unwrap()
+            .json::<SessionList>()
+            .await
+            .unwrap()
+            .sessions
     }
 
     pub async fn prompts(&self) -> PromptList {
-        self.get("/prompts").send().await.unwrap().json().await.unwrap()
+        self.get("/prompts")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// The whole log of a session.
@@ -162,7 +186,9 @@ impl TestServer {
         let mut after = 0;
         loop {
             let page: EventsPage = self
-                .get(&format!("/sessions/{session}/events?after={after}&limit=5000"))
+                .get(&format!(
+                    "/sessions/{session}/events?after={after}&limit=5000"
+                ))
                 .send()
                 .await
                 .unwrap()
@@ -183,10 +209,18 @@ impl TestServer {
     pub async fn wait_event(&self, session: &str, pred: impl Fn(&Event) -> bool) -> (Seq, Event) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Some(found) = self.events(session).await.into_iter().find(|(_, e)| pred(e)) {
+            if let Some(found) = self
+                .events(session)
+                .await
+                .into_iter()
+                .find(|(_, e)| pred(e))
+            {
                 return found;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for an event");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for an event"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -198,11 +232,16 @@ impl TestServer {
             let s = self.session(session).await;
             if !matches!(
                 s.status,
-                berth_protocol::Status::Running | berth_protocol::Status::AwaitingInput | berth_protocol::Status::Starting
+                berth_protocol::Status::Running
+                    | berth_protocol::Status::AwaitingInput
+                    | berth_protocol::Status::Starting
             ) {
                 return s;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for the turn to end");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for the turn to end"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -224,7 +263,9 @@ impl Drop for TestServer {
 }
 
 fn sigterm(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
 
 fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
@@ -249,12 +290,16 @@ where
         if check().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A WebSocket viewport that records, per session, which seqs it received.
 pub struct Viewport {
@@ -264,7 +309,9 @@ pub struct Viewport {
 
 impl Viewport {
     pub async fn connect(base: &str, token: &str) -> Viewport {
-        let ws = connect_raw(base, Some(token), &[]).await.expect("websocket connects");
+        let ws = connect_raw(base, Some(token), &[])
+            .await
+            .expect("websocket connects");
         let mut viewport = Viewport {
             ws,
             hello: ServerFrame::Pong { id: None },
@@ -275,7 +322,10 @@ impl Viewport {
     }
 
     pub async fn send_json(&mut self, value: serde_json::Value) {
-        self.ws.send(Message::Text(value.to_string().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .unwrap();
     }
 
     pub async fn attach(&mut self, session: &str, after: Seq) {
@@ -299,7 +349,10 @@ impl Viewport {
                 .expect("a frame within the timeout");
             match message {
                 Some(Ok(Message::Text(text))) => {
-                    return Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}")));
+                    return Some(
+                        serde_json::from_str(&text)
+                            .unwrap_or_else(|e| panic!("bad frame {text}: {e}")),
+                    );
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
@@ -336,7 +389,9 @@ pub async fn connect_raw(
             v.parse().unwrap(),
         );
     }
-    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 /// Seqs covered by an `event` frame: `first_seq..=seq`.
