@@ -171,8 +171,10 @@ impl View {
                 self.epoch = Some(epoch);
                 if !self.raw && !self.attached_once {
                     eprintln!(
-                        "[berth: attached to \"{}\" ({:?}, {} agent); type a prompt, /cancel or /quit]",
-                        summary.title, summary.status, summary.agent
+                        "[berth: attached to \"{}\" ({}, {} agent); type a prompt, /cancel or /quit]",
+                        summary.title,
+                        crate::status_name(summary.status),
+                        summary.agent
                     );
                 }
                 self.attached_once = true;

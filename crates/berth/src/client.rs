@@ -126,7 +126,18 @@ async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response>
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => bail!("{} ({:?}): {}", status, body.error.code, body.error.message),
+        Ok(body) => {
+            let code = serde_json::to_value(body.error.code).unwrap_or_default();
+            let code = code.as_str().unwrap_or("error");
+            match body.error.resolution {
+                Some(winner) => bail!(
+                    "{code}: {} (winning answer: {})",
+                    body.error.message,
+                    serde_json::to_string(&winner.outcome).unwrap_or_default()
+                ),
+                None => bail!("{code}: {}", body.error.message),
+            }
+        }
         Err(_) => bail!("{status}: {text}"),
     }
 }
@@ -150,7 +161,7 @@ pub async fn sessions(args: ClientArgs) -> anyhow::Result<()> {
         println!(
             "{}  {:<14} {:>4} unread{}  {} [{}]",
             s.id,
-            format!("{:?}", s.status).to_lowercase(),
+            crate::status_name(s.status),
             s.unread,
             prompts,
             s.title,

@@ -18,13 +18,34 @@ use clap::Parser;
 
 use crate::cli::{AgentCommand, Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("berth: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let result = runtime.block_on(run(cli));
     // Don't let a stuck blocking read (stdin) keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    result
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // A sentence for the user, not a backtrace.
+            eprintln!("berth: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A status as the protocol spells it (`awaiting_input`).
+pub(crate) fn status_name(status: berth_protocol::Status) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

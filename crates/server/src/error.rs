@@ -68,6 +68,13 @@ pub async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
+/// A known route called with a method it does not take: `405` (with `Allow`) and the
+/// error body every non-2xx answer carries, code `bad_request`.
+pub async fn method_not_allowed() -> Response {
+    let error = ApiError::bad_request("this route does not take that method; see the Allow header");
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(error.body())).into_response()
+}
+
 /// A JSON body whose every failure (too large, not JSON, wrong shape) is an `ApiError`.
 pub struct ApiJson<T>(pub T);
 

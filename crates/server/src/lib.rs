@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", rest::routes().merge(viewport::routes()))
         .merge(ui::routes())
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,

@@ -128,7 +128,9 @@ async fn connection(socket: WebSocket, state: AppState) {
                     .await;
             }
             ClientOp::Detach { session, .. } => {
-                feeders.remove(&session);
+                if let Some(feeder) = feeders.remove(&session) {
+                    feeder.stop().await;
+                }
             }
             ClientOp::Attach {
                 session,
@@ -141,9 +143,11 @@ async fn connection(socket: WebSocket, state: AppState) {
                     let _ = out.send(Outbound::Frame(frame)).await;
                 }
                 Ok(_) => {
-                    // Re-attaching replaces the previous feeder; its frames are already
-                    // queued ahead of the new `attached`.
-                    feeders.remove(&session);
+                    // Re-attaching replaces the previous feeder. It has ended before the
+                    // new one starts, so all its frames are queued ahead of `attached`.
+                    if let Some(feeder) = feeders.remove(&session) {
+                        feeder.stop().await;
+                    }
                     let task = tokio::spawn(feeder(
                         state.registry.clone(),
                         session.clone(),
@@ -376,6 +380,16 @@ fn error_frame(code: ErrorCode, message: &str, id: Option<Value>) -> Bytes {
 
 /// A feeder task that ends when its entry is dropped (detach, re-attach, disconnect).
 struct AbortOnDrop(JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Abort the feeder and wait until it has ended: `abort` alone lets a feeder that is
+    /// being polled on another worker queue more frames, which could then follow the
+    /// next attachment's `attached` and break its contiguity.
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

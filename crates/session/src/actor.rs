@@ -315,10 +315,13 @@ impl Actor {
             cancel_requested: false,
             cancel_deadline: None,
         });
-        if self.agent.is_some() {
-            self.send_prompt();
-        } else if self.starting.is_none() {
-            self.start_agent();
+        match &self.agent {
+            // Being killed (it ignored a cancel): the turn goes to a fresh agent, started
+            // once this one has exited (`on_agent_exit`).
+            Some(agent) if agent.stopping => {}
+            Some(_) => self.send_prompt(),
+            None if self.starting.is_none() => self.start_agent(),
+            None => {}
         }
         Ok(Response::TurnStarted { turn_id })
     }
@@ -338,7 +341,7 @@ impl Actor {
             self.resolve(prompt_id, pending, Outcome::cancelled());
         }
         match &self.agent {
-            Some(agent) if self.starting.is_none() => {
+            Some(agent) if self.starting.is_none() && !agent.stopping => {
                 if let Err(error) = agent.link.cancel() {
                     tracing::warn!(session = %self.id, %error, "session/cancel failed; the deadline will kill the agent");
                 }
@@ -539,6 +542,10 @@ impl Actor {
 
     /// The running turn, if it can still ask a human something.
     fn askable_turn(&self) -> Option<String> {
+        if self.agent.as_ref().is_some_and(|a| a.stopping) {
+            // A dying agent's questions belong to no turn (its own turn has ended).
+            return None;
+        }
         self.turn
             .as_ref()
             .filter(|t| !t.cancel_requested)
@@ -565,7 +572,12 @@ impl Actor {
         };
         self.emit(Event::AgentExited { code, signal });
         if let Some(turn) = &self.turn {
-            if turn.cancel_requested {
+            if agent.stopping {
+                // This turn began after the agent was told to die and never reached it.
+                if self.starting.is_none() {
+                    self.start_agent();
+                }
+            } else if turn.cancel_requested {
                 self.end_turn(StopReason::Cancelled, None);
             } else {
                 let why = format!("the agent process exited ({})", describe_exit(code, signal));

@@ -148,3 +148,106 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::{PermissionOption, PermissionOptionKind, Question};
+
+    fn permission() -> Pending {
+        Pending {
+            seq: 4,
+            event: Event::PermissionRequested {
+                turn_id: "t".into(),
+                prompt_id: "p1".into(),
+                tool_call_id: None,
+                title: "Run it?".into(),
+                options: vec![PermissionOption {
+                    option_id: "allow".into(),
+                    name: "Allow".into(),
+                    kind: PermissionOptionKind::AllowOnce,
+                }],
+            },
+            reply: None,
+            deadline: None,
+        }
+    }
+
+    fn question() -> Pending {
+        Pending {
+            seq: 5,
+            event: Event::QuestionAsked {
+                turn_id: "t".into(),
+                prompt_id: "p2".into(),
+                message: "Pick".into(),
+                questions: vec![Question {
+                    id: "color".into(),
+                    question: "Color?".into(),
+                    options: Some(vec!["red".into(), "green".into()]),
+                    free_text: false,
+                }],
+            },
+            reply: None,
+            deadline: None,
+        }
+    }
+
+    fn answers(pairs: &[(&str, &str)]) -> Answer {
+        Answer::Answers {
+            answers: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bad_answers_leave_the_prompt_pending() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p1".into(), permission());
+        prompts.insert("p2".into(), question());
+        let wrong_option = Answer::Select {
+            option_id: "nope".into(),
+        };
+        for (id, answer) in [
+            ("p1", wrong_option),
+            ("p1", answers(&[("color", "red")])),
+            ("p2", answers(&[("color", "purple")])),
+            ("p2", answers(&[("size", "red")])),
+            ("p2", answers(&[])),
+            ("p2", Answer::Cancel { cancel: false }),
+        ] {
+            assert!(
+                matches!(
+                    prompts.take_for_answer(id, &answer),
+                    Err(SessionError::BadRequest(_))
+                ),
+                "{answer:?} should be refused"
+            );
+        }
+        assert_eq!(prompts.len(), 2);
+    }
+
+    #[test]
+    fn an_answer_is_taken_once_and_later_ones_learn_the_resolution() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p2".into(), question());
+        let answer = answers(&[("color", "green")]);
+        let pending = prompts.take_for_answer("p2", &answer).unwrap();
+        assert_eq!(pending.seq, 5);
+        let resolution = Resolution {
+            prompt_id: "p2".into(),
+            outcome: answer.clone().into_outcome(),
+            resolved_at: chrono::Utc::now(),
+        };
+        prompts.remember(resolution.clone());
+        match prompts.take_for_answer("p2", &Answer::Cancel { cancel: true }) {
+            Err(SessionError::AlreadyResolved(winner)) => assert_eq!(*winner, resolution),
+            other => panic!("expected already_resolved, got {:?}", other.err()),
+        }
+        assert!(matches!(
+            prompts.take_for_answer("p9", &answer),
+            Err(SessionError::NotFound(_))
+        ));
+    }
+}

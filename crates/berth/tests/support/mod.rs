@@ -401,3 +401,197 @@ pub fn covered(frame: &ServerFrame) -> Option<(Seq, Seq)> {
         _ => None,
     }
 }
+
+// ----- Helpers for the prompt, restart and agent-failure tests ------------------------
+
+/// A REST answer as `(status, JSON body)`; the body is `null` when empty or not JSON.
+pub async fn status_and_json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+impl TestServer {
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// `POST /sessions/{session}/prompts/{prompt_id}` with `body`.
+    pub async fn answer_prompt(
+        &self,
+        session: &str,
+        prompt_id: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .post(&format!("/sessions/{session}/prompts/{prompt_id}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
+    }
+
+    /// `POST /sessions/{session}/cancel`.
+    pub async fn cancel_turn(&self, session: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .post(&format!("/sessions/{session}/cancel"))
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
+    }
+
+    /// `POST /sessions/{session}/turns` without asserting the answer.
+    pub async fn try_send(&self, session: &str, text: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .post(&format!("/sessions/{session}/turns"))
+            .json(&StartTurn { text: text.into() })
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
+    }
+
+    /// The whole log of a session as full records (with `ts`), and the epoch it was served in.
+    pub async fn event_records(&self, session: &str) -> (String, Vec<berth_protocol::EventRecord>) {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page: EventsPage = self
+                .get(&format!(
+                    "/sessions/{session}/events?after={after}&limit=5000"
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if page.events.is_empty() {
+                return (page.epoch, all);
+            }
+            for record in page.events {
+                after = record.seq;
+                all.push(record);
+            }
+        }
+    }
+
+    /// Wait until the session's summary satisfies `pred`; returns it.
+    pub async fn wait_summary(
+        &self,
+        session: &str,
+        what: &str,
+        pred: impl Fn(&Session) -> bool,
+    ) -> Session {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let s = self.session(session).await;
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last summary {s:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Wait until the log holds `n` events matching `pred`; returns them.
+    pub async fn wait_events(
+        &self,
+        session: &str,
+        n: usize,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Vec<(Seq, Event)> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found: Vec<_> = self
+                .events(session)
+                .await
+                .into_iter()
+                .filter(|(_, e)| pred(e))
+                .collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {n} events"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// True when process `pid` no longer runs: `/proc/<pid>` is absent or a zombie.
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Wait until process `pid` is gone (see [`process_gone`]).
+pub async fn wait_process_gone(pid: u32) {
+    wait_for(&format!("process {pid} to be gone"), || async move {
+        process_gone(pid)
+    })
+    .await;
+}
+
+impl Viewport {
+    /// `attach` with an explicit cursor `(epoch, after)`.
+    pub async fn attach_at(&mut self, session: &str, after: Seq, epoch: Option<&str>) {
+        let op = ClientOp::Attach {
+            id: None,
+            session: session.into(),
+            after,
+            epoch: epoch.map(str::to_owned),
+        };
+        self.ws
+            .send(Message::Text(serde_json::to_string(&op).unwrap().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next frame matching `pred` (others are skipped); panics if the connection closes.
+    pub async fn next_matching(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&ServerFrame) -> bool,
+    ) -> ServerFrame {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            match self.next_frame().await {
+                Some(frame) if pred(&frame) => return frame,
+                Some(_) => continue,
+                None => panic!("connection closed while waiting for {what}"),
+            }
+        }
+    }
+}
+
+impl TestServer {
+    /// `kill -9` the server and return its data dir, whether or not it owns it (a server
+    /// from [`TestServer::spawn`] owns none; its caller keeps the `TempDir`).
+    pub fn kill9_keep(&mut self) -> PathBuf {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.data_dir.clone()
+    }
+}

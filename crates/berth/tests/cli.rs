@@ -1,0 +1,620 @@
+//! The CLI (`berth new|sessions|send|attach|answer|token`) against a real server.
+
+mod support;
+
+use std::process::{Output, Stdio};
+
+use berth_protocol::{Event, Seq, ServerFrame};
+use serde_json::json;
+use support::{TestServer, WAIT};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// The `berth` binary with a clean environment: no token or server from the caller's
+/// environment, no access to the caller's data directory.
+fn berth_command(home: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command
+        .env_remove("BERTH_URL")
+        .env_remove("BERTH_TOKEN")
+        .env_remove("BERTH_DATA_DIR")
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// `args` followed by `--server <base> --token <token>`.
+fn client_args<'a>(server: &'a TestServer, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--server", &server.base, "--token", &server.token]);
+    all
+}
+
+async fn output(mut command: Command) -> Output {
+    tokio::time::timeout(WAIT, command.output())
+        .await
+        .expect("the command finishes within the timeout")
+        .expect("the command runs")
+}
+
+/// Run `berth <args> --server … --token …`; return stdout on success, fail otherwise.
+async fn ok(server: &TestServer, home: &std::path::Path, args: &[&str]) -> String {
+    let out = failing_or_ok(server, home, args).await;
+    assert!(
+        out.status.success(),
+        "berth {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn failing_or_ok(server: &TestServer, home: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = berth_command(home);
+    command.args(client_args(server, args));
+    output(command).await
+}
+
+/// A running `berth attach`, its stdout read line by line.
+struct Running {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    /// Every line printed so far.
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Running {
+        command.stdout(Stdio::piped());
+        let mut child = command.spawn().expect("spawn berth");
+        let stdout = child.stdout.take().unwrap();
+        Running {
+            child,
+            lines: BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Read lines until one matches `pred`; returns it. Fails after `WAIT`.
+    async fn until(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "timed out waiting for {what}; output so far:\n{}",
+                        self.seen.join("\n")
+                    )
+                })
+                .expect("reading stdout");
+            let Some(line) = line else {
+                panic!(
+                    "berth exited before {what}; output:\n{}",
+                    self.seen.join("\n")
+                );
+            };
+            self.seen.push(line.clone());
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Read raw frames until a `turn_ended` event; returns its seq.
+    async fn until_turn_ended(&mut self, after: Seq) -> Seq {
+        let line = self
+            .until("a turn_ended frame", |line| {
+                matches!(
+                    serde_json::from_str::<ServerFrame>(line),
+                    Ok(ServerFrame::Event { seq, event: Event::TurnEnded { .. }, .. }) if seq > after
+                )
+            })
+            .await;
+        match serde_json::from_str(&line).unwrap() {
+            ServerFrame::Event { seq, .. } => seq,
+            _ => unreachable!(),
+        }
+    }
+
+    fn frames(&self) -> Vec<ServerFrame> {
+        self.seen
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not a frame ({e}): {line}"))
+            })
+            .collect()
+    }
+
+    async fn kill(mut self) -> Vec<String> {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(WAIT, self.child.wait()).await;
+        self.seen
+    }
+}
+
+/// The seq ranges covered by the event frames, in order.
+fn covered(frames: &[ServerFrame]) -> Vec<(Seq, Seq)> {
+    frames.iter().filter_map(support::covered).collect()
+}
+
+/// Ranges are contiguous from `from`, without gap or overlap; returns the last seq.
+fn assert_contiguous(ranges: &[(Seq, Seq)], from: Seq) -> Seq {
+    let mut next = from;
+    for &(first, last) in ranges {
+        assert_eq!(first, next, "contiguous, no duplicates: {ranges:?}");
+        assert!(last >= first, "{ranges:?}");
+        next = last + 1;
+    }
+    next - 1
+}
+
+#[tokio::test]
+async fn new_sessions_send_and_id_prefixes() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+
+    // new prints an id.
+    let id = ok(&server, home, &["new", "--title", "x"])
+        .await
+        .trim()
+        .to_owned();
+    let sessions = server.sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id, id);
+    assert_eq!(sessions[0].title, "x");
+    let other = ok(&server, home, &["new", "--title", "second one"])
+        .await
+        .trim()
+        .to_owned();
+    assert_ne!(id, other);
+
+    // sessions lists them.
+    let listed = ok(&server, home, &["sessions"]).await;
+    let line = listed
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains(" x "), "{line}");
+    assert!(line.contains("idle"), "{line}");
+    assert!(listed.contains(&other), "{listed}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&server, home, &["sessions", "--json"]).await).unwrap();
+    assert_eq!(json["sessions"].as_array().unwrap().len(), 2);
+
+    // The environment works as well as flags.
+    let mut command = berth_command(home);
+    command
+        .arg("sessions")
+        .env("BERTH_URL", &server.base)
+        .env("BERTH_TOKEN", &server.token);
+    let out = output(command).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+    // So does the token file of the data directory.
+    let mut command = berth_command(home);
+    command
+        .args(["sessions", "--server", &server.base, "--data-dir"])
+        .arg(&server.data_dir);
+    let out = output(command).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong token is refused with the documented code.
+    let mut command = berth_command(home);
+    command.args(["sessions", "--server", &server.base, "--token", "wrong"]);
+    let out = output(command).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unauthorized"),
+        "{out:?}"
+    );
+
+    // send prints the turn id.
+    let turn_id = ok(&server, home, &["send", &id, "/stream 5"])
+        .await
+        .trim()
+        .to_owned();
+    assert!(!turn_id.is_empty());
+    server
+        .wait_event(&id, |e| matches!(e, Event::TurnEnded { .. }))
+        .await;
+    let events = server.events(&id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::UserMessage { turn_id: t, text } if *t == turn_id && text == "/stream 5"))
+    );
+    let chunks = events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::AgentMessageChunk { .. }))
+        .count();
+    assert_eq!(chunks, 5);
+
+    // A unique prefix of the id resolves; a shared one and an unknown one fail.
+    let shared = id
+        .chars()
+        .zip(other.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let prefix = &id[..shared + 1];
+    server.wait_idle(&id).await;
+    let turn_id = ok(&server, home, &["send", prefix, "/stream 1"])
+        .await
+        .trim()
+        .to_owned();
+    server
+        .wait_event(
+            &id,
+            |e| matches!(e, Event::UserMessage { turn_id: t, .. } if *t == turn_id),
+        )
+        .await;
+    // A unique slug prefix resolves too.
+    let slug = server.session(&other).await.slug;
+    let slug_prefix = &slug[..slug.len() - 3];
+    let turn_id = ok(&server, home, &["send", slug_prefix, "/stream 1"])
+        .await
+        .trim()
+        .to_owned();
+    server
+        .wait_event(
+            &other,
+            |e| matches!(e, Event::UserMessage { turn_id: t, .. } if *t == turn_id),
+        )
+        .await;
+    if shared > 0 {
+        let out = failing_or_ok(&server, home, &["send", &id[..shared], "/stream 1"]).await;
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("matches 2 sessions"),
+            "{out:?}"
+        );
+    }
+    let out = failing_or_ok(&server, home, &["send", "zzzz", "hi"]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session matches"),
+        "{out:?}"
+    );
+    let out = failing_or_ok(&server, home, &["attach", "zzzz", "--no-input"]).await;
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn attach_raw_prints_every_frame_and_resumes_after_a_cursor() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = ok(&server, home.path(), &["new", "--title", "attach"])
+        .await
+        .trim()
+        .to_owned();
+
+    // Live: attach first, then start the turn.
+    let mut command = berth_command(home.path());
+    command.args(client_args(
+        &server,
+        &["attach", &id, "--no-input", "--raw"],
+    ));
+    let mut attach = Running::spawn(command);
+    attach
+        .until("attached", |l| l.contains(r#""type":"attached""#))
+        .await;
+    ok(&server, home.path(), &["send", &id, "/stream 5"]).await;
+    let end = attach.until_turn_ended(0).await;
+    let frames = attach.frames();
+    assert!(
+        matches!(frames[0], ServerFrame::Hello { .. }),
+        "{:?}",
+        frames[0]
+    );
+    let last = assert_contiguous(&covered(&frames), 1);
+    assert_eq!(last, end);
+    attach.kill().await;
+    let log = server.events(&id).await;
+    assert_eq!(
+        log.iter()
+            .find(|(_, e)| matches!(e, Event::TurnEnded { .. }))
+            .unwrap()
+            .0,
+        end
+    );
+
+    // Replay: a fresh attach prints the whole log up to the turn's end.
+    let mut command = berth_command(home.path());
+    command.args(client_args(
+        &server,
+        &["attach", &id, "--no-input", "--raw"],
+    ));
+    let mut attach = Running::spawn(command);
+    let replay_end = attach.until_turn_ended(0).await;
+    assert_eq!(replay_end, end);
+    assert_eq!(assert_contiguous(&covered(&attach.frames()), 1), end);
+    let mut texts = String::new();
+    for frame in attach.frames() {
+        if let ServerFrame::Event {
+            event: Event::AgentMessageChunk { text, .. },
+            ..
+        } = frame
+        {
+            texts.push_str(&text);
+        }
+    }
+    assert_eq!(texts, "chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n");
+    attach.kill().await;
+
+    // --after N: only events after N, then live ones.
+    let n = 3;
+    let mut command = berth_command(home.path());
+    let after = n.to_string();
+    command.args(client_args(
+        &server,
+        &["attach", &id, "--after", &after, "--raw", "--no-input"],
+    ));
+    let mut attach = Running::spawn(command);
+    let replay_end = attach.until_turn_ended(0).await;
+    assert_eq!(replay_end, end);
+    let ranges = covered(&attach.frames());
+    assert_eq!(ranges[0].0, n + 1, "{ranges:?}");
+    assert_contiguous(&ranges, n + 1);
+    // And the next turn arrives live, contiguous.
+    server.wait_idle(&id).await;
+    ok(&server, home.path(), &["send", &id, "/stream 2"]).await;
+    let second_end = attach.until_turn_ended(end).await;
+    assert_eq!(
+        assert_contiguous(&covered(&attach.frames()), n + 1),
+        second_end
+    );
+    attach.kill().await;
+}
+
+#[tokio::test]
+async fn answer_resolves_a_prompt_once() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let id = ok(&server, home, &["new", "--title", "ask"])
+        .await
+        .trim()
+        .to_owned();
+    ok(&server, home, &["send", &id, "/permission"]).await;
+    support::wait_for("the prompt", || async {
+        !server.prompts().await.prompts.is_empty()
+    })
+    .await;
+    let prompts = server.prompts().await.prompts;
+    let prompt_id = prompts[0].prompt_id().unwrap().to_owned();
+    assert_eq!(prompts[0].session, id);
+
+    // An option that is not offered: refused, the prompt stays pending.
+    let out = failing_or_ok(
+        &server,
+        home,
+        &["answer", &id, &prompt_id, "--option", "bogus"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad_request"),
+        "{out:?}"
+    );
+    assert_eq!(server.prompts().await.prompts.len(), 1);
+    // No answer given at all.
+    let out = failing_or_ok(&server, home, &["answer", &id, &prompt_id]).await;
+    assert!(!out.status.success());
+
+    let printed = ok(
+        &server,
+        home,
+        &["answer", &id[..20], &prompt_id, "--option", "allow"],
+    )
+    .await;
+    let outcome: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(outcome, json!({"option_id": "allow"}));
+    server
+        .wait_event(&id, |e| {
+            matches!(e, Event::PromptResolved { prompt_id: p, outcome: berth_protocol::Outcome::Selected { option_id } }
+                if *p == prompt_id && option_id == "allow")
+        })
+        .await;
+    server
+        .wait_event(&id, |e| matches!(e, Event::TurnEnded { .. }))
+        .await;
+
+    let out = failing_or_ok(
+        &server,
+        home,
+        &["answer", &id, &prompt_id, "--option", "reject"],
+    )
+    .await;
+    assert!(!out.status.success(), "a second answer fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already_resolved"), "{stderr}");
+    let resolved = server
+        .events(&id)
+        .await
+        .into_iter()
+        .filter(|(_, e)| matches!(e, Event::PromptResolved { .. }))
+        .count();
+    assert_eq!(resolved, 1);
+}
+
+#[tokio::test]
+async fn token_prints_the_data_dirs_token() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+
+    let mut command = berth_command(home.path());
+    command.args(["token", "--data-dir"]).arg(&server.data_dir);
+    let out = output(command).await;
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(printed.trim(), server.token);
+    let file = std::fs::read_to_string(server.data_dir.join("token")).unwrap();
+    assert_eq!(file.trim(), server.token);
+
+    // A fresh directory gets a new token, printed the same way every time.
+    let fresh = home.path().join("fresh");
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut command = berth_command(home.path());
+        command.args(["token", "--data-dir"]).arg(&fresh);
+        let out = output(command).await;
+        assert!(out.status.success());
+        printed.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+    }
+    assert_eq!(printed[0], printed[1]);
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("token")).unwrap().trim(),
+        printed[0]
+    );
+    assert_ne!(printed[0], server.token);
+}
+
+#[tokio::test]
+async fn attach_answers_a_permission_prompt_typed_on_stdin() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = ok(&server, home.path(), &["new", "--title", "typed"])
+        .await
+        .trim()
+        .to_owned();
+
+    let mut command = berth_command(home.path());
+    command
+        .args(client_args(&server, &["attach", &id]))
+        .stdin(Stdio::piped());
+    let mut attach = Running::spawn(command);
+    let mut stdin = attach.child.stdin.take().unwrap();
+    attach
+        .until("the session header", |l| l.contains("[session created"))
+        .await;
+
+    server.send(&id, "/permission").await;
+    attach
+        .until("the permission prompt", |l| {
+            l.contains("permission requested")
+        })
+        .await;
+    attach
+        .until("the answer hint", |l| l.contains("type a number to answer"))
+        .await;
+    stdin.write_all(b"1\n").await.unwrap();
+    stdin.flush().await.unwrap();
+
+    let (_, resolved) = server
+        .wait_event(&id, |e| matches!(e, Event::PromptResolved { .. }))
+        .await;
+    match resolved {
+        Event::PromptResolved {
+            outcome: berth_protocol::Outcome::Selected { option_id },
+            ..
+        } => assert_eq!(option_id, "allow"),
+        other => panic!("unexpected resolution {other:?}"),
+    }
+    attach
+        .until("the answer shown", |l| {
+            l.contains(r#"[answered: {"option_id":"allow"}]"#)
+        })
+        .await;
+    attach
+        .until("the turn's end", |l| l.contains("[turn ended"))
+        .await;
+    assert!(server.prompts().await.prompts.is_empty());
+
+    // With no prompt pending, a typed line starts a turn.
+    stdin.write_all(b"/stream 2\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    server
+        .wait_event(
+            &id,
+            |e| matches!(e, Event::UserMessage { text, .. } if text == "/stream 2"),
+        )
+        .await;
+    attach
+        .until("the typed turn's reply", |l| l.contains("chunk 2"))
+        .await;
+    drop(stdin);
+    attach.kill().await;
+}
+
+#[tokio::test]
+async fn attach_resumes_across_a_server_restart_on_the_same_port() {
+    let mut server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = ok(&server, home.path(), &["new", "--title", "restart"])
+        .await
+        .trim()
+        .to_owned();
+    server.send(&id, "/stream 3").await;
+    server
+        .wait_event(&id, |e| matches!(e, Event::TurnEnded { .. }))
+        .await;
+
+    let mut command = berth_command(home.path());
+    command.args(client_args(
+        &server,
+        &["attach", &id, "--raw", "--no-input"],
+    ));
+    let mut attach = Running::spawn(command);
+    let first_end = attach.until_turn_ended(0).await;
+
+    let port = server.port;
+    let token = server.token.clone();
+    let dir = server.stop();
+    let server = TestServer::spawn(dir.path(), port, &[]).await;
+    assert_eq!(server.port, port);
+    assert_eq!(server.token, token);
+
+    server.wait_idle(&id).await;
+    server.send(&id, "/stream 4").await;
+    let second_end = attach.until_turn_ended(first_end).await;
+    let frames = attach.frames();
+    let hellos = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Hello { .. }))
+        .count();
+    assert!(hellos >= 2, "reconnected: {hellos} hello frames");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Reset { .. })),
+        "resumed by cursor, no reset"
+    );
+    let last = assert_contiguous(&covered(&frames), 1);
+    assert_eq!(last, second_end);
+    let log = server.events(&id).await;
+    let log_end = log
+        .iter()
+        .rev()
+        .find(|(_, e)| matches!(e, Event::TurnEnded { .. }))
+        .unwrap()
+        .0;
+    assert_eq!(second_end, log_end);
+    let mut text = String::new();
+    for frame in &frames {
+        if let ServerFrame::Event {
+            event: Event::AgentMessageChunk { text: t, .. },
+            ..
+        } = frame
+        {
+            text.push_str(t);
+        }
+    }
+    assert_eq!(
+        text,
+        "chunk 1\nchunk 2\nchunk 3\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"
+    );
+    attach.kill().await;
+    drop(server);
+    drop(dir);
+}
