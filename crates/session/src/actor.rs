@@ -485,7 +485,10 @@ impl Actor {
         };
         match event {
             AgentEvent::Update(event) => {
-                self.emit(event);
+                // A killed agent's last words would land after its turn's `turn_ended`.
+                if !self.agent.as_ref().is_some_and(|a| a.stopping) {
+                    self.emit(event);
+                }
             }
             AgentEvent::Permission {
                 tool_call_id,
@@ -738,7 +741,12 @@ impl Actor {
 
     fn status(&self) -> Status {
         match &self.turn {
-            Some(_) if self.starting.is_some() => Status::Starting,
+            // Waiting for an agent: one being launched, or a killed one to exit first.
+            Some(_)
+                if self.starting.is_some() || self.agent.as_ref().is_some_and(|a| a.stopping) =>
+            {
+                Status::Starting
+            }
             Some(_) if self.prompts.len() > 0 => Status::AwaitingInput,
             Some(_) => Status::Running,
             None => self.rest_status,
