@@ -214,6 +214,9 @@ event_snapshot!(
     }
 );
 
+// JSON values below list keys alphabetically: serde_json's `preserve_order` is on in
+// workspace builds (the ACP schema crate enables it) and off in `-p berth-protocol`
+// builds, and only sorted literals serialise the same way under both.
 event_snapshot!(
     event_tool_call_full,
     Event::ToolCall {
@@ -224,9 +227,9 @@ event_snapshot!(
         status: "pending".into(),
         input: Some(json!({"path": "/home/me/project/src/main.rs"})),
         content: Some(
-            json!([{"type": "content", "content": {"type": "text", "text": "fn main() {}"}}])
+            json!([{"content": {"text": "fn main() {}", "type": "text"}, "type": "content"}])
         ),
-        locations: Some(json!([{"path": "/home/me/project/src/main.rs", "line": 1}])),
+        locations: Some(json!([{"line": 1, "path": "/home/me/project/src/main.rs"}])),
     }
 );
 
@@ -250,7 +253,7 @@ event_snapshot!(
         turn_id: "t1".into(),
         tool_call_id: "tc1".into(),
         status: Some("completed".into()),
-        content: Some(json!([{"type": "content", "content": {"type": "text", "text": "ok"}}])),
+        content: Some(json!([{"content": {"text": "ok", "type": "text"}, "type": "content"}])),
         title: Some("Read src/lib.rs".into()),
         locations: Some(json!([{"path": "/home/me/project/src/lib.rs"}])),
     }
