@@ -7,39 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use berth_protocol::{Event, Seq, ServerFrame, Status, StopReason};
+use berth_protocol::{Event, ServerFrame, Status, StopReason};
 use serde_json::json;
-use support::TestServer;
-
-/// Wait for the `turn_ended` of `turn_id`; returns its seq, stop reason and error.
-async fn turn_ended(
-    server: &TestServer,
-    session: &str,
-    turn_id: &str,
-) -> (Seq, StopReason, Option<String>) {
-    let (seq, event) = server
-        .wait_event(
-            session,
-            |e| matches!(e, Event::TurnEnded { turn_id: t, .. } if t == turn_id),
-        )
-        .await;
-    match event {
-        Event::TurnEnded {
-            stop_reason, error, ..
-        } => (seq, stop_reason, error),
-        _ => unreachable!(),
-    }
-}
-
-fn agent_pids(events: &[(Seq, Event)]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::AgentStarted { pid } => Some(*pid),
-            _ => None,
-        })
-        .collect()
-}
+use support::{TestServer, agent_pids, turn_ended};
 
 /// Wait until the turn `turn_id` is under way in the demo agent's `/sleep`.
 async fn wait_sleeping(server: &TestServer, session: &str, turn_id: &str) {

@@ -8,27 +8,7 @@ use std::time::{Duration, Instant};
 
 use berth_protocol::{Event, Outcome, Seq, ServerFrame, Status, StopReason};
 use serde_json::{Value, json};
-use support::TestServer;
-
-/// Wait for the `turn_ended` of `turn_id`; returns its seq, stop reason and error.
-async fn turn_ended(
-    server: &TestServer,
-    session: &str,
-    turn_id: &str,
-) -> (Seq, StopReason, Option<String>) {
-    let (seq, event) = server
-        .wait_event(
-            session,
-            |e| matches!(e, Event::TurnEnded { turn_id: t, .. } if t == turn_id),
-        )
-        .await;
-    match event {
-        Event::TurnEnded {
-            stop_reason, error, ..
-        } => (seq, stop_reason, error),
-        _ => unreachable!(),
-    }
-}
+use support::{TestServer, turn_ended};
 
 /// The agent's reply in turn `turn_id`: its message chunks joined.
 fn reply_of(events: &[(Seq, Event)], turn_id: &str) -> String {

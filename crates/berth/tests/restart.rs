@@ -11,38 +11,7 @@ use berth_protocol::{
     Event, EventRecord, Outcome, Seq, ServerFrame, Session, Status, StopReason, Timestamp,
 };
 use serde_json::json;
-use support::TestServer;
-
-/// Wait for the `turn_ended` of `turn_id`; returns its stop reason and error.
-async fn turn_ended(
-    server: &TestServer,
-    session: &str,
-    turn_id: &str,
-) -> (StopReason, Option<String>) {
-    match server
-        .wait_event(
-            session,
-            |e| matches!(e, Event::TurnEnded { turn_id: t, .. } if t == turn_id),
-        )
-        .await
-        .1
-    {
-        Event::TurnEnded {
-            stop_reason, error, ..
-        } => (stop_reason, error),
-        _ => unreachable!(),
-    }
-}
-
-fn agent_pids(events: &[(Seq, Event)]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::AgentStarted { pid } => Some(*pid),
-            _ => None,
-        })
-        .collect()
-}
+use support::{TestServer, agent_pids, turn_ended};
 
 /// No ghost: the summary shows no running turn and no agent.
 fn assert_no_ghost(summary: &Session) {
@@ -120,7 +89,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
     let turn_a = server.send(&a.id, "hello from a").await;
     let turn_b = server.send(&b.id, "/ask").await;
     assert_eq!(
-        turn_ended(&server, &a.id, &turn_a).await.0,
+        turn_ended(&server, &a.id, &turn_a).await.1,
         StopReason::EndTurn
     );
     server
@@ -135,7 +104,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        turn_ended(&server, &b.id, &turn_b).await.0,
+        turn_ended(&server, &b.id, &turn_b).await.1,
         StopReason::EndTurn
     );
 
@@ -279,7 +248,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
     // And the session carries on with a fresh agent, seqs continuing.
     let turn = server.send(&a.id, "after the restart").await;
     assert_eq!(
-        turn_ended(&server, &a.id, &turn).await.0,
+        turn_ended(&server, &a.id, &turn).await.1,
         StopReason::EndTurn
     );
     let events = server.events(&a.id).await;
@@ -410,7 +379,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
     // The session works again.
     let next = server.send(&sid, "/stream 3").await;
     assert_eq!(
-        turn_ended(&server, &sid, &next).await.0,
+        turn_ended(&server, &sid, &next).await.1,
         StopReason::EndTurn
     );
     assert_eq!(server.wait_idle(&sid).await.status, Status::Idle);
@@ -519,7 +488,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        turn_ended(&server, &sid, &next).await.0,
+        turn_ended(&server, &sid, &next).await.1,
         StopReason::EndTurn
     );
     let pids = agent_pids(&server.events(&sid).await);
@@ -564,7 +533,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
     let summary = server.session(&sid).await;
     assert_no_ghost(&summary);
     assert_eq!(summary.status, Status::Error, "{summary:?}");
-    let (reason, error) = turn_ended(&server, &sid, &turn_id).await;
+    let (_, reason, error) = turn_ended(&server, &sid, &turn_id).await;
     assert_eq!(reason, StopReason::Error);
     assert!(error.is_some_and(|e| !e.is_empty()));
     let events = server.events(&sid).await;
@@ -580,7 +549,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
 
     let next = server.send(&sid, "hello").await;
     assert_eq!(
-        turn_ended(&server, &sid, &next).await.0,
+        turn_ended(&server, &sid, &next).await.1,
         StopReason::EndTurn
     );
     drop(dir);

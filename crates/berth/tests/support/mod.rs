@@ -595,3 +595,34 @@ impl TestServer {
         self.data_dir.clone()
     }
 }
+
+/// Wait for the `turn_ended` of `turn_id`; returns its seq, stop reason and error.
+pub async fn turn_ended(
+    server: &TestServer,
+    session: &str,
+    turn_id: &str,
+) -> (Seq, berth_protocol::StopReason, Option<String>) {
+    let (seq, event) = server
+        .wait_event(
+            session,
+            |e| matches!(e, Event::TurnEnded { turn_id: t, .. } if t == turn_id),
+        )
+        .await;
+    match event {
+        Event::TurnEnded {
+            stop_reason, error, ..
+        } => (seq, stop_reason, error),
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// The pids of every `agent_started` in a log, in order.
+pub fn agent_pids(events: &[(Seq, Event)]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::AgentStarted { pid } => Some(*pid),
+            _ => None,
+        })
+        .collect()
+}
