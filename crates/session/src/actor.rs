@@ -495,39 +495,23 @@ impl Actor {
                 title,
                 options,
                 reply,
-            } => {
-                let Some(turn_id) = self.askable_turn() else {
-                    let _ = reply.send(Outcome::cancelled());
-                    return;
-                };
-                let prompt_id = new_id();
-                let event = Event::PermissionRequested {
-                    turn_id: turn_id.clone(),
-                    prompt_id: prompt_id.clone(),
-                    tool_call_id,
-                    title,
-                    options,
-                };
-                self.ask(prompt_id, event, reply);
-            }
+            } => self.ask(reply, |turn_id, prompt_id| Event::PermissionRequested {
+                turn_id,
+                prompt_id,
+                tool_call_id,
+                title,
+                options,
+            }),
             AgentEvent::Question {
                 message,
                 questions,
                 reply,
-            } => {
-                let Some(turn_id) = self.askable_turn() else {
-                    let _ = reply.send(Outcome::cancelled());
-                    return;
-                };
-                let prompt_id = new_id();
-                let event = Event::QuestionAsked {
-                    turn_id: turn_id.clone(),
-                    prompt_id: prompt_id.clone(),
-                    message,
-                    questions,
-                };
-                self.ask(prompt_id, event, reply);
-            }
+            } => self.ask(reply, |turn_id, prompt_id| Event::QuestionAsked {
+                turn_id,
+                prompt_id,
+                message,
+                questions,
+            }),
             AgentEvent::TurnDone { turn_id, result } => {
                 let Some(turn) = self.turn.as_ref().filter(|t| t.id == turn_id) else {
                     return;
@@ -555,7 +539,19 @@ impl Actor {
             .map(|t| t.id.clone())
     }
 
-    fn ask(&mut self, prompt_id: String, event: Event, reply: oneshot::Sender<Outcome>) {
+    /// Log a prompt for the running turn and keep `reply` until someone answers. With no
+    /// turn that can ask, the agent is told `cancelled` at once.
+    fn ask(
+        &mut self,
+        reply: oneshot::Sender<Outcome>,
+        event: impl FnOnce(String, String) -> Event,
+    ) {
+        let Some(turn_id) = self.askable_turn() else {
+            let _ = reply.send(Outcome::cancelled());
+            return;
+        };
+        let prompt_id = new_id();
+        let event = event(turn_id, prompt_id.clone());
         let seq = self.emit(event.clone());
         let deadline = self.config.prompt_timeout.map(|t| Instant::now() + t);
         self.prompts.insert(
