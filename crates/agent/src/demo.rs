@@ -25,9 +25,7 @@ use agent_client_protocol::v1::schema::{
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, Lines};
-use futures::Sink;
 use serde_json::Value;
-use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
 
 use crate::transport;
@@ -43,7 +41,7 @@ const CRASH_EXIT_CODE: i32 = 101;
 /// Run the demo agent on this process's stdin/stdout until stdin closes.
 pub async fn run_stdio() -> std::io::Result<()> {
     let transport = Lines::new(
-        output_sink(tokio::io::stdout(), crash_process),
+        transport::line_sink(tokio::io::stdout(), is_crash_marker, crash_process),
         transport::json_lines(tokio::io::stdin(), "client"),
     );
     serve(transport)
@@ -103,27 +101,6 @@ pub(crate) async fn serve(
         )
         .connect_to(transport)
         .await
-}
-
-/// Writes lines like [`transport::line_sink`], but calls `on_crash` instead of writing
-/// the crash marker. If `on_crash` returns, the sink fails, which ends the connection.
-fn output_sink<W>(
-    writer: W,
-    on_crash: fn(),
-) -> impl Sink<String, Error = io::Error> + Send + 'static
-where
-    W: AsyncWrite + Send + Unpin + 'static,
-{
-    futures::sink::unfold(writer, move |mut writer, line: String| async move {
-        if is_crash_marker(&line) {
-            on_crash();
-            return Err(io::Error::other(
-                "the demo agent crashed on request (/crash)",
-            ));
-        }
-        transport::write_line(&mut writer, line).await?;
-        Ok(writer)
-    })
 }
 
 fn is_crash_marker(line: &str) -> bool {

@@ -200,7 +200,7 @@ impl AgentLink {
             root,
         });
         let transport = Lines::new(
-            transport::line_sink(stdin),
+            transport::line_sink(stdin, |_| false, || {}),
             transport::json_lines(stdout, "agent"),
         );
         let shutdown = CancellationToken::new();

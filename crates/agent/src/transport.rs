@@ -9,7 +9,7 @@
 
 use std::io;
 
-use futures::{Sink, Stream};
+use futures::{Sink, SinkExt, Stream};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// Longest line accepted; longer ones are skipped. Generous because a `fs/write_text_file`
@@ -71,25 +71,63 @@ where
     })
 }
 
-/// A sink writing each line plus `\n` to `writer`, flushed per line so a message is on
-/// the wire as soon as it is sent.
-pub(crate) fn line_sink<W>(writer: W) -> impl Sink<String, Error = io::Error> + Send + 'static
+/// A sink of lines for `writer`. The ACP crate `send`s (so flushes) every message, and
+/// one write plus flush per message cost more than the message itself (on stdout each is
+/// a trip through tokio's blocking pool). So the sink hands lines to a writer task that
+/// writes everything queued at that moment and then flushes once; a line is on the wire
+/// as soon as that task runs. A line for which `is_exit_marker` holds is not written:
+/// everything before it is flushed, then `on_exit` runs (the demo agent's `/crash`).
+///
+/// The task ends when the sink is dropped (its queue closes) or the writer fails; the
+/// sink then reports `BrokenPipe`.
+pub(crate) fn line_sink<W>(
+    mut writer: W,
+    is_exit_marker: fn(&str) -> bool,
+    on_exit: fn(),
+) -> impl Sink<String, Error = io::Error> + Send + 'static
 where
     W: AsyncWrite + Send + Unpin + 'static,
 {
-    futures::sink::unfold(writer, |mut writer, line: String| async move {
-        write_line(&mut writer, line).await?;
-        Ok::<_, io::Error>(writer)
-    })
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(LINE_QUEUE);
+    tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            let mut exit = false;
+            while let Some(line) = next.take() {
+                if is_exit_marker(&line) {
+                    exit = true;
+                    break;
+                }
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+                if buf.len() < MAX_WRITE_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if let Err(error) = write_flush(&mut writer, &buf).await {
+                tracing::debug!(%error, "line writer stopped");
+                return;
+            }
+            buf.clear();
+            if exit {
+                on_exit();
+                return;
+            }
+        }
+    });
+    tokio_util::sync::PollSender::new(tx)
+        .sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the line writer has stopped"))
 }
 
-pub(crate) async fn write_line<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    line: String,
-) -> io::Result<()> {
-    let mut bytes = line.into_bytes();
-    bytes.push(b'\n');
-    writer.write_all(&bytes).await?;
+/// Lines queued for the writer task before `send` waits.
+const LINE_QUEUE: usize = 1024;
+
+/// Bytes gathered into one write at most.
+const MAX_WRITE_BATCH: usize = 1024 * 1024;
+
+async fn write_flush<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> io::Result<()> {
+    writer.write_all(bytes).await?;
     writer.flush().await
 }
 

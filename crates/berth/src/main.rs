@@ -20,7 +20,16 @@ use crate::cli::{AgentCommand, Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // A built-in agent is one small pipeline on stdio: one thread avoids the cross-thread
+    // wakeups that dominated its profile (each message hops between the ACP crate's
+    // tasks). The server and the CLI get the multi-threaded runtime.
+    let runtime = match &cli.command {
+        Command::Agent { .. } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("berth: cannot start the async runtime: {error}");
