@@ -242,13 +242,11 @@ impl View {
         }
         let result = match line {
             "/quit" | "/exit" => return Some(End::Quit),
-            "/cancel" => client
-                .post::<_, serde_json::Value>(
-                    &format!("/sessions/{}/cancel", self.session),
-                    &serde_json::json!({}),
-                )
-                .await
-                .map(|_| ()),
+            "/cancel" => {
+                client
+                    .post_empty(&format!("/sessions/{}/cancel", self.session))
+                    .await
+            }
             _ => match self.pending.iter().next() {
                 Some((prompt_id, event)) => match answer_from(event, line) {
                     Ok(answer) => client
@@ -318,6 +316,21 @@ fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
     }
 }
 
+/// Agent text without terminal control sequences (an agent, or a file it quotes, must not
+/// be able to drive the user's terminal); newlines and tabs stay.
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if text
+        .chars()
+        .all(|c| !c.is_control() || c == '\n' || c == '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
+        .collect::<String>()
+        .into()
+}
+
 fn render(event: &Event) {
     let mut out = std::io::stdout().lock();
     let _ = match event {
@@ -326,8 +339,8 @@ fn render(event: &Event) {
         }
         Event::UserMessage { text, .. } => writeln!(out, "\n> {text}"),
         Event::TurnStarted { .. } => Ok(()),
-        Event::AgentMessageChunk { text, .. } => write!(out, "{text}"),
-        Event::AgentThoughtChunk { text, .. } => write!(out, "\x1b[2m{text}\x1b[0m"),
+        Event::AgentMessageChunk { text, .. } => write!(out, "{}", clean(text)),
+        Event::AgentThoughtChunk { text, .. } => write!(out, "\x1b[2m{}\x1b[0m", clean(text)),
         Event::ToolCall {
             title,
             tool_kind,

@@ -63,7 +63,8 @@ impl Client {
         self.call(self.http.post(self.url(path)).json(body)).await
     }
 
-    async fn post_empty(&self, path: &str) -> anyhow::Result<()> {
+    /// POST with no body and no answer body (e.g. `cancel`, answered `202`).
+    pub async fn post_empty(&self, path: &str) -> anyhow::Result<()> {
         let response = self
             .http
             .post(self.url(path))

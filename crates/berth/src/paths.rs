@@ -24,13 +24,15 @@ pub fn data_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
 pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<Token> {
     let path = data_dir.join("token");
     match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(Token::new(token.trim())),
+        Ok(token) if !token.trim().is_empty() => {
+            restrict(&path, 0o600)?;
+            return Ok(Token::new(token.trim()));
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    create_private_dir(data_dir)?;
     let bytes: [u8; 32] = rand::random();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut file = std::fs::OpenOptions::new()
@@ -40,8 +42,34 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<Token> {
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
+    // `mode` applies only to a new file: an existing (empty) one is tightened too.
+    restrict(&path, 0o600)?;
     file.write_all(token.as_bytes())?;
     Ok(Token::new(token))
+}
+
+/// Create the data directory readable by its owner only (it holds every conversation).
+/// An existing directory is left as the user made it.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if current != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("restricting {} to {mode:o}", path.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -62,5 +90,20 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(format!("{first:?}"), "Token(<redacted>)");
+        // A token file loosened by hand is tightened again on the next load.
+        let token = dir.path().join("token");
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+        load_or_create_token(dir.path()).unwrap();
+        let mode = std::fs::metadata(&token).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_new_data_dir_is_private() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("a/berth");
+        create_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

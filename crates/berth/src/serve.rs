@@ -17,8 +17,7 @@ use crate::{agents, paths};
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::init_tracing();
     let data_dir = paths::data_dir(args.data_dir.as_deref())?;
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    paths::create_private_dir(&data_dir)?;
     let token = match args.token.as_deref().map(str::trim) {
         Some(token) if !token.is_empty() => Token::new(token),
         _ => paths::load_or_create_token(&data_dir)?,
@@ -64,13 +63,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(on_signal(shutdown.clone()));
-    berth_server::serve(listener, registry.clone(), config, shutdown).await?;
+    let mut server = tokio::spawn(berth_server::serve(
+        listener,
+        registry.clone(),
+        config,
+        shutdown.clone(),
+    ));
+    let mut server_done = false;
+    tokio::select! {
+        result = &mut server => {
+            server_done = true;
+            result.context("the server task failed")??;
+        }
+        _ = shutdown.cancelled() => {}
+    }
+    // The listener no longer accepts. Close turns and stop agents now, while open
+    // connections drain: a client that never finishes its request cannot hold that up.
     tracing::info!("no longer accepting; stopping sessions");
     registry.shutdown().await;
+    if !server_done {
+        match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+            Ok(result) => result.context("the server task failed")??,
+            Err(_) => {
+                tracing::warn!("some connections did not close in time; stopping anyway");
+                server.abort();
+            }
+        }
+    }
     store.close().await.context("closing the store")?;
     tracing::info!("berth stopped");
     Ok(())
 }
+
+/// How long open HTTP connections may take to finish once shutdown began.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};

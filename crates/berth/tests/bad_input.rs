@@ -874,8 +874,13 @@ async fn websocket_bad_messages_get_error_frames_and_the_connection_stays_open()
     .await;
     ping(&mut vp, 10).await;
 
+    // Like every op naming an unknown session, detach gets an error frame.
     vp.send_json(json!({"op": "detach", "session": "no-such-session"}))
         .await;
+    match vp.next_non_summary().await {
+        Some(ServerFrame::Error { code, .. }) => assert_eq!(code, ErrorCode::NotFound),
+        other => panic!("expected not_found for detach, got {other:?}"),
+    }
     ping(&mut vp, 11).await;
 
     vp.ws
@@ -1098,4 +1103,59 @@ async fn a_malformed_answer_leaves_the_prompt_pending() {
     server
         .wait_event(id, |e| matches!(e, Event::TurnEnded { .. }))
         .await;
+}
+
+#[tokio::test]
+async fn odd_paths_queries_and_upgrades_still_get_the_error_body() {
+    let server = TestServer::start().await;
+    let session = server.create_session().await;
+    let before = server.events(&session.id).await;
+
+    // A path parameter that is not UTF-8 once decoded.
+    let response = server.get("/sessions/%FF").send().await.unwrap();
+    expect_error(response, 400, ErrorCode::BadRequest, "a %FF session id").await;
+    // A query that is not UTF-8 once decoded.
+    let path = format!("/sessions/{}/events?after=%FF", session.id);
+    let response = server.get(&path).send().await.unwrap();
+    expect_error(response, 400, ErrorCode::BadRequest, "a %FF query").await;
+    // A plain GET on the WebSocket endpoint.
+    let response = server.get("/ws").send().await.unwrap();
+    expect_error(
+        response,
+        400,
+        ErrorCode::BadRequest,
+        "a GET without upgrade",
+    )
+    .await;
+
+    // A cursor beyond anything SQLite can hold is an empty page, not a 500.
+    let path = format!("/sessions/{}/events?after=9223372036854775808", session.id);
+    let response = server.get(&path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let page: berth_protocol::rest::EventsPage = response.json().await.unwrap();
+    assert!(page.events.is_empty());
+    assert_eq!(page.last_seq, before.last().unwrap().0);
+
+    // Detaching a session that does not exist is an error frame; the connection lives.
+    let mut viewport = server.viewport().await;
+    viewport
+        .send_json(json!({"op": "detach", "session": "nope", "id": 7}))
+        .await;
+    match viewport.next_non_summary().await {
+        Some(ServerFrame::Error { code, id, .. }) => {
+            assert_eq!(code, ErrorCode::NotFound);
+            assert_eq!(id, Some(json!(7)));
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    // Detaching a real session that is not attached is a quiet no-op.
+    viewport
+        .send_json(json!({"op": "detach", "session": session.id}))
+        .await;
+    viewport.send_json(json!({"op": "ping", "id": 8})).await;
+    assert!(matches!(
+        viewport.next_non_summary().await,
+        Some(ServerFrame::Pong { id: Some(id) }) if id == json!(8)
+    ));
+    assert_eq!(server.events(&session.id).await.len(), before.len());
 }

@@ -519,6 +519,17 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
     viewport
         .next_matching("attached", |f| matches!(f, ServerFrame::Attached { .. }))
         .await;
+    // Nor may a client that never finishes its request (graceful HTTP shutdown would
+    // wait for it forever).
+    let mut half_open = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut half_open,
+        b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    )
+    .await
+    .unwrap();
 
     let started = Instant::now();
     let dir = server.stop();
@@ -552,6 +563,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
         turn_ended(&server, &sid, &next).await.1,
         StopReason::EndTurn
     );
+    drop(half_open);
     drop(dir);
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use berth_protocol::rest::{
 };
 use berth_protocol::{Answer, Seq, Session};
 
-use crate::error::ApiJson;
+use crate::error::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -64,14 +64,14 @@ async fn create_session(
 
 async fn get_session(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Session>, ApiError> {
     Ok(Json(state.registry.get(&id)?.summary()))
 }
 
 async fn patch_session(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchSession>,
 ) -> Result<Json<Session>, ApiError> {
     let handle = state.registry.get(&id)?;
@@ -80,7 +80,7 @@ async fn patch_session(
 
 async fn delete_session(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.registry.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -88,7 +88,7 @@ async fn delete_session(
 
 async fn start_turn(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StartTurn>,
 ) -> Result<(StatusCode, Json<TurnAccepted>), ApiError> {
     let handle = state.registry.get(&id)?;
@@ -98,7 +98,7 @@ async fn start_turn(
 
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.registry.get(&id)?.cancel().await?;
     Ok(StatusCode::ACCEPTED)
@@ -106,8 +106,8 @@ async fn cancel(
 
 async fn events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<EventsPage>, ApiError> {
     let after: Seq = number(&query, "after")?.unwrap_or(0);
     let limit = number::<usize>(&query, "limit")?;
@@ -122,7 +122,7 @@ async fn prompts(State(state): State<AppState>) -> Result<Json<PromptList>, ApiE
 
 async fn answer_prompt(
     State(state): State<AppState>,
-    Path((id, prompt_id)): Path<(String, String)>,
+    ApiPath((id, prompt_id)): ApiPath<(String, String)>,
     ApiJson(answer): ApiJson<Answer>,
 ) -> Result<Json<Resolved>, ApiError> {
     let handle = state.registry.get(&id)?;
@@ -132,7 +132,7 @@ async fn answer_prompt(
 
 async fn mark_read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<MarkRead>,
 ) -> Result<Json<Session>, ApiError> {
     let handle = state.registry.get(&id)?;

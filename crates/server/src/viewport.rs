@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_protocol::{ClientOp, ErrorCode, Seq, ServerFrame};
 use berth_session::{Attachment, Registry, SessionError, encode_batch};
@@ -38,7 +39,17 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            let message = format!("this endpoint takes a WebSocket upgrade: {rejection}");
+            return crate::ApiError::bad_request(message).into_response();
+        }
+    };
     ws.read_buffer_size(4096)
         .max_message_size(berth_protocol::MAX_FRAME_BYTES)
         .max_frame_size(berth_protocol::MAX_FRAME_BYTES)
@@ -127,11 +138,17 @@ async fn connection(socket: WebSocket, state: AppState) {
                     .send(Outbound::Frame(encode(&ServerFrame::Pong { id })))
                     .await;
             }
-            ClientOp::Detach { session, .. } => {
-                if let Some(feeder) = feeders.remove(&session) {
-                    feeder.stop().await;
+            ClientOp::Detach { session, .. } => match feeders.remove(&session) {
+                Some(feeder) => feeder.stop().await,
+                // Detaching a session that is not attached is a no-op; an unknown one
+                // is an error like any other op naming it.
+                None => {
+                    if let Err(error) = state.registry.get(&session) {
+                        let frame = error_frame(error.code(), &error.to_string(), id);
+                        let _ = out.send(Outbound::Frame(frame)).await;
+                    }
                 }
-            }
+            },
             ClientOp::Attach {
                 session,
                 after,

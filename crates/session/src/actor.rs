@@ -459,8 +459,26 @@ impl Actor {
         let (Some(agent), Some(turn)) = (&self.agent, &self.turn) else {
             return;
         };
-        if let Err(error) = agent.link.prompt(&turn.id, &turn.text) {
-            self.end_turn(StopReason::Error, Some(error.to_string()));
+        match agent.link.prompt(&turn.id, &turn.text) {
+            Ok(()) => {}
+            // The process is gone but its exit is not processed yet (or it closed stdout
+            // and lingers): retire it; its exit starts a fresh agent for this turn.
+            Err(berth_agent::AgentError::Gone) => self.retire_agent(),
+            Err(error) => self.end_turn(StopReason::Error, Some(error.to_string())),
+        }
+    }
+
+    /// Kill the current agent in the background; its `Exited` then clears it.
+    fn retire_agent(&mut self) {
+        if let Some(agent) = self.agent.as_mut()
+            && !agent.stopping
+        {
+            agent.stopping = true;
+            let link = agent.link.clone();
+            let grace = self.config.kill_grace;
+            // Finished kills are pruned here so the set stays small.
+            while self.kills.try_join_next().is_some() {}
+            self.kills.spawn(async move { link.kill(grace).await });
         }
     }
 
@@ -591,10 +609,10 @@ impl Actor {
 
     /// Stop the agent process (if any) and wait for it.
     async fn stop_agent(&mut self) {
-        if let Some(starting) = self.starting.take()
-            && let Ok((Ok(link), _)) = starting.await
-        {
-            link.kill(self.config.kill_grace).await;
+        if let Some(starting) = self.starting.take() {
+            // Dropping a start in progress kills what it spawned; waiting for it could
+            // take as long as the agent's handshake timeout.
+            starting.abort();
         }
         if let Some(agent) = self.agent.take() {
             agent.link.kill(self.config.kill_grace).await;
@@ -680,12 +698,7 @@ impl Actor {
             .and_then(|t| t.cancel_deadline)
             .is_some_and(|d| d <= now)
         {
-            if let Some(agent) = self.agent.as_mut() {
-                agent.stopping = true;
-                let link = agent.link.clone();
-                let grace = self.config.kill_grace;
-                self.kills.spawn(async move { link.kill(grace).await });
-            }
+            self.retire_agent();
             self.end_turn(
                 StopReason::Cancelled,
                 Some("the agent did not stop in time after cancel; its process was killed".into()),
@@ -715,13 +728,16 @@ impl Actor {
         }
         let mut committed = Vec::with_capacity(self.pending.len());
         let mut stored = Vec::with_capacity(self.pending.len());
-        for (i, (ts, event)) in self.pending.drain(..).enumerate() {
+        for (i, (ts, event)) in self.pending.iter().enumerate() {
             let seq = self.committed + 1 + i as Seq;
-            let c = Committed::new(&self.id, seq, ts, &event);
+            let c = Committed::new(&self.id, seq, *ts, event);
             stored.push(c.to_stored(event.kind()));
             committed.push(Arc::new(c));
         }
+        // On failure the events stay queued, with the same seqs, for the next flush:
+        // nothing already decided (a resolution, a turn's end) is ever dropped.
         self.store.append(&self.id, stored).await?;
+        self.pending.clear();
         if let Some(last) = committed.last() {
             self.committed = last.seq;
             self.row.updated_at = last.ts;

@@ -127,6 +127,10 @@ fn event_frame(
     Bytes::from(out)
 }
 
+/// Coalescing stops once a frame's text reaches this size, well under the 1 MiB a
+/// viewport may enforce on frames it receives.
+const MAX_COALESCED_TEXT: usize = 256 * 1024;
+
 /// Encode a contiguous batch into frames, coalescing runs of chunks of one kind and turn.
 pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<Bytes>) {
     let mut i = 0;
@@ -134,12 +138,16 @@ pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<By
         let start = &batch[i];
         let mut end = i + 1;
         if let Some(first) = &start.chunk {
-            while end < batch.len()
-                && batch[end]
+            let mut bytes = first.text.len();
+            while end < batch.len() && bytes < MAX_COALESCED_TEXT {
+                let Some(next) = batch[end]
                     .chunk
                     .as_ref()
-                    .is_some_and(|c| c.thought == first.thought && c.turn_id == first.turn_id)
-            {
+                    .filter(|c| c.thought == first.thought && c.turn_id == first.turn_id)
+                else {
+                    break;
+                };
+                bytes += next.text.len();
                 end += 1;
             }
         }
@@ -244,5 +252,29 @@ mod tests {
             })
             .collect();
         assert_eq!(seqs, vec![(1, 2), (3, 3), (4, 4), (5, 5)]);
+    }
+
+    #[test]
+    fn coalescing_stops_before_frames_grow_large() {
+        let text = "x".repeat(100 * 1024);
+        let batch: Vec<_> = (1..=8).map(|seq| chunk(seq, "a", &text)).collect();
+        let mut out = Vec::new();
+        encode_batch("s1", &batch, &mut out);
+        assert!(
+            out.len() > 1,
+            "eight 100 KiB chunks must not become one frame"
+        );
+        let mut next = 1;
+        for frame in &out {
+            assert!(frame.len() < 512 * 1024, "frame of {} bytes", frame.len());
+            match parse(frame) {
+                ServerFrame::Event { seq, first_seq, .. } => {
+                    assert_eq!(first_seq.unwrap_or(seq), next);
+                    next = seq + 1;
+                }
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+        assert_eq!(next, 9);
     }
 }

@@ -11,7 +11,8 @@ pub struct SessionConfig {
     pub command_queue: usize,
     /// Bounded queue between an agent link and its actor.
     pub agent_queue: usize,
-    /// Live broadcast ring per session. A viewport further behind falls back to the store.
+    /// Live broadcast ring per session (allocated up front, so kept small: every stored
+    /// session has one). A viewport further behind falls back to the store.
     pub live_buffer: usize,
     /// Events read from the store per replay step.
     pub replay_page: usize,
@@ -36,7 +37,7 @@ impl SessionConfig {
             data_dir,
             command_queue: 64,
             agent_queue: 1024,
-            live_buffer: 4096,
+            live_buffer: 512,
             replay_page: 1000,
             live_batch: 512,
             commit_batch: 1024,

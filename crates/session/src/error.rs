@@ -14,7 +14,7 @@ pub enum SessionError {
     AlreadyResolved(Box<Resolution>),
     #[error("{0}")]
     Unavailable(String),
-    #[error("the session is shutting down")]
+    #[error("the session has ended (deleted or the server is stopping)")]
     Gone,
     #[error("store: {0}")]
     Store(#[from] berth_store::StoreError),
@@ -31,7 +31,7 @@ impl SessionError {
             SessionError::Conflict(_) => ErrorCode::Conflict,
             SessionError::AlreadyResolved(_) => ErrorCode::AlreadyResolved,
             SessionError::Unavailable(_) => ErrorCode::Unavailable,
-            SessionError::Gone => ErrorCode::Unavailable,
+            SessionError::Gone => ErrorCode::NotFound,
             SessionError::Store(berth_store::StoreError::NotFound(_)) => ErrorCode::NotFound,
             SessionError::Store(_) | SessionError::Io(_) => ErrorCode::Internal,
         }

@@ -218,6 +218,8 @@ impl Registry {
         let limit = limit
             .unwrap_or(DEFAULT_EVENTS_PAGE)
             .clamp(1, MAX_EVENTS_PAGE);
+        // Seqs are SQLite integers: nothing lies beyond i64::MAX, so an empty page.
+        let after = after.min(i64::MAX as Seq);
         let stored = self.inner.store.read_events(id, after, limit).await?;
         let events: Vec<_> = stored
             .into_iter()
@@ -245,12 +247,16 @@ impl Registry {
             .values()
             .cloned()
             .collect();
-        let stops = handles.iter().map(|h| h.request(crate::Request::Shutdown));
-        for result in futures_join_all(stops).await {
-            if let Err(error) = result
-                && !matches!(error, SessionError::Gone)
-            {
-                tracing::warn!(%error, "session did not shut down cleanly");
+        // All at once: each may wait up to `kill_grace` for its agent to exit.
+        let mut stops = tokio::task::JoinSet::new();
+        for handle in handles {
+            stops.spawn(async move { handle.request(crate::Request::Shutdown).await });
+        }
+        while let Some(result) = stops.join_next().await {
+            match result {
+                Ok(Ok(_)) | Ok(Err(SessionError::Gone)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "session did not shut down cleanly"),
+                Err(error) => tracing::warn!(%error, "session shutdown task failed"),
             }
         }
         self.inner.tasks.close();
@@ -282,21 +288,6 @@ impl Registry {
             .insert(handle.id().to_owned(), handle.clone());
         Ok(handle)
     }
-}
-
-/// Run futures concurrently and collect their outputs (in order).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out = Vec::with_capacity(set.len());
-    for f in set {
-        out.push(f.await);
-    }
-    out
 }
 
 /// A working directory must be an absolute path to an existing directory.
