@@ -55,6 +55,14 @@ struct Turn {
     cancel_deadline: Option<Instant>,
 }
 
+/// A message for the agent that must wait until the events behind it are committed.
+enum ToAgent {
+    /// The answer to a permission request or question.
+    Answer(oneshot::Sender<Outcome>, Outcome),
+    /// `session/prompt` for the running turn.
+    Prompt,
+}
+
 type Starting = JoinHandle<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>)>;
 
 pub(crate) struct Actor {
@@ -82,6 +90,8 @@ pub(crate) struct Actor {
     prompts: Prompts,
     /// Agent processes being stopped; awaited before the actor ends.
     kills: JoinSet<()>,
+    /// Held back until the next commit: the agent, too, only hears of what is logged.
+    to_agent: Vec<ToAgent>,
     exit: bool,
 }
 
@@ -116,6 +126,7 @@ impl Actor {
             turn: None,
             prompts: Prompts::default(),
             kills: JoinSet::new(),
+            to_agent: Vec::new(),
             exit: false,
         };
         if init.created {
@@ -256,6 +267,7 @@ impl Actor {
             Request::Delete => {
                 self.stop_agent().await;
                 self.pending.clear();
+                self.to_agent.clear();
                 self.store.delete_session(&self.id).await?;
                 if let Err(error) = tokio::fs::remove_dir_all(&self.artifacts).await
                     && error.kind() != std::io::ErrorKind::NotFound
@@ -319,7 +331,7 @@ impl Actor {
             // Being killed (it ignored a cancel): the turn goes to a fresh agent, started
             // once this one has exited (`on_agent_exit`).
             Some(agent) if agent.stopping => {}
-            Some(_) => self.send_prompt(),
+            Some(_) => self.to_agent.push(ToAgent::Prompt),
             None if self.starting.is_none() => self.start_agent(),
             None => {}
         }
@@ -438,7 +450,7 @@ impl Actor {
                     stopping: false,
                 });
                 if self.turn.as_ref().is_some_and(|t| !t.cancel_requested) {
-                    self.send_prompt();
+                    self.to_agent.push(ToAgent::Prompt);
                 }
                 return;
             }
@@ -459,6 +471,9 @@ impl Actor {
         let (Some(agent), Some(turn)) = (&self.agent, &self.turn) else {
             return;
         };
+        if agent.stopping || turn.cancel_requested {
+            return;
+        }
         match agent.link.prompt(&turn.id, &turn.text) {
             Ok(()) => {}
             // The process is gone but its exit is not processed yet (or it closed stdout
@@ -658,7 +673,7 @@ impl Actor {
     /// Resolve a prompt taken out of the table: log it, remember it, tell the agent.
     fn resolve(&mut self, prompt_id: String, pending: Pending, outcome: Outcome) -> Resolution {
         if let Some(reply) = pending.reply {
-            let _ = reply.send(outcome.clone());
+            self.to_agent.push(ToAgent::Answer(reply, outcome.clone()));
         }
         self.record_resolution(prompt_id, outcome)
     }
@@ -721,8 +736,27 @@ impl Actor {
         self.committed + self.pending.len() as Seq
     }
 
-    /// Commit queued events, then broadcast them.
+    /// Commit queued events, then broadcast them, then release what the agent was held
+    /// back from hearing. Repeats while releasing produced new events (a prompt that
+    /// fails ends its turn).
     async fn flush(&mut self) -> Result<(), SessionError> {
+        loop {
+            self.commit().await?;
+            if self.to_agent.is_empty() {
+                return Ok(());
+            }
+            for message in std::mem::take(&mut self.to_agent) {
+                match message {
+                    ToAgent::Answer(reply, outcome) => {
+                        let _ = reply.send(outcome);
+                    }
+                    ToAgent::Prompt => self.send_prompt(),
+                }
+            }
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), SessionError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -734,8 +768,8 @@ impl Actor {
             stored.push(c.to_stored(event.kind()));
             committed.push(Arc::new(c));
         }
-        // On failure the events stay queued, with the same seqs, for the next flush:
-        // nothing already decided (a resolution, a turn's end) is ever dropped.
+        // On failure the events stay queued, with the same seqs, for the next flush
+        // (and so does what the agent is to hear): nothing decided is ever dropped.
         self.store.append(&self.id, stored).await?;
         self.pending.clear();
         if let Some(last) = committed.last() {
