@@ -354,9 +354,16 @@ async fn writer(
     done.cancel();
 }
 
+/// A message over `max_message_size` / `max_frame_size` (answered with close 1009).
 fn is_too_big(error: &axum::Error) -> bool {
-    let text = format!("{error:?}");
-    text.contains("Capacity") || text.contains("too long") || text.contains("too big")
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        error
+            .source()
+            .and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::Capacity(_))
+    )
 }
 
 /// Parse one client message; on failure, the op's `id` (if readable) and why.

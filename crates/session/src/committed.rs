@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use berth_protocol::{Event, EventRecord, Seq, Timestamp};
+use berth_protocol::{Event, Seq, Timestamp};
 use berth_store::StoredEvent;
 use bytes::Bytes;
 
@@ -86,16 +86,6 @@ impl Committed {
             kind: kind.to_owned(),
             data: self.data.clone(),
         }
-    }
-
-    /// The REST form of this event.
-    pub fn to_record(&self) -> Option<EventRecord> {
-        Some(EventRecord {
-            seq: self.seq,
-            first_seq: None,
-            ts: self.ts,
-            event: serde_json::from_str(&self.data).ok()?,
-        })
     }
 }
 

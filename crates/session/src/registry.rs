@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use berth_protocol::rest::{CreateSession, EventsPage};
-use berth_protocol::{Prompt, Seq, Session};
+use berth_protocol::{EventRecord, Prompt, Seq, Session};
 use berth_store::{SessionRow, Store};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Actor, ActorInit, validate_title};
-use crate::committed::Committed;
 use crate::summary::deleted_frame;
 use crate::{AgentCatalog, SessionConfig, SessionError, SessionHandle};
 
@@ -221,9 +220,18 @@ impl Registry {
         // Seqs are SQLite integers: nothing lies beyond i64::MAX, so an empty page.
         let after = after.min(i64::MAX as Seq);
         let stored = self.inner.store.read_events(id, after, limit).await?;
-        let events: Vec<_> = stored
+        // REST serves one record per seq: parse the stored JSON, nothing else (no frame,
+        // no coalescing).
+        let events: Vec<EventRecord> = stored
             .into_iter()
-            .filter_map(|s| Committed::from_stored(id, s).to_record())
+            .filter_map(|s| {
+                Some(EventRecord {
+                    seq: s.seq,
+                    first_seq: None,
+                    ts: s.ts,
+                    event: serde_json::from_str(&s.data).ok()?,
+                })
+            })
             .collect();
         let last_seq = events
             .last()

@@ -182,27 +182,8 @@ impl TestServer {
 
     /// The whole log of a session.
     pub async fn events(&self, session: &str) -> Vec<(Seq, Event)> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page: EventsPage = self
-                .get(&format!(
-                    "/sessions/{session}/events?after={after}&limit=5000"
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if page.events.is_empty() {
-                return all;
-            }
-            for record in page.events {
-                after = record.seq;
-                all.push((record.seq, record.event));
-            }
-        }
+        let (_, records) = self.event_records(session).await;
+        records.into_iter().map(|r| (r.seq, r.event)).collect()
     }
 
     /// Wait until the session's log has an event matching `pred`; returns it.
@@ -329,16 +310,7 @@ impl Viewport {
     }
 
     pub async fn attach(&mut self, session: &str, after: Seq) {
-        let op = ClientOp::Attach {
-            id: None,
-            session: session.into(),
-            after,
-            epoch: None,
-        };
-        self.ws
-            .send(Message::Text(serde_json::to_string(&op).unwrap().into()))
-            .await
-            .unwrap();
+        self.attach_at(session, after, None).await;
     }
 
     /// The next frame; `None` when the connection closed.
