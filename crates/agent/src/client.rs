@@ -7,21 +7,24 @@
 //! the agent sent before it. Handlers that must wait on a human (permissions, questions)
 //! hand the wait to a connection task so the loop keeps flowing.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
+    AuthMethod, ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
     ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities,
     ElicitationFormCapabilities, ElicitationMode, FileSystemCapabilities, Implementation,
-    InitializeRequest, NewSessionRequest, ReadTextFileRequest, ReadTextFileResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SelectedPermissionOutcome, SessionNotification, WriteTextFileRequest, WriteTextFileResponse,
+    InitializeRequest, LoadSessionRequest, NewSessionRequest, ReadTextFileRequest,
+    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, ResumeSessionRequest, SelectedPermissionOutcome,
+    SessionNotification, SessionUpdate, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, UntypedMessage};
-use berth_protocol::Outcome;
+use berth_protocol::{AgentCapabilities, Outcome, SessionOrigin};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -60,6 +63,14 @@ pub(crate) struct ClientState {
     pub turn: TurnSlot,
     /// The canonical session directory that `fs/*` requests are confined to.
     pub root: PathBuf,
+    /// Set from `session/load` until the first `session/prompt`: the agent replays a
+    /// conversation berth has logged already, and its transcript updates are dropped
+    /// (state updates such as commands still count). Not just until the load's answer:
+    /// Gemini CLI sends its replay after answering.
+    pub replaying: AtomicBool,
+    /// Tool calls the agent announced, so a permission request for an unannounced one
+    /// can announce it first (Gemini CLI only names its tools in the request).
+    pub tool_calls: Mutex<HashSet<String>>,
 }
 
 /// Serve the connection over `transport` until the agent closes its stdout or `shutdown`
@@ -157,22 +168,38 @@ impl ClientState {
             return;
         }
         let update = match SessionNotification::deserialize(&notification.params) {
-            Ok(update) => update.update,
+            Ok(notification) => notification.update,
             Err(error) => {
-                let kind = notification
-                    .params
-                    .get("update")
-                    .and_then(|update| update.get("sessionUpdate"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                tracing::debug!(kind, %error, "skipping a session update berth cannot read");
+                // A kind this ACP version does not know (or a malformed one): kept as the
+                // agent sent it, so nothing the agent said is lost.
+                let Some(update) = notification.params.get("update").cloned() else {
+                    tracing::debug!(%error, "skipping a session/update without an update");
+                    return;
+                };
+                tracing::debug!(%error, "keeping a session update berth cannot read as agent_update");
+                let event = translate::unknown_update(update, &self.turn.get());
+                self.emit(AgentEvent::Update(event)).await;
                 return;
             }
         };
+        if self.replaying.load(Ordering::SeqCst) && translate::is_transcript(&update) {
+            return;
+        }
+        if let SessionUpdate::ToolCall(call) = &update {
+            self.known_tool_call(&call.tool_call_id.0);
+        }
         let turn = self.turn.get();
         if let Some(event) = translate::update_to_event(update, &turn) {
             self.emit(AgentEvent::Update(event)).await;
         }
+    }
+
+    /// Remember a tool call id; `false` if it was known already.
+    fn known_tool_call(&self, id: &str) -> bool {
+        self.tool_calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id.to_owned())
     }
 
     async fn on_permission(
@@ -181,6 +208,12 @@ impl ClientState {
         responder: Responder<RequestPermissionResponse>,
         cx: AgentConnection,
     ) -> Result<(), acp::Error> {
+        if self.known_tool_call(&request.tool_call.tool_call_id.0) {
+            // First heard of here: log the call itself, so the approval and the call's
+            // later updates have something to attach to.
+            let call = translate::tool_call_from_update(&request.tool_call, &self.turn.get());
+            self.emit(AgentEvent::Update(call)).await;
+        }
         let (reply, answer) = oneshot::channel();
         let event = AgentEvent::Permission {
             tool_call_id: Some(request.tool_call.tool_call_id.0.to_string()),
@@ -308,9 +341,25 @@ fn respond_or_log(result: Result<(), acp::Error>) {
     }
 }
 
-/// `initialize` (protocol v1, our capabilities) then `session/new` in `cwd`; the
-/// agent's session id, or a sentence saying what went wrong.
-pub(crate) async fn handshake(cx: &AgentConnection, cwd: &Path) -> Result<String, String> {
+/// What the handshake established.
+pub(crate) struct Handshake {
+    pub session_id: String,
+    pub origin: SessionOrigin,
+    pub capabilities: AgentCapabilities,
+    /// Why an earlier conversation could not be continued, when one was asked for.
+    pub note: Option<String>,
+}
+
+/// `initialize` (protocol v1, our capabilities), then the session: `session/resume` of
+/// `resume` when the agent offers it, else `session/load` (its replay is not recorded
+/// again: see [`ClientState::replaying`]), else (or when those fail) `session/new` in
+/// `cwd`. Errors are sentences for the user.
+pub(crate) async fn handshake(
+    cx: &AgentConnection,
+    state: &ClientState,
+    cwd: &Path,
+    resume: Option<&str>,
+) -> Result<Handshake, String> {
     let capabilities = ClientCapabilities::new()
         .fs(FileSystemCapabilities::new()
             .read_text_file(true)
@@ -330,12 +379,94 @@ pub(crate) async fn handshake(cx: &AgentConnection, cwd: &Path) -> Result<String
             initialized.protocol_version.as_u16()
         ));
     }
+    let capabilities = translate::capabilities(&initialized);
+    let mut note = None;
+    if let Some(previous) = resume {
+        match continue_session(cx, state, cwd, previous, &capabilities).await {
+            Ok(origin) => {
+                return Ok(Handshake {
+                    session_id: previous.to_owned(),
+                    origin,
+                    capabilities,
+                    note: None,
+                });
+            }
+            Err(why) => note = Some(why),
+        }
+    }
     let session = cx
         .send_request(NewSessionRequest::new(cwd))
         .block_task()
         .await
-        .map_err(|e| format!("session/new failed: {}", describe_error(&e)))?;
-    Ok(session.session_id.0.to_string())
+        .map_err(|e| match e.code {
+            acp::ErrorCode::AUTH_REQUIRED => auth_required(&initialized.auth_methods, &e),
+            _ => format!("session/new failed: {}", describe_error(&e)),
+        })?;
+    Ok(Handshake {
+        session_id: session.session_id.0.to_string(),
+        origin: SessionOrigin::New,
+        capabilities,
+        note,
+    })
+}
+
+/// Continue the agent's earlier conversation `previous`: resume when offered, else load.
+async fn continue_session(
+    cx: &AgentConnection,
+    state: &ClientState,
+    cwd: &Path,
+    previous: &str,
+    capabilities: &AgentCapabilities,
+) -> Result<SessionOrigin, String> {
+    if capabilities.resume {
+        return cx
+            .send_request(ResumeSessionRequest::new(previous.to_owned(), cwd))
+            .block_task()
+            .await
+            .map(|_| SessionOrigin::Resumed)
+            .map_err(|e| format!("session/resume failed: {}", describe_error(&e)));
+    }
+    if capabilities.load_session {
+        // The agent replays the conversation as updates before it answers; berth's log
+        // has it already. The replay ends before the answer is dispatched (one loop).
+        state.replaying.store(true, Ordering::SeqCst);
+        let loaded = cx
+            .send_request(LoadSessionRequest::new(previous.to_owned(), cwd))
+            .block_task()
+            .await;
+        if loaded.is_err() {
+            state.replaying.store(false, Ordering::SeqCst);
+        }
+        return loaded
+            .map(|_| SessionOrigin::Loaded)
+            .map_err(|e| format!("session/load failed: {}", describe_error(&e)));
+    }
+    Err("the agent can neither resume nor load a conversation".to_owned())
+}
+
+/// The sentence for an agent that wants `authenticate` before it opens a session. berth
+/// does not sign in on the user's behalf: the agent's own tooling does that.
+fn auth_required(methods: &[AuthMethod], error: &acp::Error) -> String {
+    let offered: Vec<String> = methods
+        .iter()
+        .map(|method| match method.description() {
+            Some(description) if !description.is_empty() => {
+                format!("{} ({description})", method.name())
+            }
+            _ => method.name().to_owned(),
+        })
+        .collect();
+    let offered = if offered.is_empty() {
+        String::new()
+    } else {
+        format!(" It offers: {}.", offered.join("; "))
+    };
+    format!(
+        "the agent needs you to sign in first ({}).{offered} Sign in with the agent's own \
+         command on this machine, or give it an API key through this agent's `env` in \
+         berth's config file, then send the prompt again.",
+        describe_error(error)
+    )
 }
 
 /// A readable sentence for an ACP error; the connection going away (the process died or

@@ -20,8 +20,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    self as acp_schema, AgentCapabilities, CancelNotification, Implementation, InitializeRequest,
-    InitializeResponse, NewSessionRequest, NewSessionResponse, PromptRequest, PromptResponse,
+    self as acp_schema, AgentCapabilities, AuthMethod, AuthMethodAgent, CancelNotification,
+    ContentBlock, ContentChunk, Implementation, InitializeRequest, InitializeResponse,
+    LoadSessionRequest, LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest,
+    PromptResponse, ResumeSessionRequest, ResumeSessionResponse, SessionCapabilities,
+    SessionNotification, SessionResumeCapabilities, SessionUpdate, TextContent,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, Lines};
@@ -38,13 +41,34 @@ const CRASH_MARKER_METHOD: &str = "_berth/demo_crash";
 /// The exit code of `/crash`.
 const CRASH_EXIT_CODE: i32 = 101;
 
+/// Optional behaviours, so tests can exercise the client's handling of agents that
+/// continue conversations or demand a sign-in (`berth agent demo --help`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DemoOptions {
+    /// Offer a way to continue an earlier session (any id is accepted).
+    pub continues: Option<Continue>,
+    /// Advertise an auth method and refuse `session/new` with `auth_required`.
+    pub require_auth: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continue {
+    /// `loadSession`: `session/load` replays one exchange, then answers.
+    Load,
+    /// `sessionCapabilities.resume`: `session/resume` answers at once.
+    Resume,
+}
+
+/// The text of the exchange `session/load` replays (so tests can look for it).
+pub const REPLAYED_TEXT: &str = "replayed from the earlier conversation";
+
 /// Run the demo agent on this process's stdin/stdout until stdin closes.
-pub async fn run_stdio() -> std::io::Result<()> {
+pub async fn run_stdio(options: DemoOptions) -> std::io::Result<()> {
     let transport = Lines::new(
         transport::line_sink(tokio::io::stdout(), is_crash_marker, crash_process),
         transport::json_lines(tokio::io::stdin(), "client"),
     );
-    serve(transport)
+    serve(transport, options)
         .await
         .map_err(|error| io::Error::other(error.to_string()))
 }
@@ -57,8 +81,12 @@ fn crash_process() {
 /// Serve the demo agent over any line transport until the client hangs up.
 pub(crate) async fn serve(
     transport: impl acp::ConnectTo<acp::Agent> + 'static,
+    options: DemoOptions,
 ) -> Result<(), acp::Error> {
-    let demo = Arc::new(Demo::default());
+    let demo = Arc::new(Demo {
+        options,
+        ..Demo::default()
+    });
     acp::Agent
         .v1()
         .name("berth-demo")
@@ -76,6 +104,24 @@ pub(crate) async fn serve(
                 let demo = demo.clone();
                 async move |request: NewSessionRequest, responder, _cx| {
                     demo.on_new_session(request, responder)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: LoadSessionRequest, responder, cx| {
+                    demo.on_load_session(request, responder, cx)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: ResumeSessionRequest, responder, _cx| {
+                    demo.on_resume_session(request, responder)
                 }
             },
             acp::on_receive_request!(),
@@ -112,6 +158,7 @@ fn is_crash_marker(line: &str) -> bool {
 
 #[derive(Default)]
 struct Demo {
+    options: DemoOptions,
     // A std mutex: every critical section is a map lookup, never held across an await.
     sessions: Mutex<HashMap<String, DemoSession>>,
     next_session: AtomicU64,
@@ -144,11 +191,70 @@ impl Demo {
             .as_ref()
             .is_some_and(|elicitation| elicitation.supports_form());
         self.forms.store(forms, Ordering::Relaxed);
-        responder.respond(
-            InitializeResponse::new(ProtocolVersion::V1)
-                .agent_capabilities(AgentCapabilities::new().load_session(false))
-                .agent_info(Implementation::new("berth-demo", env!("CARGO_PKG_VERSION"))),
-        )
+        let continues = self.options.continues;
+        let mut sessions = SessionCapabilities::new();
+        if continues == Some(Continue::Resume) {
+            sessions = sessions.resume(SessionResumeCapabilities::new());
+        }
+        let mut response = InitializeResponse::new(ProtocolVersion::V1)
+            .agent_capabilities(
+                AgentCapabilities::new()
+                    .load_session(continues == Some(Continue::Load))
+                    .session_capabilities(sessions),
+            )
+            .agent_info(Implementation::new("berth-demo", env!("CARGO_PKG_VERSION")));
+        if self.options.require_auth {
+            response = response.auth_methods(vec![AuthMethod::Agent(
+                AuthMethodAgent::new("demo-login", "Demo login")
+                    .description("run `demo login` in a terminal"),
+            )]);
+        }
+        responder.respond(response)
+    }
+
+    fn add_session(&self, session_id: String, cwd: PathBuf) {
+        self.sessions().insert(
+            session_id,
+            DemoSession {
+                cwd,
+                running: None,
+                turns: 0,
+            },
+        );
+    }
+
+    fn on_load_session(
+        &self,
+        request: LoadSessionRequest,
+        responder: Responder<LoadSessionResponse>,
+        cx: ConnectionTo<acp::Client>,
+    ) -> Result<(), acp::Error> {
+        if self.options.continues != Some(Continue::Load) {
+            return responder.respond_with_error(acp::Error::method_not_found());
+        }
+        // Replay the "earlier" exchange, as real agents do, before answering; the
+        // notifications and the answer leave through the same ordered queue.
+        let text = |text: &str| ContentChunk::new(ContentBlock::Text(TextContent::new(text)));
+        for update in [
+            SessionUpdate::UserMessageChunk(text("an earlier question")),
+            SessionUpdate::AgentMessageChunk(text(REPLAYED_TEXT)),
+        ] {
+            cx.send_notification(SessionNotification::new(request.session_id.clone(), update))?;
+        }
+        self.add_session(request.session_id.0.to_string(), request.cwd);
+        responder.respond(LoadSessionResponse::new())
+    }
+
+    fn on_resume_session(
+        &self,
+        request: ResumeSessionRequest,
+        responder: Responder<ResumeSessionResponse>,
+    ) -> Result<(), acp::Error> {
+        if self.options.continues != Some(Continue::Resume) {
+            return responder.respond_with_error(acp::Error::method_not_found());
+        }
+        self.add_session(request.session_id.0.to_string(), request.cwd);
+        responder.respond(ResumeSessionResponse::new())
     }
 
     fn on_new_session(
@@ -156,16 +262,12 @@ impl Demo {
         request: NewSessionRequest,
         responder: Responder<NewSessionResponse>,
     ) -> Result<(), acp::Error> {
+        if self.options.require_auth {
+            return responder.respond_with_error(acp::Error::auth_required());
+        }
         let number = self.next_session.fetch_add(1, Ordering::Relaxed) + 1;
         let session_id = format!("demo-{}-{number}", std::process::id());
-        self.sessions().insert(
-            session_id.clone(),
-            DemoSession {
-                cwd: request.cwd,
-                running: None,
-                turns: 0,
-            },
-        );
+        self.add_session(session_id.clone(), request.cwd);
         responder.respond(NewSessionResponse::new(session_id))
     }
 

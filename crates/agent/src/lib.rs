@@ -5,7 +5,9 @@
 //! - [`AgentLink::start`] spawns the process (argv only, `env_clear` + the given
 //!   environment, own process group, stdin/stdout piped, stderr appended to a log file),
 //!   runs `initialize` (advertising `fs.readTextFile`, `fs.writeTextFile` and
-//!   `elicitation.form`) and `session/new` with the cwd, and returns the link.
+//!   `elicitation.form`), then continues [`LinkConfig::resume`] (`session/resume`, else
+//!   `session/load` with its replay dropped) or opens `session/new` with the cwd, and
+//!   returns the link ([`AgentLink::origin`] says which).
 //! - Everything the agent does arrives, in order, as [`AgentEvent`]s on the channel
 //!   given to `start`. A turn's completion ([`AgentEvent::TurnDone`]) arrives after
 //!   every update the agent sent before answering `session/prompt`.
@@ -41,7 +43,9 @@ use agent_client_protocol::Lines;
 use agent_client_protocol::v1::schema::{
     CancelNotification, ContentBlock, PromptRequest, TextContent,
 };
-use berth_protocol::{Event, Outcome, PermissionOption, Question, StopReason};
+use berth_protocol::{
+    AgentCapabilities, Event, Outcome, PermissionOption, Question, SessionOrigin, StopReason,
+};
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -52,6 +56,7 @@ mod client;
 pub mod demo;
 mod fs;
 mod process;
+pub use process::locate;
 mod translate;
 mod transport;
 
@@ -83,6 +88,9 @@ pub struct LinkConfig {
     pub cwd: PathBuf,
     /// The agent's stderr is appended here (parent directory created if missing).
     pub stderr_log: PathBuf,
+    /// The agent's session id from an earlier process: continue that conversation
+    /// (`session/resume`, else `session/load`) instead of starting a new one.
+    pub resume: Option<String>,
 }
 
 /// What the agent did, in order.
@@ -137,7 +145,11 @@ pub struct AgentLink {
 
 struct Inner {
     pid: u32,
+    state: Arc<client::ClientState>,
     agent_session_id: String,
+    origin: SessionOrigin,
+    capabilities: AgentCapabilities,
+    resume_failure: Option<String>,
     connection: client::AgentConnection,
     events: mpsc::Sender<AgentEvent>,
     turn: client::TurnSlot,
@@ -198,6 +210,8 @@ impl AgentLink {
             events: events.clone(),
             turn: turn.clone(),
             root,
+            replaying: Default::default(),
+            tool_calls: Default::default(),
         });
         let transport = Lines::new(
             transport::line_sink(stdin, |_| false, || {}),
@@ -206,7 +220,7 @@ impl AgentLink {
         let shutdown = CancellationToken::new();
         let (connected_tx, connected_rx) = oneshot::channel();
         let connection_task = tokio::spawn(client::run(
-            state,
+            state.clone(),
             transport,
             connected_tx,
             shutdown.clone(),
@@ -229,8 +243,9 @@ impl AgentLink {
             let connection = connected_rx
                 .await
                 .map_err(|_| "the connection to the agent ended before it started".to_owned())?;
-            let session_id = client::handshake(&connection, &cwd).await?;
-            Ok::<_, String>((connection, session_id))
+            let handshake =
+                client::handshake(&connection, &state, &cwd, config.resume.as_deref()).await?;
+            Ok::<_, String>((connection, handshake))
         };
         let outcome = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
             Ok(outcome) => outcome,
@@ -240,14 +255,24 @@ impl AgentLink {
             )),
         };
         match outcome {
-            Ok((connection, agent_session_id)) => {
+            Ok((connection, handshake)) => {
                 guard.0 = None;
                 started_tx.send_replace(Some(true));
-                tracing::info!(pid, %agent_session_id, program, "agent started");
+                let client::Handshake {
+                    session_id: agent_session_id,
+                    origin,
+                    capabilities,
+                    note,
+                } = handshake;
+                tracing::info!(pid, %agent_session_id, ?origin, program, "agent started");
                 Ok(AgentLink {
                     inner: Arc::new(Inner {
                         pid,
+                        state,
                         agent_session_id,
+                        origin,
+                        capabilities,
+                        resume_failure: note,
                         connection,
                         events,
                         turn,
@@ -292,6 +317,21 @@ impl AgentLink {
         self.inner.agent_session_id.clone()
     }
 
+    /// How this process came by its conversation.
+    pub fn origin(&self) -> SessionOrigin {
+        self.inner.origin
+    }
+
+    /// What the agent declared in `initialize`.
+    pub fn capabilities(&self) -> &AgentCapabilities {
+        &self.inner.capabilities
+    }
+
+    /// When [`LinkConfig::resume`] was asked for but a new conversation was started: why.
+    pub fn resume_failure(&self) -> Option<&str> {
+        self.inner.resume_failure.as_deref()
+    }
+
     /// Send `session/prompt`; returns at once. Completion arrives as `TurnDone`.
     pub fn prompt(&self, turn_id: &str, text: &str) -> Result<(), AgentError> {
         let inner = &self.inner;
@@ -300,6 +340,11 @@ impl AgentLink {
         }
         // Set before sending, so the turn's first update is already stamped with it.
         inner.turn.set(turn_id);
+        // Whatever a `session/load` replayed is over: from here on updates are new.
+        inner
+            .state
+            .replaying
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let request = PromptRequest::new(
             inner.agent_session_id.clone(),
             vec![ContentBlock::Text(TextContent::new(text))],

@@ -96,3 +96,38 @@ fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Where `spec.program` would be found when launched: a path with a `/` as given, a bare
+/// name on the `PATH` of `spec.env` (the agent's own environment, not the server's).
+/// `Err` is a sentence saying why it cannot be launched.
+pub fn locate(spec: &crate::AgentSpec) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        std::fs::metadata(path)
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
+    let program = spec.program.as_str();
+    if program.is_empty() {
+        return Err("no command is configured".to_owned());
+    }
+    if program.contains('/') {
+        let path = Path::new(program);
+        return if executable(path) {
+            Ok(path.to_path_buf())
+        } else if path.exists() {
+            Err(format!("`{program}` is not an executable file"))
+        } else {
+            Err(format!("`{program}` does not exist"))
+        };
+    }
+    let path = spec
+        .env
+        .iter()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_default();
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+        .ok_or_else(|| format!("`{program}` was not found on PATH"))
+}

@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 
 use agent_client_protocol::v1::schema as acp;
 use berth_protocol::{
-    Event, PermissionOption, PermissionOptionKind, PlanEntry, Question, StopReason,
+    AgentCapabilities, AgentCommand, Event, PermissionOption, PermissionOptionKind, PlanEntry,
+    Question, StopReason,
 };
 use serde::Serialize;
 use serde_json::Value;
 
-/// The berth event for one ACP `session/update`, stamped with `turn_id`; `None` for
-/// updates berth does not record (user message echoes, commands, modes, …).
+/// The berth event for one ACP `session/update`, stamped with `turn_id`; `None` only for
+/// echoes of the user's own message (berth logs that itself). Kinds berth has no event
+/// for are kept as `agent_update`.
 pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Option<Event> {
     let turn_id = turn_id.to_owned();
     match update {
@@ -44,6 +46,7 @@ pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Opti
                 content: fields.content.as_ref().and_then(to_json),
                 title: fields.title,
                 locations: fields.locations.as_ref().and_then(to_json),
+                input: fields.raw_input,
             })
         }
         acp::SessionUpdate::Plan(plan) => Some(Event::Plan {
@@ -64,21 +67,106 @@ pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Opti
             context_size: Some(usage.size),
             cost: usage.cost.as_ref().and_then(to_json),
         }),
+        acp::SessionUpdate::AvailableCommandsUpdate(update) => Some(Event::CommandsChanged {
+            commands: update
+                .available_commands
+                .into_iter()
+                .map(|command| AgentCommand {
+                    name: command.name,
+                    description: command.description,
+                    hint: command.input.map(|input| match input {
+                        acp::AvailableCommandInput::Unstructured(input) => input.hint,
+                        #[allow(unreachable_patterns)]
+                        _ => String::new(),
+                    }),
+                })
+                .collect(),
+        }),
+        acp::SessionUpdate::CurrentModeUpdate(update) => Some(Event::ModeChanged {
+            mode_id: update.current_mode_id.0.to_string(),
+        }),
         // The server records the user's message itself when it starts the turn.
         acp::SessionUpdate::UserMessageChunk(_) => None,
-        other => {
-            tracing::debug!(update = ?update_kind(&other), "skipping session update berth does not record");
-            None
-        }
+        other => match serde_json::to_value(&other) {
+            Ok(update) => Some(unknown_update(update, &turn_id)),
+            Err(error) => {
+                tracing::warn!(%error, "could not serialise a session update");
+                None
+            }
+        },
     }
 }
 
-/// The wire name of an update (`sessionUpdate`), for logs.
-fn update_kind(update: &acp::SessionUpdate) -> String {
-    serde_json::to_value(update)
-        .ok()
-        .and_then(|value| value.get("sessionUpdate")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
+/// A `tool_call` event for a call first heard of in a permission request (whose
+/// `toolCall` is an update: every field optional).
+pub(crate) fn tool_call_from_update(update: &acp::ToolCallUpdate, turn_id: &str) -> Event {
+    let fields = &update.fields;
+    Event::ToolCall {
+        turn_id: turn_id.to_owned(),
+        tool_call_id: update.tool_call_id.0.to_string(),
+        title: fields
+            .title
+            .clone()
+            .filter(|title| !title.trim().is_empty())
+            .unwrap_or_else(|| "Tool call".to_owned()),
+        tool_kind: fields
+            .kind
+            .as_ref()
+            .and_then(snake)
+            .unwrap_or_else(|| "other".to_owned()),
+        status: fields
+            .status
+            .as_ref()
+            .and_then(snake)
+            .unwrap_or_else(|| "pending".to_owned()),
+        input: fields.raw_input.clone(),
+        content: fields.content.as_deref().and_then(non_empty_json),
+        locations: fields.locations.as_deref().and_then(non_empty_json),
+    }
+}
+
+/// An update berth has no event kind for, kept as the agent sent it.
+pub(crate) fn unknown_update(update: Value, turn_id: &str) -> Event {
+    Event::AgentUpdate {
+        turn_id: (!turn_id.is_empty()).then(|| turn_id.to_owned()),
+        update,
+    }
+}
+
+/// Whether an update is part of the conversation's transcript (which `session/load`
+/// replays), as opposed to the session's state (commands, mode, …).
+pub(crate) fn is_transcript(update: &acp::SessionUpdate) -> bool {
+    matches!(
+        update,
+        acp::SessionUpdate::UserMessageChunk(_)
+            | acp::SessionUpdate::AgentMessageChunk(_)
+            | acp::SessionUpdate::AgentThoughtChunk(_)
+            | acp::SessionUpdate::ToolCall(_)
+            | acp::SessionUpdate::ToolCallUpdate(_)
+            | acp::SessionUpdate::Plan(_)
+            | acp::SessionUpdate::UsageUpdate(_)
+    )
+}
+
+/// What the agent declared in `initialize`, in berth's words.
+pub(crate) fn capabilities(initialized: &acp::InitializeResponse) -> AgentCapabilities {
+    let agent = &initialized.agent_capabilities;
+    let prompt = &agent.prompt_capabilities;
+    AgentCapabilities {
+        name: initialized
+            .agent_info
+            .as_ref()
+            .map(|info| info.name.clone()),
+        version: initialized
+            .agent_info
+            .as_ref()
+            .map(|info| info.version.clone()),
+        load_session: agent.load_session,
+        resume: agent.session_capabilities.resume.is_some(),
+        image: prompt.image,
+        audio: prompt.audio,
+        embedded_context: prompt.embedded_context,
+    }
 }
 
 /// Text of a content block; non-text blocks become a short placeholder so the transcript
@@ -142,9 +230,18 @@ pub(crate) fn questions(schema: &acp::ElicitationSchema) -> Vec<Question> {
                 question: title.or(description).unwrap_or_else(|| name.clone()),
                 free_text: options.is_none(),
                 options,
+                optional: !is_required(schema, name),
             }
         })
         .collect()
+}
+
+/// JSON Schema: a property is required only when `required` lists it.
+fn is_required(schema: &acp::ElicitationSchema, name: &str) -> bool {
+    schema
+        .required
+        .as_ref()
+        .is_some_and(|required| required.iter().any(|r| r == name))
 }
 
 /// `(title, description, fixed options)` of one form property.
@@ -207,6 +304,10 @@ pub(crate) fn answers_to_content(
             tracing::debug!(question = %id, "dropping an answer to a question the form does not ask");
             continue;
         };
+        // A form leaves an optional field it did not fill out of its content.
+        if answer.is_empty() && !is_required(schema, &id) {
+            continue;
+        }
         let value = match property {
             P::Number(_) => answer.trim().parse().map(V::Number).ok(),
             P::Integer(_) => answer.trim().parse().map(V::Integer).ok(),
@@ -364,23 +465,51 @@ mod tests {
     }
 
     #[test]
-    fn unrecorded_updates_are_skipped() {
+    fn user_message_echoes_are_skipped() {
         assert_eq!(
             translate(
                 json!({"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": "hi"}})
             ),
             None
         );
+    }
+
+    #[test]
+    fn commands_and_modes_become_summary_events() {
         assert_eq!(
             translate(json!({"sessionUpdate": "current_mode_update", "currentModeId": "code"})),
-            None
+            Some(json!({"kind": "mode_changed", "mode_id": "code"}))
         );
         assert_eq!(
             translate(
-                json!({"sessionUpdate": "available_commands_update", "availableCommands": []})
+                json!({"sessionUpdate": "available_commands_update", "availableCommands": [
+                    {"name": "review", "description": "Review changes", "input": {"hint": "focus"}},
+                    {"name": "init", "description": "Write AGENTS.md"}
+                ]})
             ),
-            None
+            Some(json!({"kind": "commands_changed", "commands": [
+                {"name": "review", "description": "Review changes", "hint": "focus"},
+                {"name": "init", "description": "Write AGENTS.md"}
+            ]}))
         );
+    }
+
+    #[test]
+    fn updates_without_an_event_kind_are_kept_whole() {
+        let update = json!({"sessionUpdate": "session_info_update", "title": "Fixing login"});
+        assert_eq!(
+            translate(update.clone()),
+            Some(json!({"kind": "agent_update", "turn_id": "t1", "update": update}))
+        );
+    }
+
+    #[test]
+    fn replayed_transcript_is_told_apart_from_state() {
+        let parse = |value| serde_json::from_value::<acp::SessionUpdate>(value).unwrap();
+        let chunk = json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "x"}});
+        assert!(is_transcript(&parse(chunk)));
+        let mode = json!({"sessionUpdate": "current_mode_update", "currentModeId": "code"});
+        assert!(!is_transcript(&parse(mode)));
     }
 
     #[test]
@@ -440,12 +569,24 @@ mod tests {
             serde_json::to_value(questions(&form())).unwrap(),
             json!([
                 {"id": "color", "question": "Pick a color", "options": ["red", "green", "blue"], "free_text": false},
-                {"id": "count", "question": "How many?", "free_text": true},
-                {"id": "name", "question": "name", "free_text": true},
-                {"id": "ok", "question": "Proceed?", "options": ["true", "false"], "free_text": false},
-                {"id": "size", "question": "Which size?", "options": ["s", "l"], "free_text": false},
-                {"id": "tags", "question": "Tags", "options": ["x", "y"], "free_text": false}
+                {"id": "count", "question": "How many?", "free_text": true, "optional": true},
+                {"id": "name", "question": "name", "free_text": true, "optional": true},
+                {"id": "ok", "question": "Proceed?", "options": ["true", "false"], "free_text": false, "optional": true},
+                {"id": "size", "question": "Which size?", "options": ["s", "l"], "free_text": false, "optional": true},
+                {"id": "tags", "question": "Tags", "options": ["x", "y"], "free_text": false, "optional": true}
             ])
+        );
+    }
+
+    #[test]
+    fn unfilled_optional_answers_stay_out_of_the_content() {
+        let answers = BTreeMap::from([
+            ("color".to_owned(), "red".to_owned()),
+            ("name".to_owned(), String::new()),
+        ]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
+            json!({"color": "red"})
         );
     }
 

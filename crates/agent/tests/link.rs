@@ -75,6 +75,7 @@ async fn try_start(
         spec,
         cwd: cwd.clone(),
         stderr_log: stderr_log.clone(),
+        resume: None,
     };
     let link = timeout(WAIT, AgentLink::start(config, tx))
         .await
@@ -338,6 +339,7 @@ async fn question_asked(h: &mut Harness, turn_id: &str) -> tokio::sync::oneshot:
                         "blue".to_owned()
                     ]),
                     free_text: false,
+                    optional: false,
                 }]
             );
             reply

@@ -1,35 +1,304 @@
-//! The agent catalog this server offers, and the environment agents get.
+//! The agent registry: the built-in entries, merged with the config file's
+//! `[agents.<id>]` tables, and the environment each agent gets.
+
+use std::collections::BTreeMap;
 
 use berth_agent::AgentSpec;
+use berth_protocol::rest::AgentInfo;
 use berth_session::{AgentCatalog, AgentEntry};
 
-/// Variables an agent process inherits; everything else is withheld (secrets of the
-/// server's environment stay out, and some launchers misbehave with a full one).
-pub const ENV_ALLOWLIST: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-    "TERM",
-];
+use crate::config::{AgentSection, Config};
 
-/// The environment given to agent processes: the allow-listed part of ours.
-pub fn agent_env() -> Vec<(String, String)> {
-    ENV_ALLOWLIST
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-        .collect()
+/// One built-in registry entry.
+struct Builtin {
+    id: &'static str,
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+    /// Server variables this agent inherits besides the common allow-list: the ones its
+    /// own docs name for credentials and endpoints.
+    env_allow: &'static [&'static str],
+    /// Variables set for this agent unless the config file sets them otherwise.
+    env: &'static [(&'static str, &'static str)],
+    install: &'static str,
 }
 
-/// The built-in catalog: the demo agent, run as `<this binary> agent demo`.
-pub fn catalog() -> anyhow::Result<AgentCatalog> {
+/// The ACP launchers berth knows out of the box (`demo` is added separately: it is this
+/// binary). `berth serve --help` and the README list the same install commands.
+const BUILTINS: &[Builtin] = &[
+    Builtin {
+        id: "claude",
+        name: "Claude Code",
+        program: "claude-agent-acp",
+        args: &[],
+        env_allow: &[
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_BASE_URL",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CONFIG_DIR",
+        ],
+        env: &[],
+        install: "npm install -g @agentclientprotocol/claude-agent-acp",
+    },
+    Builtin {
+        id: "codex",
+        name: "Codex",
+        program: "codex-acp",
+        args: &[],
+        env_allow: &["OPENAI_API_KEY", "OPENAI_BASE_URL", "CODEX_HOME"],
+        // Codex's default mode hands approvals to a model reviewer; berth exists for
+        // live approvals by the user, so start in the mode that asks.
+        env: &[("INITIAL_AGENT_MODE", "read-only")],
+        install: "npm install -g @agentclientprotocol/codex-acp",
+    },
+    Builtin {
+        id: "gemini",
+        name: "Gemini CLI",
+        program: "gemini",
+        args: &["--acp"],
+        env_allow: &[
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_CLOUD_LOCATION",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ],
+        // Otherwise it re-executes itself as a child node process, so the process berth
+        // started is not the agent (signals and pids then miss the real one).
+        env: &[("GEMINI_CLI_NO_RELAUNCH", "true")],
+        install: "npm install -g @google/gemini-cli",
+    },
+    Builtin {
+        id: "opencode",
+        name: "opencode",
+        program: "opencode",
+        args: &["acp"],
+        env_allow: &[
+            "OPENCODE_CONFIG",
+            "OPENCODE_CONFIG_CONTENT",
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+        ],
+        env: &[],
+        install: "npm install -g opencode-ai",
+    },
+];
+
+/// How to install each launcher, for `berth serve --help`.
+pub const INSTALL_HELP: &str = "\
+Agents (see `berth agents`): `demo` is built in. The others need their ACP launcher on PATH
+(or a `command` path in the config file's [agents.<id>] table):
+  claude    npm install -g @agentclientprotocol/claude-agent-acp
+  codex     npm install -g @agentclientprotocol/codex-acp
+  gemini    npm install -g @google/gemini-cli
+  opencode  npm install -g opencode-ai
+Config file: $XDG_CONFIG_HOME/berth/config.toml (or --config); `berth config` prints the
+effective one.";
+
+/// The registry for `config`: built-ins first (demo, then the launchers), then added
+/// agents by id; disabled entries left out.
+pub fn catalog(config: &Config) -> anyhow::Result<AgentCatalog> {
     let exe = std::env::current_exe()?;
-    let demo = AgentEntry {
-        id: "demo".into(),
-        name: "Demo agent (built in)".into(),
-        spec: AgentSpec {
-            program: exe.to_string_lossy().into_owned(),
-            args: vec!["agent".into(), "demo".into()],
-            env: agent_env(),
-        },
-        availability: Ok(()),
+    let mut entries = Vec::new();
+    let demo = Builtin {
+        id: "demo",
+        name: "Demo agent (built in)",
+        program: "",
+        args: &["agent", "demo"],
+        env_allow: &[],
+        env: &[],
+        install: "",
     };
-    Ok(AgentCatalog::new(vec![demo]))
+    let demo_program = exe.to_string_lossy().into_owned();
+    for builtin in std::iter::once(&demo).chain(BUILTINS) {
+        let section = config.agents.get(builtin.id);
+        let program = if builtin.id == "demo" {
+            demo_program.as_str()
+        } else {
+            builtin.program
+        };
+        let base = AgentSection {
+            name: Some(builtin.name.to_owned()),
+            command: Some(program.to_owned()),
+            args: Some(builtin.args.iter().map(|a| a.to_string()).collect()),
+            env_allow: builtin.env_allow.iter().map(|v| v.to_string()).collect(),
+            env: builtin
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            install: (!builtin.install.is_empty()).then(|| builtin.install.to_owned()),
+            ..AgentSection::default()
+        };
+        if let Some(entry) = entry(config, builtin.id, merge(base, section)) {
+            entries.push(entry);
+        }
+    }
+    let builtin_ids: Vec<&str> = std::iter::once("demo")
+        .chain(BUILTINS.iter().map(|b| b.id))
+        .collect();
+    for (id, section) in &config.agents {
+        if builtin_ids.contains(&id.as_str()) {
+            continue;
+        }
+        if section.command.is_none() {
+            anyhow::bail!("agents.{id} needs a `command` (it is not a built-in agent)");
+        }
+        if let Some(entry) = entry(config, id, section.clone()) {
+            entries.push(entry);
+        }
+    }
+    Ok(AgentCatalog::new(entries))
+}
+
+/// `over`'s fields replace `base`'s where set; `env` and `env_allow` add up.
+fn merge(mut base: AgentSection, over: Option<&AgentSection>) -> AgentSection {
+    let Some(over) = over else {
+        return base;
+    };
+    let over = over.clone();
+    base.name = over.name.or(base.name);
+    base.command = over.command.or(base.command);
+    base.args = over.args.or(base.args);
+    base.env.extend(over.env);
+    base.env_allow.extend(over.env_allow);
+    base.cwd = over.cwd.or(base.cwd);
+    base.cwd_within = over.cwd_within.or(base.cwd_within);
+    base.install = over.install.or(base.install);
+    base.enabled = over.enabled.or(base.enabled);
+    base
+}
+
+fn entry(config: &Config, id: &str, section: AgentSection) -> Option<AgentEntry> {
+    if section.enabled == Some(false) {
+        return None;
+    }
+    Some(AgentEntry {
+        id: id.to_owned(),
+        name: section.name.clone().unwrap_or_else(|| id.to_owned()),
+        spec: AgentSpec {
+            program: section.command.clone().unwrap_or_default(),
+            args: section.args.clone().unwrap_or_default(),
+            env: agent_env(&config.agent_env.allow, &section),
+        },
+        install: section.install,
+        default_cwd: section.cwd,
+        cwd_within: section.cwd_within,
+    })
+}
+
+/// The complete environment of one agent: the allow-listed part of ours, then the
+/// agent's own `env` on top.
+fn agent_env(allow: &[String], section: &AgentSection) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = allow
+        .iter()
+        .chain(&section.env_allow)
+        .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+        .collect();
+    env.extend(section.env.clone());
+    env.into_iter().collect()
+}
+
+/// `berth agents`: one line per agent, as `GET /agents` reports them.
+pub fn print(infos: &[AgentInfo], json: bool) -> anyhow::Result<()> {
+    if json {
+        let list = berth_protocol::rest::AgentList {
+            agents: infos.to_vec(),
+        };
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for info in infos {
+        let state = match &info.reason {
+            None => "available".to_owned(),
+            Some(reason) => format!("not available: {reason}"),
+        };
+        println!("{:<10} {:<24} {state}", info.id, info.name);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(catalog: &AgentCatalog) -> Vec<String> {
+        catalog.infos().into_iter().map(|info| info.id).collect()
+    }
+
+    #[test]
+    fn built_ins_are_listed_in_order() {
+        let catalog = catalog(&Config::default()).unwrap();
+        assert_eq!(
+            ids(&catalog),
+            ["demo", "claude", "codex", "gemini", "opencode"]
+        );
+        let demo = catalog.get("demo").unwrap();
+        assert!(demo.availability().is_ok(), "the demo agent is this binary");
+        assert_eq!(demo.spec.args, ["agent", "demo"]);
+        assert_eq!(catalog.get("gemini").unwrap().spec.args, ["--acp"]);
+    }
+
+    #[test]
+    fn a_missing_launcher_says_how_to_install_it() {
+        let config =
+            Config::parse("[agents.claude]\ncommand = \"/nonexistent/claude-agent-acp\"\n")
+                .unwrap();
+        let catalog = catalog(&config).unwrap();
+        let reason = catalog.get("claude").unwrap().availability().unwrap_err();
+        assert!(reason.contains("does not exist"), "{reason}");
+        assert!(
+            reason.contains("npm install -g @agentclientprotocol/claude-agent-acp"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn config_tables_adjust_built_ins_and_add_agents() {
+        let config = Config::parse(
+            r#"
+            [agent_env]
+            allow = ["PATH"]
+            [agents.claude]
+            env = { ANTHROPIC_BASE_URL = "http://127.0.0.1:9", PATH = "/opt/bin" }
+            [agents.opencode]
+            enabled = false
+            [agents.mine]
+            name = "Mine"
+            command = "/bin/true"
+            cwd_within = "/tmp"
+            "#,
+        )
+        .unwrap();
+        let catalog = catalog(&config).unwrap();
+        assert_eq!(ids(&catalog), ["demo", "claude", "codex", "gemini", "mine"]);
+        let claude = catalog.get("claude").unwrap();
+        assert_eq!(
+            claude.spec.program, "claude-agent-acp",
+            "unset fields keep the built-in"
+        );
+        let env: BTreeMap<_, _> = claude.spec.env.iter().cloned().collect();
+        assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9");
+        assert_eq!(env["PATH"], "/opt/bin", "the agent's own env wins");
+        assert!(
+            !env.contains_key("HOME"),
+            "only the allow-list is inherited"
+        );
+        let mine = catalog.get("mine").unwrap();
+        assert_eq!(mine.name, "Mine");
+        assert!(mine.availability().is_ok());
+        assert_eq!(
+            mine.cwd_within.as_deref(),
+            Some(std::path::Path::new("/tmp"))
+        );
+    }
+
+    #[test]
+    fn an_added_agent_needs_a_command() {
+        let config = Config::parse("[agents.mine]\nname = \"Mine\"\n").unwrap();
+        let error = catalog(&config).unwrap_err();
+        assert!(error.to_string().contains("agents.mine"), "{error}");
+    }
 }

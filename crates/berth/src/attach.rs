@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_protocol::rest::{Resolved, StartTurn, TurnAccepted};
-use berth_protocol::{Answer, ClientOp, Event, Seq, ServerFrame};
+use berth_protocol::{Answer, ClientOp, Event, Seq, ServerFrame, SessionOrigin};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -404,12 +404,34 @@ fn render(event: &Event) {
             Some(error) => writeln!(out, "\n[turn ended: {stop_reason:?}: {error}]"),
             None => writeln!(out, "\n[turn ended: {stop_reason:?}]"),
         },
-        Event::AgentStarted { pid } => writeln!(out, "[agent started, pid {pid}]"),
+        Event::AgentStarted {
+            pid,
+            session_origin,
+            ..
+        } => match session_origin {
+            Some(SessionOrigin::Resumed) => {
+                writeln!(out, "[agent started, pid {pid}, conversation resumed]")
+            }
+            Some(SessionOrigin::Loaded) => {
+                writeln!(out, "[agent started, pid {pid}, conversation reloaded]")
+            }
+            _ => writeln!(out, "[agent started, pid {pid}]"),
+        },
         Event::AgentExited { code, signal } => {
             writeln!(out, "[agent exited: code {code:?}, signal {signal:?}]")
         }
         Event::TitleChanged { title } => writeln!(out, "[title: {title}]"),
         Event::Error { message } => writeln!(out, "[error: {message}]"),
+        Event::Notice { message } => writeln!(out, "[note: {}]", clean(message)),
+        Event::CommandsChanged { commands } => {
+            let names: Vec<String> = commands.iter().map(|c| format!("/{}", c.name)).collect();
+            writeln!(out, "[commands: {}]", clean(&names.join(" ")))
+        }
+        Event::ModeChanged { mode_id } => writeln!(out, "[mode: {}]", clean(mode_id)),
+        Event::AgentUpdate { update, .. } => {
+            let kind = update["sessionUpdate"].as_str().unwrap_or("unknown");
+            writeln!(out, "[agent update: {}]", clean(kind))
+        }
     };
     let _ = out.flush();
 }

@@ -11,6 +11,9 @@ use clap::{Args, Parser, Subcommand};
     about = "Keep AI coding-agent sessions alive on your machine; watch and steer them from any viewport."
 )]
 pub struct Cli {
+    /// Config file; default `$XDG_CONFIG_HOME/berth/config.toml` (used if it exists).
+    #[arg(long, global = true, env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -18,7 +21,12 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the server (REST + WebSocket + UI) on 127.0.0.1:7878.
+    #[command(after_help = crate::agents::INSTALL_HELP)]
     Serve(ServeArgs),
+    /// List the agents this server offers and whether each can be started.
+    Agents(AgentsArgs),
+    /// Print the effective configuration (defaults, config file) as TOML.
+    Config,
     /// Run a built-in agent on stdio (spoken to over ACP by the server).
     Agent {
         #[command(subcommand)]
@@ -40,45 +48,87 @@ pub enum Command {
     Attach(AttachArgs),
 }
 
+impl Command {
+    /// The server-reaching arguments of a client command.
+    pub fn client_args(&mut self) -> Option<&mut ClientArgs> {
+        match self {
+            Command::Sessions(args) => Some(args),
+            Command::New(args) => Some(&mut args.client),
+            Command::Send(args) => Some(&mut args.client),
+            Command::Answer(args) => Some(&mut args.client),
+            Command::Cancel(args) => Some(&mut args.client),
+            Command::Attach(args) => Some(&mut args.client),
+            Command::Serve(_)
+            | Command::Agent { .. }
+            | Command::Agents(_)
+            | Command::Config
+            | Command::Token(_) => None,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum AgentCommand {
     /// The deterministic demo agent of PROTOCOL.md (the default agent).
-    Demo,
+    Demo(DemoArgs),
 }
 
+/// Flags and `BERTH_*` variables override the config file; unset ones keep its values
+/// (whose defaults are in `config.rs`).
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to bind.
-    #[arg(long, env = "BERTH_HOST", default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to bind; 0 picks a free one (printed at startup).
-    #[arg(long, env = "BERTH_PORT", default_value_t = 7878)]
-    pub port: u16,
+    /// Address to bind [config: server.host, default 127.0.0.1].
+    #[arg(long, env = "BERTH_HOST")]
+    pub host: Option<String>,
+    /// Port to bind; 0 picks a free one, printed at startup [server.port, 7878].
+    #[arg(long, env = "BERTH_PORT")]
+    pub port: Option<u16>,
     /// Access token; default: `<data dir>/token`, created (0600) on first start.
     #[arg(long, env = "BERTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Data directory; default `$XDG_DATA_HOME/berth` (`~/.local/share/berth`).
+    /// Data directory [storage.data_dir, `$XDG_DATA_HOME/berth`].
     #[arg(long, env = "BERTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Extra host names allowed in `Host`/`Origin` (e.g. a reverse proxy's name).
+    /// Extra host names allowed in `Host`/`Origin`, e.g. a reverse proxy's name
+    /// [server.allowed_hosts; the flag adds to it].
     #[arg(
         long = "allow-host",
         env = "BERTH_ALLOWED_HOSTS",
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
-    /// SQLite `synchronous`: off, normal, full or extra.
-    #[arg(long, env = "BERTH_SYNCHRONOUS", default_value = "full")]
-    pub synchronous: String,
-    /// Seconds a viewport's socket may accept nothing before it is disconnected.
-    #[arg(long, env = "BERTH_WRITE_TIMEOUT", default_value_t = 30)]
-    pub write_timeout: u64,
-    /// Seconds after `cancel` before a slow agent's process group is killed.
-    #[arg(long, env = "BERTH_CANCEL_GRACE", default_value_t = 5)]
-    pub cancel_grace: u64,
-    /// Opt-in: resolve prompts unanswered for this many seconds as cancelled.
+    /// SQLite `synchronous`: off, normal, full or extra [storage.synchronous, full].
+    #[arg(long, env = "BERTH_SYNCHRONOUS")]
+    pub synchronous: Option<String>,
+    /// Seconds a viewport's socket may accept nothing before it is disconnected
+    /// [server.write_timeout_secs, 30].
+    #[arg(long, env = "BERTH_WRITE_TIMEOUT")]
+    pub write_timeout: Option<u64>,
+    /// Seconds after `cancel` before a slow agent's process group is killed
+    /// [sessions.cancel_grace_secs, 5].
+    #[arg(long, env = "BERTH_CANCEL_GRACE")]
+    pub cancel_grace: Option<u64>,
+    /// Resolve prompts unanswered for this many seconds as cancelled
+    /// [sessions.prompt_timeout_secs, never].
     #[arg(long, env = "BERTH_PROMPT_TIMEOUT")]
     pub prompt_timeout: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Offer to continue earlier sessions: `load` (replays one exchange) or `resume`.
+    #[arg(long, value_parser = ["load", "resume"])]
+    pub continues: Option<String>,
+    /// Advertise a sign-in method and refuse new sessions until "signed in" (never).
+    #[arg(long)]
+    pub require_auth: bool,
+}
+
+#[derive(Args)]
+pub struct AgentsArgs {
+    /// Print JSON (`GET /agents`'s body) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -90,9 +140,9 @@ pub struct TokenArgs {
 /// How the CLI reaches a server.
 #[derive(Args, Clone)]
 pub struct ClientArgs {
-    /// Server URL.
-    #[arg(long, env = "BERTH_URL", default_value = "http://127.0.0.1:7878")]
-    pub server: String,
+    /// Server URL; default: the config file's `server.host` and `server.port`.
+    #[arg(long, env = "BERTH_URL")]
+    pub server: Option<String>,
     /// Access token; default: read from the data directory.
     #[arg(long, env = "BERTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

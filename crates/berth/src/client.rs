@@ -24,7 +24,7 @@ impl Client {
         let token = match &args.token {
             Some(token) => token.clone(),
             None => {
-                let dir = paths::data_dir(args.data_dir.as_deref())?;
+                let dir = paths::data_dir(args.data_dir.as_deref(), &Default::default())?;
                 std::fs::read_to_string(dir.join("token"))
                     .with_context(|| {
                         format!(
@@ -38,7 +38,12 @@ impl Client {
         };
         Ok(Client {
             http: reqwest::Client::new(),
-            base: args.server.trim_end_matches('/').to_owned(),
+            base: args
+                .server
+                .as_deref()
+                .context("no server URL")?
+                .trim_end_matches('/')
+                .to_owned(),
             token,
         })
     }

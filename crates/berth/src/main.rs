@@ -3,7 +3,9 @@
 //! - [`cli`]: the clap command tree.
 //! - [`serve`]: `berth serve` — opens the store, repairs sessions, runs the gateway.
 //! - [`paths`]: XDG data directory and the 0600 token file.
-//! - [`agents`]: the agent catalog and the agents' environment allow-list.
+//! - [`config`]: the config file and every default (ARCHITECTURE.md §5).
+//! - [`agents`]: the agent registry (built-ins merged with the config file) and the
+//!   environment each agent gets.
 //! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`, `answer`).
 //! - [`attach`]: `berth attach`, a terminal viewport that resumes by cursor.
 
@@ -11,12 +13,14 @@ mod agents;
 mod attach;
 mod cli;
 mod client;
+mod config;
 mod paths;
 mod serve;
 
 use clap::Parser;
 
-use crate::cli::{AgentCommand, Cli, Command};
+use crate::cli::{AgentCommand, Cli, ClientArgs, Command};
+use crate::config::Config;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -58,18 +62,39 @@ pub(crate) fn status_name(status: berth_protocol::Status) -> String {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve::run(args).await,
-        Command::Agent {
-            agent: AgentCommand::Demo,
-        } => {
-            // stdout carries the protocol: logs go to stderr only.
-            init_tracing();
-            berth_agent::demo::run_stdio().await?;
+    let mut command = cli.command;
+    if let Command::Agent {
+        agent: AgentCommand::Demo(args),
+    } = command
+    {
+        // stdout carries the protocol: logs go to stderr only. No config: the server
+        // already chose this agent's arguments and environment.
+        init_tracing();
+        let options = berth_agent::demo::DemoOptions {
+            continues: match args.continues.as_deref() {
+                Some("load") => Some(berth_agent::demo::Continue::Load),
+                Some("resume") => Some(berth_agent::demo::Continue::Resume),
+                _ => None,
+            },
+            require_auth: args.require_auth,
+        };
+        berth_agent::demo::run_stdio(options).await?;
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    if let Some(client) = command.client_args() {
+        fill_client_defaults(client, &config);
+    }
+    match command {
+        Command::Serve(args) => serve::run(args, config).await,
+        Command::Agent { .. } => unreachable!("handled above"),
+        Command::Agents(args) => agents::print(&agents::catalog(&config)?.infos(), args.json),
+        Command::Config => {
+            print!("{}", config.to_toml()?);
             Ok(())
         }
         Command::Token(args) => {
-            let data_dir = paths::data_dir(args.data_dir.as_deref())?;
+            let data_dir = paths::data_dir(args.data_dir.as_deref(), &config)?;
             println!("{}", paths::load_or_create_token(&data_dir)?.expose());
             Ok(())
         }
@@ -79,6 +104,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Answer(args) => client::answer(args).await,
         Command::Cancel(args) => client::cancel(args).await,
         Command::Attach(args) => attach::run(args).await,
+    }
+}
+
+/// The CLI reaches the server the config file describes unless told otherwise.
+fn fill_client_defaults(client: &mut ClientArgs, config: &Config) {
+    if client.server.is_none() {
+        let host = match config.server.host.as_str() {
+            "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+            host => host,
+        };
+        client.server = Some(format!("http://{host}:{}", config.server.port));
+    }
+    if client.data_dir.is_none() {
+        client.data_dir = config.storage.data_dir.clone();
     }
 }
 

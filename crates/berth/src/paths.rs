@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use berth_server::Token;
 
-/// `--data-dir`, else `$XDG_DATA_HOME/berth`, else `~/.local/share/berth`.
-pub fn data_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = flag {
+/// `--data-dir`, else the config file's `storage.data_dir`, else `$XDG_DATA_HOME/berth`,
+/// else `~/.local/share/berth`.
+pub fn data_dir(flag: Option<&Path>, config: &crate::config::Config) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = flag.or(config.storage.data_dir.as_deref()) {
         return Ok(dir.to_path_buf());
     }
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

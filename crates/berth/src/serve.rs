@@ -12,11 +12,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
+use crate::config::Config;
 use crate::{agents, paths};
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     crate::init_tracing();
-    let data_dir = paths::data_dir(args.data_dir.as_deref())?;
+    apply_flags(&mut config, &args);
+    let data_dir = paths::data_dir(args.data_dir.as_deref(), &config)?;
     paths::create_private_dir(&data_dir)?;
     let token = match args.token.as_deref().map(str::trim) {
         Some(token) if !token.is_empty() => Token::new(token),
@@ -24,30 +26,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Store::open(StoreConfig {
         path: data_dir.join("berth.db"),
-        synchronous: parse_synchronous(&args.synchronous)?,
-        max_batch: 512,
+        synchronous: parse_synchronous(&config.storage.synchronous)?,
+        max_batch: config.storage.max_batch.max(1),
     })
     .context("opening the event store")?;
+    let sessions = &config.sessions;
     let mut session_config = SessionConfig::new(data_dir.clone());
-    session_config.cancel_grace = Duration::from_secs(args.cancel_grace);
-    session_config.prompt_timeout = args.prompt_timeout.map(Duration::from_secs);
+    session_config.cancel_grace = Duration::from_secs(sessions.cancel_grace_secs);
+    session_config.kill_grace = Duration::from_secs(sessions.kill_grace_secs);
+    session_config.prompt_timeout = sessions.prompt_timeout_secs.map(Duration::from_secs);
+    session_config.live_buffer = sessions.live_buffer;
+    let catalog = agents::catalog(&config)?;
+    for info in catalog.infos() {
+        match &info.reason {
+            None => tracing::info!(agent = %info.id, "agent available"),
+            Some(reason) => tracing::info!(agent = %info.id, %reason, "agent not available"),
+        }
+    }
     // Repairs the previous run's state before anything can answer /health.
-    let registry = Registry::open(store.clone(), session_config, agents::catalog()?)
+    let registry = Registry::open(store.clone(), session_config, catalog)
         .await
         .context("loading sessions")?;
 
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
+    let server = &config.server;
+    let listener = TcpListener::bind((server.host.as_str(), server.port))
         .await
-        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+        .with_context(|| format!("binding {}:{}", server.host, server.port))?;
     let addr = listener.local_addr()?;
-    let mut config = ServerConfig::new(token.clone(), &args.host);
-    for host in &args.allowed_hosts {
+    let mut server_config = ServerConfig::new(token.clone(), &server.host);
+    for host in &server.allowed_hosts {
         let host = host.trim().to_ascii_lowercase();
         if !host.is_empty() {
-            config.allowed_hosts.push(host);
+            server_config.allowed_hosts.push(host);
         }
     }
-    config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
+    server_config.write_timeout = Duration::from_secs(server.write_timeout_secs.max(1));
     let url_host = match addr.ip() {
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
@@ -66,7 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut server = tokio::spawn(berth_server::serve(
         listener,
         registry.clone(),
-        config,
+        server_config,
         shutdown.clone(),
     ));
     let mut server_done = false;
@@ -114,12 +127,40 @@ async fn on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
+/// Flags and `BERTH_*` variables (clap reads both) win over the config file.
+fn apply_flags(config: &mut Config, args: &ServeArgs) {
+    let server = &mut config.server;
+    if let Some(host) = &args.host {
+        server.host = host.clone();
+    }
+    if let Some(port) = args.port {
+        server.port = port;
+    }
+    server
+        .allowed_hosts
+        .extend(args.allowed_hosts.iter().cloned());
+    if let Some(timeout) = args.write_timeout {
+        server.write_timeout_secs = timeout;
+    }
+    if let Some(synchronous) = &args.synchronous {
+        config.storage.synchronous = synchronous.clone();
+    }
+    if let Some(grace) = args.cancel_grace {
+        config.sessions.cancel_grace_secs = grace;
+    }
+    if args.prompt_timeout.is_some() {
+        config.sessions.prompt_timeout_secs = args.prompt_timeout;
+    }
+}
+
 fn parse_synchronous(value: &str) -> anyhow::Result<Synchronous> {
     Ok(match value.to_ascii_lowercase().as_str() {
         "off" => Synchronous::Off,
         "normal" => Synchronous::Normal,
         "full" => Synchronous::Full,
         "extra" => Synchronous::Extra,
-        other => anyhow::bail!("--synchronous must be off, normal, full or extra, not `{other}`"),
+        other => anyhow::bail!(
+            "synchronous (--synchronous or storage.synchronous) must be off, normal, full or extra, not `{other}`"
+        ),
     })
 }

@@ -361,9 +361,10 @@ async fn rest_bad_input_gets_documented_errors_and_changes_nothing() {
                 .get(format!("{}/api/v2/sessions", server.base))
                 .bearer_auth(&server.token),
         ),
+        // (`/nope` is a web UI route, answered with its index.html; see tests/ui.rs.)
         (
-            "GET /nope",
-            server.http.get(format!("{}/nope", server.base)),
+            "GET /nope.js",
+            server.http.get(format!("{}/nope.js", server.base)),
         ),
         (
             "GET /sessions/x/y/z",
@@ -784,10 +785,19 @@ async fn the_token_is_exchanged_for_a_cookie() {
         "the page never shows the real token"
     );
 
-    // No token at all: the sign-in page.
+    // No token at all: the web UI's page (it holds no secret; its API calls get 401 and it
+    // shows how to sign in), no cookie, and the API still refuses.
     let response = http.get(format!("{}/", server.base)).send().await.unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 200);
     assert!(response.headers().get("set-cookie").is_none());
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<html"), "{page}");
+    assert!(
+        !page.contains(&server.token),
+        "the page never shows the token"
+    );
+    let response = http.get(server.url("/sessions")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
 }
 
 #[tokio::test]

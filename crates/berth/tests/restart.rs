@@ -306,7 +306,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
     let agent_pid = frames
         .iter()
         .find_map(|f| match f.event {
-            Event::AgentStarted { pid } => Some(pid),
+            Event::AgentStarted { pid, .. } => Some(pid),
             _ => None,
         })
         .expect("agent_started was shown");

@@ -9,9 +9,11 @@ use crate::{Seq, Timestamp};
 ///
 /// `first_seq`, when present, says the entry covers `first_seq..=seq` (coalesced chunks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventRecord {
     pub seq: Seq,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub first_seq: Option<Seq>,
     pub ts: Timestamp,
     pub event: Event,
@@ -19,6 +21,7 @@ pub struct EventRecord {
 
 /// The `event` object: what happened, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     SessionCreated {
@@ -48,25 +51,36 @@ pub enum Event {
         tool_kind: String,
         status: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         input: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         content: Option<Value>,
         /// Extension: files the tool touches (`[{"path", "line"?}]`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         locations: Option<Value>,
     },
     ToolCallUpdate {
         turn_id: String,
         tool_call_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         status: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         content: Option<Value>,
         /// Extension: a new title, when the agent renames the call.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         title: Option<String>,
+        /// Extension: the tool's input, when the agent sends it only now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        input: Option<Value>,
         /// Extension: updated locations.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         locations: Option<Value>,
     },
     Plan {
@@ -77,6 +91,7 @@ pub enum Event {
         turn_id: String,
         prompt_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         tool_call_id: Option<String>,
         title: String,
         options: Vec<PermissionOption>,
@@ -93,21 +108,33 @@ pub enum Event {
     },
     Usage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         turn_id: Option<String>,
         used_tokens: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         context_size: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         cost: Option<Value>,
     },
     TurnEnded {
         turn_id: String,
         stop_reason: StopReason,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         error: Option<String>,
     },
     AgentStarted {
         pid: u32,
+        /// Extension: how the agent's conversation was obtained (`new`, `resumed`, `loaded`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        session_origin: Option<SessionOrigin>,
+        /// Extension: what the agent said about itself in `initialize`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        capabilities: Option<AgentCapabilities>,
     },
     AgentExited {
         code: Option<i32>,
@@ -118,6 +145,27 @@ pub enum Event {
     },
     Error {
         message: String,
+    },
+    /// Extension: something the user should know that is not an error (e.g. the agent
+    /// could not resume its conversation and started a new one).
+    Notice {
+        message: String,
+    },
+    /// Extension: the agent's slash commands changed (ACP `available_commands_update`).
+    CommandsChanged {
+        commands: Vec<AgentCommand>,
+    },
+    /// Extension: the agent's mode changed (ACP `current_mode_update`).
+    ModeChanged {
+        mode_id: String,
+    },
+    /// Extension: a `session/update` berth has no event kind for, kept as the agent
+    /// sent it (`update` holds the ACP object, `sessionUpdate` included).
+    AgentUpdate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        turn_id: Option<String>,
+        update: Value,
     },
 }
 
@@ -142,6 +190,10 @@ impl Event {
             Event::AgentExited { .. } => "agent_exited",
             Event::TitleChanged { .. } => "title_changed",
             Event::Error { .. } => "error",
+            Event::Notice { .. } => "notice",
+            Event::CommandsChanged { .. } => "commands_changed",
+            Event::ModeChanged { .. } => "mode_changed",
+            Event::AgentUpdate { .. } => "agent_update",
         }
     }
 
@@ -166,6 +218,7 @@ impl Event {
 
 /// Why a turn ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     EndTurn,
@@ -175,8 +228,60 @@ pub enum StopReason {
     Refusal,
 }
 
+/// How an agent process came by its conversation when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOrigin {
+    /// A new conversation (`session/new`): the first start, or nothing to resume.
+    New,
+    /// The previous conversation continued (`session/resume`).
+    Resumed,
+    /// The previous conversation reloaded (`session/load`; its replay is not logged twice).
+    Loaded,
+}
+
+/// What an agent declared in `initialize`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AgentCapabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub version: Option<String>,
+    /// `loadSession`: the agent can replay an earlier conversation.
+    #[serde(default)]
+    pub load_session: bool,
+    /// `sessionCapabilities.resume`: the agent can continue one without replay.
+    #[serde(default)]
+    pub resume: bool,
+    /// Prompt capabilities: content beyond text the agent accepts.
+    #[serde(default)]
+    pub image: bool,
+    #[serde(default)]
+    pub audio: bool,
+    #[serde(default)]
+    pub embedded_context: bool,
+}
+
+/// One slash command an agent offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AgentCommand {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// What to type after the command, when it takes input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub hint: Option<String>,
+}
+
 /// One entry of an agent's plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PlanEntry {
     pub content: String,
     pub status: String,
@@ -185,6 +290,7 @@ pub struct PlanEntry {
 
 /// One choice offered by a permission request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PermissionOption {
     pub option_id: String,
     pub name: String,
@@ -192,6 +298,7 @@ pub struct PermissionOption {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PermissionOptionKind {
     AllowOnce,
@@ -202,11 +309,17 @@ pub enum PermissionOptionKind {
 
 /// One question of a `question_asked` form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Question {
     pub id: String,
     pub question: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub options: Option<Vec<String>>,
     #[serde(default)]
     pub free_text: bool,
+    /// Extension: the question may be left unanswered (the form does not require it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub optional: bool,
 }

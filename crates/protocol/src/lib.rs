@@ -19,7 +19,8 @@ pub mod ws;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{
-    Event, EventRecord, PermissionOption, PermissionOptionKind, PlanEntry, Question, StopReason,
+    AgentCapabilities, AgentCommand, Event, EventRecord, PermissionOption, PermissionOptionKind,
+    PlanEntry, Question, SessionOrigin, StopReason,
 };
 pub use prompt::{Answer, Outcome, Prompt, Resolution};
 pub use session::{Session, Status};

@@ -12,6 +12,7 @@ use crate::{Event, Seq, Timestamp};
 /// Wire shapes: `{"option_id": "…"}`, `{"answers": {"<question id>": "…"}}`,
 /// `{"cancelled": true}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum Outcome {
     Selected {
@@ -23,6 +24,7 @@ pub enum Outcome {
     /// Always `cancelled: true`; `{"cancelled": false}` does not parse.
     Cancelled {
         #[serde(deserialize_with = "only_true")]
+        #[cfg_attr(feature = "ts", ts(type = "true"))]
         cancelled: bool,
     },
 }
@@ -35,6 +37,7 @@ impl Outcome {
 
 /// Body of `POST /sessions/{id}/prompts/{prompt_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum Answer {
     Select {
@@ -46,6 +49,7 @@ pub enum Answer {
     /// `{"cancel": true}`; `{"cancel": false}` does not parse (it is no answer).
     Cancel {
         #[serde(deserialize_with = "only_true")]
+        #[cfg_attr(feature = "ts", ts(type = "true"))]
         cancel: bool,
     },
 }
@@ -79,6 +83,7 @@ impl Answer {
 
 /// The winning resolution of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Resolution {
     pub prompt_id: String,
     pub outcome: Outcome,
@@ -91,6 +96,7 @@ pub struct Resolution {
 /// `kind`, `prompt_id` and the rest sit beside `session` and `seq`. Deserialising a
 /// prompt of any other kind fails; build one with [`Prompt::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(try_from = "PromptWire")]
 pub struct Prompt {
     pub session: String,

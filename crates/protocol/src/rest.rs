@@ -6,6 +6,7 @@ use crate::{EventRecord, Prompt, Resolution, Seq, Session};
 
 /// `GET /health`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Health {
     pub ok: bool,
     pub version: String,
@@ -13,50 +14,60 @@ pub struct Health {
 
 /// One entry of `GET /agents`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgentInfo {
     pub id: String,
     pub name: String,
     pub available: bool,
     /// Extension: why the agent is not available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgentList {
     pub agents: Vec<AgentInfo>,
 }
 
 /// `POST /sessions`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreateSession {
     pub agent: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub cwd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub title: Option<String>,
 }
 
 /// `GET /sessions`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionList {
     pub sessions: Vec<Session>,
 }
 
 /// `PATCH /sessions/{id}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PatchSession {
     pub title: String,
 }
 
 /// `POST /sessions/{id}/turns`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StartTurn {
     pub text: String,
 }
 
 /// `202` answer to `POST /sessions/{id}/turns`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TurnAccepted {
     pub turn_id: String,
 }
@@ -69,12 +80,14 @@ pub const EVENTS_MAX_LIMIT: usize = 5000;
 
 /// Query of `GET /sessions/{id}/events?after=N&limit=M` (both optional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventsQuery {
     /// Serve events with `seq > after` (default 0: from the start).
     #[serde(default)]
     pub after: Seq,
     /// How many events at most; see [`EventsQuery::effective_limit`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub limit: Option<usize>,
 }
 
@@ -89,6 +102,7 @@ impl EventsQuery {
 
 /// `GET /sessions/{id}/events`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventsPage {
     pub epoch: String,
     pub last_seq: Seq,
@@ -97,18 +111,21 @@ pub struct EventsPage {
 
 /// `GET /prompts`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PromptList {
     pub prompts: Vec<Prompt>,
 }
 
 /// `200` answer to `POST /sessions/{id}/prompts/{prompt_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Resolved {
     pub resolved: Resolution,
 }
 
 /// `POST /sessions/{id}/read`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarkRead {
     pub seq: Seq,
 }

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Seq, Timestamp};
+use crate::{AgentCommand, Seq, Timestamp};
 
 /// A session's runtime status, owned by its actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The agent process is being launched for a turn.
@@ -24,6 +25,7 @@ pub enum Status {
 
 /// `Session`: the summary of one session, as REST returns it and `session` frames carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     pub id: String,
     pub slug: String,
@@ -39,4 +41,11 @@ pub struct Session {
     pub pending_prompts: u32,
     pub viewers: u32,
     pub agent_running: bool,
+    /// Extension: the agent's slash commands (its last `available_commands_update`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<AgentCommand>,
+    /// Extension: the agent's current mode id (its last `current_mode_update`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub mode: Option<String>,
 }

@@ -7,30 +7,36 @@ use crate::{ErrorCode, Event, EventRecord, Seq, Session, Timestamp};
 
 /// Client → server, tagged by `op`. `id`, when given, is echoed in the reply or error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ClientOp {
     Attach {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
         session: String,
         #[serde(default)]
         after: Seq,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         epoch: Option<String>,
     },
     Detach {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
         session: String,
     },
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
     },
 }
 
 /// Server → client, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Hello {
@@ -39,6 +45,7 @@ pub enum ServerFrame {
     },
     Attached {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
         session: String,
         epoch: String,
@@ -49,6 +56,7 @@ pub enum ServerFrame {
         session: String,
         seq: Seq,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         first_seq: Option<Seq>,
         ts: Timestamp,
         event: Event,
@@ -67,10 +75,12 @@ pub enum ServerFrame {
         code: ErrorCode,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
     },
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         id: Option<Value>,
     },
 }

@@ -11,9 +11,9 @@ use berth_protocol::rest::{
     TurnAccepted,
 };
 use berth_protocol::{
-    Answer, ClientOp, ErrorBody, ErrorCode, ErrorDetail, Event, EventRecord, Outcome,
-    PermissionOption, PermissionOptionKind, PlanEntry, Prompt, Question, Resolution, ServerFrame,
-    Session, Status, StopReason, Timestamp,
+    AgentCapabilities, AgentCommand, Answer, ClientOp, ErrorBody, ErrorCode, ErrorDetail, Event,
+    EventRecord, Outcome, PermissionOption, PermissionOptionKind, PlanEntry, Prompt, Question,
+    Resolution, ServerFrame, Session, SessionOrigin, Status, StopReason, Timestamp,
 };
 use insta::assert_snapshot;
 use serde::Serialize;
@@ -78,6 +78,8 @@ fn session() -> Session {
         pending_prompts: 0,
         viewers: 1,
         agent_running: true,
+        commands: Vec::new(),
+        mode: None,
     }
 }
 
@@ -123,12 +125,14 @@ fn question_asked() -> Event {
                 question: "Which color?".into(),
                 options: Some(vec!["red".into(), "green".into(), "blue".into()]),
                 free_text: false,
+                optional: false,
             },
             Question {
                 id: "name".into(),
                 question: "Which name?".into(),
                 options: None,
                 free_text: true,
+                optional: true,
             },
         ],
     }
@@ -256,6 +260,7 @@ event_snapshot!(
         content: Some(json!([{"content": {"text": "ok", "type": "text"}, "type": "content"}])),
         title: Some("Read src/lib.rs".into()),
         locations: Some(json!([{"path": "/home/me/project/src/lib.rs"}])),
+        input: Some(json!({"path": "src/lib.rs"})),
     }
 );
 
@@ -268,6 +273,7 @@ event_snapshot!(
         content: None,
         title: None,
         locations: None,
+        input: None,
     }
 );
 
@@ -373,7 +379,90 @@ event_snapshot!(
     }
 );
 
-event_snapshot!(event_agent_started, Event::AgentStarted { pid: 4242 });
+event_snapshot!(
+    event_agent_started,
+    Event::AgentStarted {
+        pid: 4242,
+        session_origin: None,
+        capabilities: None,
+    }
+);
+
+event_snapshot!(
+    event_agent_started_resumed,
+    Event::AgentStarted {
+        pid: 4242,
+        session_origin: Some(SessionOrigin::Resumed),
+        capabilities: Some(AgentCapabilities {
+            name: Some("claude-agent-acp".into()),
+            version: Some("0.9.0".into()),
+            load_session: true,
+            resume: true,
+            image: true,
+            audio: false,
+            embedded_context: true,
+        }),
+    }
+);
+
+event_snapshot!(
+    event_notice,
+    Event::Notice {
+        message: "The agent started a new conversation.".into(),
+    }
+);
+
+event_snapshot!(
+    event_commands_changed,
+    Event::CommandsChanged {
+        commands: vec![
+            AgentCommand {
+                name: "review".into(),
+                description: "Review the diff".into(),
+                hint: Some("what to focus on".into()),
+            },
+            AgentCommand {
+                name: "compact".into(),
+                description: String::new(),
+                hint: None,
+            },
+        ],
+    }
+);
+
+event_snapshot!(
+    event_mode_changed,
+    Event::ModeChanged {
+        mode_id: "plan".into(),
+    }
+);
+
+event_snapshot!(
+    event_agent_update,
+    Event::AgentUpdate {
+        turn_id: Some("t1".into()),
+        update: json!({"sessionUpdate": "session_info_update", "title": "Fixing login"}),
+    }
+);
+
+#[test]
+fn session_with_agent_state() {
+    let plain = serde_json::to_value(session()).unwrap();
+    let mut session = session();
+    session.commands = vec![AgentCommand {
+        name: "review".into(),
+        description: "Review the diff".into(),
+        hint: None,
+    }];
+    session.mode = Some("plan".into());
+    let value = serde_json::to_value(&session).unwrap();
+    assert_eq!(value["mode"], "plan");
+    assert_eq!(value["commands"][0]["name"], "review");
+    let back: Session = serde_json::from_value(value).unwrap();
+    assert_eq!(back, session);
+    // Without agent state the fields stay off the wire (v1 shape unchanged).
+    assert!(plain.get("commands").is_none() && plain.get("mode").is_none());
+}
 
 event_snapshot!(
     event_agent_exited_code,

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use berth_agent::{AgentError, AgentEvent, AgentLink, LinkConfig};
-use berth_protocol::{Event, Outcome, Resolution, Seq, Session, Status, StopReason, Timestamp};
+use berth_protocol::{
+    AgentCommand, Event, Outcome, Resolution, Seq, Session, Status, StopReason, Timestamp,
+};
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
@@ -93,6 +95,9 @@ pub(crate) struct Actor {
     /// Held back until the next commit: the agent, too, only hears of what is logged.
     to_agent: Vec<ToAgent>,
     exit: bool,
+    /// Summary state the agent announced (kept across restarts through the log).
+    commands: Vec<AgentCommand>,
+    mode: Option<String>,
 }
 
 impl Actor {
@@ -128,6 +133,8 @@ impl Actor {
             kills: JoinSet::new(),
             to_agent: Vec::new(),
             exit: false,
+            commands: Vec::new(),
+            mode: None,
         };
         if init.created {
             actor.emit(Event::SessionCreated {
@@ -155,6 +162,8 @@ impl Actor {
     /// prompts are resolved as cancelled, since no agent is behind them any more.
     async fn repair(&mut self) -> Result<(), SessionError> {
         let logged = repair::load(&self.store, &self.id).await?;
+        self.commands = logged.commands;
+        self.mode = logged.mode;
         for resolution in logged.resolutions {
             self.prompts.remember(resolution);
         }
@@ -294,23 +303,17 @@ impl Actor {
             return Err(SessionError::BadRequest("`text` must not be empty".into()));
         }
         if self.agent.is_none() && self.starting.is_none() {
-            match &self.entry {
-                None => {
-                    return Err(SessionError::Unavailable(format!(
-                        "agent `{}` is not configured on this server",
-                        self.row.agent
-                    )));
-                }
-                Some(AgentEntry {
-                    availability: Err(reason),
-                    ..
-                }) => {
-                    return Err(SessionError::Unavailable(format!(
-                        "agent `{}` cannot be started: {reason}",
-                        self.row.agent
-                    )));
-                }
-                Some(_) => {}
+            let entry = self.entry.as_ref().ok_or_else(|| {
+                SessionError::Unavailable(format!(
+                    "agent `{}` is not configured on this server",
+                    self.row.agent
+                ))
+            })?;
+            if let Err(reason) = entry.availability() {
+                return Err(SessionError::Unavailable(format!(
+                    "agent `{}` cannot be started: {reason}",
+                    self.row.agent
+                )));
             }
         }
         let turn_id = new_id();
@@ -421,6 +424,8 @@ impl Actor {
             spec: entry.spec,
             cwd: PathBuf::from(&self.row.cwd),
             stderr_log: self.artifacts.join("logs").join("agent.stderr.log"),
+            // Continue the conversation an earlier process of this session had.
+            resume: self.row.agent_session_id.clone(),
         };
         self.starting = Some(tokio::spawn(async move {
             (AgentLink::start(config, tx).await, rx)
@@ -436,13 +441,31 @@ impl Actor {
     ) {
         let failure = match started {
             Ok((Ok(link), rx)) => {
-                self.emit(Event::AgentStarted { pid: link.pid() });
-                let update = SessionUpdate {
-                    agent_session_id: Some(Some(link.agent_session_id())),
-                    ..Default::default()
-                };
-                if let Err(error) = self.store.update_session(&self.id, update).await {
-                    tracing::warn!(session = %self.id, %error, "could not record the agent's session id");
+                self.emit(Event::AgentStarted {
+                    pid: link.pid(),
+                    session_origin: Some(link.origin()),
+                    capabilities: Some(link.capabilities().clone()),
+                });
+                if let Some(why) = link.resume_failure() {
+                    self.emit(Event::Notice {
+                        message: format!(
+                            "The agent could not continue its earlier conversation ({why}); \
+                             it starts a new one, without the earlier context."
+                        ),
+                    });
+                }
+                let agent_session_id = link.agent_session_id();
+                if self.row.agent_session_id.as_deref() != Some(agent_session_id.as_str()) {
+                    let update = SessionUpdate {
+                        agent_session_id: Some(Some(agent_session_id.clone())),
+                        ..Default::default()
+                    };
+                    match self.store.update_session(&self.id, update).await {
+                        Ok(_) => self.row.agent_session_id = Some(agent_session_id),
+                        Err(error) => {
+                            tracing::warn!(session = %self.id, %error, "could not record the agent's session id");
+                        }
+                    }
                 }
                 self.agent = Some(AgentState {
                     link,
@@ -518,6 +541,11 @@ impl Actor {
         };
         match event {
             AgentEvent::Update(event) => {
+                match &event {
+                    Event::CommandsChanged { commands } => self.commands = commands.clone(),
+                    Event::ModeChanged { mode_id } => self.mode = Some(mode_id.clone()),
+                    _ => {}
+                }
                 // A killed agent's last words would land after its turn's `turn_ended`.
                 if !self.agent.as_ref().is_some_and(|a| a.stopping) {
                     self.emit(event);
@@ -815,6 +843,8 @@ impl Actor {
             pending_prompts: self.prompts.len() as u32,
             viewers: self.viewers.load(Ordering::SeqCst),
             agent_running: self.agent.is_some(),
+            commands: self.commands.clone(),
+            mode: self.mode.clone(),
         }
     }
 
@@ -841,6 +871,8 @@ fn placeholder_summary(row: &SessionRow) -> Session {
         pending_prompts: 0,
         viewers: 0,
         agent_running: false,
+        commands: Vec::new(),
+        mode: None,
     }
 }
 

@@ -1,5 +1,7 @@
-//! The agents this server can run. Built by the binary (which reads config and PATH);
+//! The agents this server can run. Built by the binary (which reads the config file);
 //! the session layer only looks entries up.
+
+use std::path::PathBuf;
 
 use berth_agent::AgentSpec;
 use berth_protocol::rest::AgentInfo;
@@ -10,8 +12,26 @@ pub struct AgentEntry {
     pub id: String,
     pub name: String,
     pub spec: AgentSpec,
-    /// `Err(reason)` when the launcher cannot be used (e.g. not found on PATH).
-    pub availability: Result<(), String>,
+    /// How to install the launcher, appended to "not found" reasons.
+    pub install: Option<String>,
+    /// Working directory of new sessions that name none (default: the session's own
+    /// `files/` directory).
+    pub default_cwd: Option<PathBuf>,
+    /// When set, a session's working directory must lie inside this directory.
+    pub cwd_within: Option<PathBuf>,
+}
+
+impl AgentEntry {
+    /// Whether the launcher can be started now. Checked on every use (not cached), so
+    /// installing a launcher while berth runs makes the agent available at once.
+    pub fn availability(&self) -> Result<(), String> {
+        berth_agent::locate(&self.spec)
+            .map(|_| ())
+            .map_err(|reason| match &self.install {
+                Some(install) => format!("{reason}; install it with `{install}`"),
+                None => reason,
+            })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -32,11 +52,14 @@ impl AgentCatalog {
     pub fn infos(&self) -> Vec<AgentInfo> {
         self.entries
             .iter()
-            .map(|e| AgentInfo {
-                id: e.id.clone(),
-                name: e.name.clone(),
-                available: e.availability.is_ok(),
-                reason: e.availability.clone().err(),
+            .map(|e| {
+                let availability = e.availability();
+                AgentInfo {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    available: availability.is_ok(),
+                    reason: availability.err(),
+                }
             })
             .collect()
     }

@@ -123,11 +123,18 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
             }
             for q in questions {
                 let Some(value) = answers.get(&q.id) else {
+                    if q.optional {
+                        continue;
+                    }
                     return Err(SessionError::BadRequest(format!(
                         "question `{}` is not answered",
                         q.id
                     )));
                 };
+                // An optional field may be submitted empty, as forms do.
+                if q.optional && value.is_empty() {
+                    continue;
+                }
                 if let Some(options) = &q.options
                     && !q.free_text
                     && !options.contains(value)
@@ -185,6 +192,7 @@ mod tests {
                     question: "Color?".into(),
                     options: Some(vec!["red".into(), "green".into()]),
                     free_text: false,
+                    optional: false,
                 }],
             },
             reply: None,

@@ -129,7 +129,7 @@ impl Registry {
                 request.agent
             )));
         };
-        if let Err(reason) = &entry.availability {
+        if let Err(reason) = entry.availability() {
             return Err(SessionError::Unavailable(format!(
                 "agent `{}` is not available: {reason}",
                 entry.id
@@ -139,10 +139,21 @@ impl Registry {
             Some(title) => validate_title(title)?,
             None => "New session".to_owned(),
         };
-        let cwd = match &request.cwd {
+        // The request's cwd, else the agent's configured default, else (below) the
+        // session's own `files/` directory.
+        let requested = request.cwd.clone().or_else(|| {
+            entry
+                .default_cwd
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned())
+        });
+        let cwd = match &requested {
             Some(cwd) => Some(validate_cwd(cwd)?),
             None => None,
         };
+        if let (Some(cwd), Some(root)) = (&cwd, &entry.cwd_within) {
+            check_within(Path::new(cwd), root)?;
+        }
         let id = uuid::Uuid::now_v7();
         let now = chrono::Utc::now();
         let slug = make_slug(now, &title, &id);
@@ -315,6 +326,25 @@ fn validate_cwd(cwd: &str) -> Result<String, SessionError> {
         )));
     }
     Ok(canonical.to_string_lossy().into_owned())
+}
+
+/// The agent's working-directory policy: `cwd` (canonical) must lie inside `root`.
+fn check_within(cwd: &Path, root: &Path) -> Result<(), SessionError> {
+    let root = root.canonicalize().map_err(|e| {
+        SessionError::Unavailable(format!(
+            "the agent's allowed directory {} cannot be used: {e}",
+            root.display()
+        ))
+    })?;
+    if cwd.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(SessionError::BadRequest(format!(
+            "`cwd` `{}` is outside {}, the directory this agent may work in",
+            cwd.display(),
+            root.display()
+        )))
+    }
 }
 
 /// `2026-11-21-fix-login-tests-1a2b3c4d`: date, title words, and the id's random tail.

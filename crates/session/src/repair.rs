@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_protocol::{Event, Resolution, Seq, StopReason};
+use berth_protocol::{AgentCommand, Event, Resolution, Seq, StopReason};
 use berth_store::{Store, StoredEvent};
 
 use crate::SessionError;
@@ -15,6 +15,8 @@ const KINDS: &[&str] = &[
     "permission_requested",
     "question_asked",
     "prompt_resolved",
+    "commands_changed",
+    "mode_changed",
 ];
 
 /// What the log says about turns and prompts.
@@ -27,6 +29,9 @@ pub(crate) struct LoggedState {
     pub resolutions: Vec<Resolution>,
     /// How the last closed turn ended.
     pub last_stop: Option<StopReason>,
+    /// The agent's last announced slash commands and mode (summary state).
+    pub commands: Vec<AgentCommand>,
+    pub mode: Option<String>,
 }
 
 pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState, SessionError> {
@@ -63,6 +68,8 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
                     resolved_at: stored.ts,
                 });
             }
+            Event::CommandsChanged { commands } => state.commands = commands.clone(),
+            Event::ModeChanged { mode_id } => state.mode = Some(mode_id.clone()),
             _ => {}
         }
     }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    berth_agent::demo::run_stdio().await
+    berth_agent::demo::run_stdio(Default::default()).await
 }

@@ -15,6 +15,9 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+pub mod fake_model;
+pub mod real_agents;
+
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -50,6 +53,9 @@ impl TestServer {
             .args(extra)
             .env("RUST_LOG", "info,berth=debug")
             .env_remove("BERTH_TOKEN")
+            // Hermetic: never the developer's own config file (tests pass `--config`).
+            .env_remove("BERTH_CONFIG")
+            .env("XDG_CONFIG_HOME", data_dir.join("no-config"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -593,7 +599,7 @@ pub fn agent_pids(events: &[(Seq, Event)]) -> Vec<u32> {
     events
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::AgentStarted { pid } => Some(*pid),
+            Event::AgentStarted { pid, .. } => Some(*pid),
             _ => None,
         })
         .collect()

@@ -1,0 +1,34 @@
+//! Claude Code (`@agentclientprotocol/claude-agent-acp`, pinned in scripts/install-agents)
+//! end to end through berth, offline against the fake model (Anthropic Messages).
+//! Run alone: `cargo test -p berth --test agent_claude`.
+
+mod support;
+
+use support::real_agents as real;
+
+const AGENT: &str = "claude";
+
+#[tokio::test]
+async fn claude_streams_a_reply() {
+    real::prompt_streams_a_reply(AGENT).await;
+}
+
+#[tokio::test]
+async fn claude_permission_is_approved_from_a_late_viewport() {
+    real::permission_approved_from_a_late_viewport(AGENT).await;
+}
+
+#[tokio::test]
+async fn claude_question_is_answered() {
+    real::question_answered(AGENT).await;
+}
+
+#[tokio::test]
+async fn claude_cancel_stops_a_running_turn() {
+    real::cancel_stops_a_running_turn(AGENT).await;
+}
+
+#[tokio::test]
+async fn claude_conversation_survives_a_killed_agent() {
+    real::resume_after_the_agent_is_killed(AGENT, "resumed", || async {}).await;
+}

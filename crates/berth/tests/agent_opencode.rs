@@ -1,0 +1,29 @@
+//! opencode (`opencode-ai`, pinned in scripts/install-agents) end to end through berth,
+//! offline against the fake model (OpenAI Chat Completions).
+//! Run alone: `cargo test -p berth --test agent_opencode`.
+
+mod support;
+
+use support::real_agents as real;
+
+const AGENT: &str = "opencode";
+
+#[tokio::test]
+async fn opencode_streams_a_reply() {
+    real::prompt_streams_a_reply(AGENT).await;
+}
+
+#[tokio::test]
+async fn opencode_permission_is_approved_from_a_late_viewport() {
+    real::permission_approved_from_a_late_viewport(AGENT).await;
+}
+
+#[tokio::test]
+async fn opencode_cancel_stops_a_running_turn() {
+    real::cancel_stops_a_running_turn(AGENT).await;
+}
+
+#[tokio::test]
+async fn opencode_conversation_survives_a_killed_agent() {
+    real::resume_after_the_agent_is_killed(AGENT, "resumed", || async {}).await;
+}

@@ -1,0 +1,328 @@
+//! The scenarios every real-agent test runs (and Claude's question), each against a
+//! fresh agent, server and fake model.
+
+use serde_json::{Value, json};
+
+use super::{
+    RealAgent, attach_raw, brief_log, fake_model, kill9, next_event_json, of_turn, reply_of,
+};
+use crate::support::status_and_json;
+
+/// A prompt streams a reply: the live viewport sees the text arrive, the log has it in
+/// several chunks, and the fake model got the prompt.
+pub async fn prompt_streams_a_reply(agent: &str) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let mut viewport = run.server.viewport().await;
+    attach_raw(&mut viewport, &sid).await;
+    let turn = run.send(&sid, "say hello, please").await;
+
+    // Live: the chunks reach the attached viewport before the turn ends.
+    let (_, seen) = next_event_json(&mut viewport, &sid, "turn_ended", |e| {
+        e["kind"] == "turn_ended" && e["turn_id"] == turn.as_str()
+    })
+    .await;
+    let live: String = seen
+        .iter()
+        .filter(|e| e["kind"] == "agent_message_chunk" && e["turn_id"] == turn.as_str())
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(live.contains(fake_model::HELLO), "live text {live:?}");
+
+    let reply = run.finished_reply(&sid, &turn).await;
+    assert!(reply.contains(fake_model::HELLO), "reply {reply:?}");
+    let events = run.events(&sid).await;
+    let chunks = of_turn(&events, &turn, "agent_message_chunk");
+    assert!(
+        chunks.len() >= 2,
+        "the reply was not streamed in several chunks: {chunks:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "user_message" && e["turn_id"] == turn.as_str()),
+        "no user_message: {}",
+        brief_log(&events)
+    );
+    assert!(
+        !run.fake.turn_requests("say hello, please").is_empty(),
+        "the model never got the prompt: {}",
+        run.fake.summary()
+    );
+}
+
+/// A tool call that needs permission: a viewport that attaches after the request was
+/// made finds it in its replay, approves it, and sees the tool complete; the tool really
+/// ran (its file exists) and the model got its result.
+pub async fn permission_approved_from_a_late_viewport(agent: &str) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let turn = run.send(&sid, "run tool now").await;
+
+    // Nobody is watching when the request arrives.
+    let asked = run
+        .wait_event(&sid, "permission_requested", |e| {
+            e["kind"] == "permission_requested" && e["turn_id"] == turn.as_str()
+        })
+        .await;
+    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
+    let pending = run.server.get("/prompts").send().await.unwrap();
+    let (_, pending) = status_and_json(pending).await;
+    assert!(
+        pending["prompts"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["prompt_id"] == prompt_id.as_str())),
+        "GET /prompts lacks {prompt_id}: {pending}"
+    );
+    assert!(
+        !run.workdir.join(fake_model::TOOL_FILE).exists(),
+        "the tool ran before it was approved"
+    );
+
+    // A viewport arrives late and finds the request in its replay.
+    let mut viewport = run.server.viewport().await;
+    attach_raw(&mut viewport, &sid).await;
+    let (replayed, _) = next_event_json(&mut viewport, &sid, "the request in the replay", |e| {
+        e["kind"] == "permission_requested" && e["prompt_id"] == prompt_id.as_str()
+    })
+    .await;
+    let options = replayed["options"].as_array().expect("options").clone();
+    let allow = options
+        .iter()
+        .find(|o| o["kind"] == "allow_once")
+        .unwrap_or_else(|| panic!("no allow_once option: {replayed}"));
+    let option_id = allow["option_id"].as_str().unwrap();
+    let tool_call_id = replayed["tool_call_id"].as_str().map(str::to_owned);
+
+    let (status, body) = run
+        .server
+        .answer_prompt(&sid, &prompt_id, &json!({"option_id": option_id}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The same viewport sees the answer and then the tool complete.
+    let (done, seen) = next_event_json(&mut viewport, &sid, "the tool to complete", |e| {
+        e["kind"] == "tool_call_update"
+            && e["status"] == "completed"
+            && tool_call_id
+                .as_deref()
+                .is_none_or(|id| e["tool_call_id"] == id)
+    })
+    .await;
+    assert!(
+        seen.iter()
+            .any(|e| e["kind"] == "prompt_resolved" && e["prompt_id"] == prompt_id.as_str()),
+        "no prompt_resolved before {done}: {}",
+        brief_log(&seen)
+    );
+    let reply = run.finished_reply(&sid, &turn).await;
+    let written = std::fs::read_to_string(run.workdir.join(fake_model::TOOL_FILE))
+        .unwrap_or_else(|e| panic!("the tool did not write its file: {e}"));
+    assert_eq!(written.trim(), fake_model::TOOL_MARK);
+    assert!(reply.contains(fake_model::AFTER_TOOL), "reply {reply:?}");
+    let after_tool = run
+        .fake
+        .model_requests()
+        .into_iter()
+        .filter(|r| r.conversation().ends_with_tool_result)
+        .count();
+    assert!(
+        after_tool >= 1,
+        "the model never got the tool result: {}",
+        run.fake.summary()
+    );
+}
+
+/// Cancel while the model is still streaming: the turn ends `cancelled` long before the
+/// stream would have, and the session takes the next prompt.
+pub async fn cancel_stops_a_running_turn(agent: &str) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let turn = run.send(&sid, "slow answer please").await;
+    run.wait_event(&sid, "the slow stream to start", |e| {
+        e["kind"] == "agent_message_chunk"
+            && e["turn_id"] == turn.as_str()
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(fake_model::SLOW_CHUNK.trim()))
+    })
+    .await;
+    let (status, body) = run.server.cancel_turn(&sid).await;
+    assert_eq!(status, 202, "{body}");
+    let ended = run.turn_ended(&sid, &turn).await;
+    assert_eq!(ended["stop_reason"], "cancelled", "{ended}");
+    let events = run.events(&sid).await;
+    let slow_chunks = reply_of(&events, &turn)
+        .matches(fake_model::SLOW_CHUNK.trim())
+        .count();
+    assert!(
+        slow_chunks < 1200,
+        "the whole slow stream arrived: cancel did not stop it"
+    );
+
+    // The session is usable again.
+    let next = run.send(&sid, "say hello after the cancel").await;
+    let reply = run.finished_reply(&sid, &next).await;
+    assert!(reply.contains(fake_model::HELLO), "reply {reply:?}");
+}
+
+/// Kill the agent process: the next prompt starts it again and the conversation goes
+/// on, checked on the model's side (the earlier prompt is in the new request's history).
+/// The new agent process must have got its conversation back the way `origin` says
+/// (`agent_started.session_origin`: `resumed` or `loaded`), and a `loaded` replay must
+/// not reach the log. `before_kill` runs after the first turn (the Gemini test uses it
+/// to step around a Gemini CLI bug, see there).
+pub async fn resume_after_the_agent_is_killed<F, Fut>(agent: &str, origin: &str, before_kill: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let first = run.send(&sid, "say hello, marker alpha-7").await;
+    let reply = run.finished_reply(&sid, &first).await;
+    assert!(reply.contains(fake_model::HELLO), "reply {reply:?}");
+    before_kill().await;
+
+    let pids = run.agent_pids(&sid).await;
+    let pid = *pids.last().expect("an agent_started with its pid");
+    kill9(pid);
+    run.wait_event(&sid, "agent_exited", |e| e["kind"] == "agent_exited")
+        .await;
+
+    let second = run.send(&sid, "say hello again, marker omega-9").await;
+    let reply = run.finished_reply(&sid, &second).await;
+    // Exactly this turn's answer: a replayed history would repeat the earlier one.
+    assert_eq!(
+        reply.matches(fake_model::HELLO).count(),
+        1,
+        "reply {reply:?}"
+    );
+    let pids_after = run.agent_pids(&sid).await;
+    assert!(
+        pids_after.len() > pids.len() && !pids_after[pids.len()..].contains(&pid),
+        "no new agent process: {pids:?} then {pids_after:?}"
+    );
+    let events = run.events(&sid).await;
+    let restarted = events
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "agent_started")
+        .unwrap();
+    assert_eq!(
+        restarted["session_origin"], origin,
+        "how the restarted agent got its conversation: {restarted}"
+    );
+    let killed_at = events
+        .iter()
+        .position(|e| e["kind"] == "agent_exited")
+        .unwrap();
+    // (A title the agent derived from the first prompt may legitimately come again.)
+    let is_message = |e: &Value| {
+        matches!(
+            e["kind"].as_str(),
+            Some("user_message" | "agent_message_chunk" | "agent_thought_chunk")
+        ) || e["update"]["sessionUpdate"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("_message_chunk"))
+    };
+    // Every message after the restart belongs to the new turn and is not the old one.
+    let replayed: Vec<&Value> = events[killed_at..]
+        .iter()
+        .filter(|e| {
+            is_message(e) && (e["turn_id"] != second.as_str() || e.to_string().contains("alpha-7"))
+        })
+        .collect();
+    assert!(
+        replayed.is_empty(),
+        "the earlier conversation was logged again after the restart: {replayed:?}"
+    );
+
+    let requests = run.fake.turn_requests("omega-9");
+    assert!(
+        !requests.is_empty(),
+        "no model request for the second prompt: {}",
+        run.fake.summary()
+    );
+    for request in &requests {
+        let conversation = request.conversation();
+        let earlier = conversation.user_text_position("alpha-7");
+        let later = conversation.user_text_position("omega-9");
+        assert!(
+            matches!((earlier, later), (Some(a), Some(b)) if a < b),
+            "the request after the restart lacks the earlier prompt: user texts {:?}",
+            conversation
+                .user_texts
+                .iter()
+                .map(|t| t.chars().take(80).collect::<String>())
+                .collect::<Vec<_>>()
+        );
+    }
+    // The earlier reply came back too (the agent's own history, not only ours).
+    let body = requests[0].body.to_string();
+    assert!(
+        body.contains(fake_model::HELLO),
+        "the earlier reply is not in the history"
+    );
+}
+
+/// (Claude) The model asks a question with AskUserQuestion: it reaches berth as
+/// `question_asked`, is answered over REST, and the model gets the chosen answer back in
+/// the tool result.
+pub async fn question_answered(agent: &str) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let turn = run.send(&sid, "ask me a question").await;
+    let asked = run
+        .wait_event(&sid, "question_asked", |e| {
+            e["kind"] == "question_asked" && e["turn_id"] == turn.as_str()
+        })
+        .await;
+    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
+    let questions = asked["questions"].as_array().expect("questions").clone();
+    let with_options = questions
+        .iter()
+        .find(|q| {
+            q["options"]
+                .as_array()
+                .is_some_and(|os| os.iter().any(|o| o == fake_model::QUESTION_OPTIONS[1]))
+        })
+        .unwrap_or_else(|| panic!("no question offering the colours: {asked}"));
+    let shown = format!("{}{}", asked["message"], with_options["question"]);
+    assert!(shown.contains(fake_model::QUESTION), "{asked}");
+    let question_id = with_options["id"].as_str().expect("question id");
+
+    // Submitted as a form would be: the colour picked, every other field (Claude adds a
+    // free-text "Other" box per question) left empty.
+    let answer = fake_model::QUESTION_OPTIONS[1];
+    let mut answers = serde_json::Map::new();
+    for q in &questions {
+        let id = q["id"].as_str().expect("question id");
+        let value = if id == question_id { answer } else { "" };
+        answers.insert(id.to_owned(), json!(value));
+    }
+    let (status, body) = run
+        .server
+        .answer_prompt(&sid, &prompt_id, &json!({ "answers": answers }))
+        .await;
+    assert_eq!(status, 200, "answering {asked}: {body}");
+    run.finished_reply(&sid, &turn).await;
+
+    let results: Vec<String> = run
+        .fake
+        .model_requests()
+        .into_iter()
+        .filter_map(|r| {
+            let c = r.conversation();
+            c.ends_with_tool_result
+                .then(|| c.tool_results.last().cloned())
+                .flatten()
+        })
+        .collect();
+    assert!(
+        results
+            .iter()
+            .any(|r| r.contains(fake_model::QUESTION) && r.contains(&format!("\"{answer}\""))),
+        "no tool result carries the answer {answer:?}: {results:?}"
+    );
+}

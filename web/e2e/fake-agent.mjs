@@ -1,0 +1,84 @@
+// @ts-check
+// A tiny ACP agent (JSON-RPC 2.0, one message per line on stdio) for the end-to-end tests:
+// every prompt gets a thought, a plan, an edit tool call carrying a diff, and a markdown
+// reply with a highlighted code block. It lets the UI's rich rendering be checked through
+// the real server, which the scripted demo agent does not exercise (it sends no diffs).
+
+import { createInterface } from "node:readline";
+
+/** @param {unknown} msg */
+function send(msg) {
+  process.stdout.write(JSON.stringify({ jsonrpc: "2.0", ...(/** @type {object} */ (msg)) }) + "\n");
+}
+
+/** @param {string} sessionId @param {object} update */
+function update(sessionId, update) {
+  send({ method: "session/update", params: { sessionId, update } });
+}
+
+const OLD = `fn login(user: &str) -> bool {\n    let ok = check(user);\n    ok\n}\n\nfn check(user: &str) -> bool {\n    !user.is_empty()\n}\n`;
+const NEW = `fn login(user: &str) -> Result<(), Error> {\n    check(user)?;\n    Ok(())\n}\n\nfn check(user: &str) -> Result<(), Error> {\n    if user.is_empty() { return Err(Error::Empty); }\n    Ok(())\n}\n`;
+
+const REPLY = [
+  "I changed `login` to return a `Result`, so a failed check says **why**:\n\n",
+  "```rust\n",
+  "fn login(user: &str) -> Result<(), Error> {\n",
+  "    check(user)?;\n",
+  "    Ok(())\n",
+  "}\n",
+  "```\n\n",
+  "| file | change |\n|---|---|\n| `src/auth/login.rs` | returns `Result` |\n",
+];
+
+let sessions = 0;
+const rl = createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  /** @type {any} */
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (msg.id === undefined || msg.method === undefined) return; // responses, notifications
+  switch (msg.method) {
+    case "initialize":
+      send({
+        id: msg.id,
+        result: { protocolVersion: 1, agentCapabilities: { loadSession: false }, authMethods: [], agentInfo: { name: "fixture", version: "1.0.0" } },
+      });
+      break;
+    case "session/new":
+      send({ id: msg.id, result: { sessionId: `fixture-${++sessions}` } });
+      break;
+    case "session/prompt": {
+      const sid = msg.params.sessionId;
+      const cwd = process.cwd();
+      update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "The login check returns a bare bool; " } });
+      update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "a Result would carry the reason." } });
+      update(sid, {
+        sessionUpdate: "plan",
+        entries: [
+          { content: "Read src/auth/login.rs", priority: "high", status: "completed" },
+          { content: "Return a Result from login", priority: "medium", status: "completed" },
+          { content: "Run the tests", priority: "low", status: "pending" },
+        ],
+      });
+      update(sid, {
+        sessionUpdate: "tool_call",
+        toolCallId: "edit-1",
+        title: "Edit src/auth/login.rs",
+        kind: "edit",
+        status: "in_progress",
+        locations: [{ path: `${cwd}/src/auth/login.rs`, line: 1 }],
+        content: [{ type: "diff", path: `${cwd}/src/auth/login.rs`, oldText: OLD, newText: NEW }],
+      });
+      update(sid, { sessionUpdate: "tool_call_update", toolCallId: "edit-1", status: "completed" });
+      for (const text of REPLY) update(sid, { sessionUpdate: "agent_message_chunk", content: { type: "text", text } });
+      send({ id: msg.id, result: { stopReason: "end_turn" } });
+      break;
+    }
+    default:
+      send({ id: msg.id, error: { code: -32601, message: `method not found: ${msg.method}` } });
+  }
+});

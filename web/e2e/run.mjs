@@ -1,0 +1,692 @@
+// @ts-check
+// End-to-end tests: the built UI, served by a real berth server (one per scenario group,
+// with the built-in demo agent), driven in Debian's Chromium by playwright-core.
+//
+//   npm run e2e                      # BERTH_BIN defaults to ../target/release/berth
+//   BERTH_BIN=../target/debug/berth npm run e2e
+//   E2E_ONLY=restart npm run e2e     # groups whose name contains the text
+//
+// Screenshots of the main screens and the measured render timings go to e2e/screenshots/.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { BerthServer, FAKE_AGENT, ensureChromium, openBrowser, range, screenshot, shownChunks, waitFor, writeReport } from "./lib.mjs";
+
+ensureChromium();
+
+const only = process.env.E2E_ONLY ?? "";
+/** describe, or skip when E2E_ONLY names another group. @param {string} name @param {() => void} fn */
+function group(name, fn) {
+  return describe(name, { skip: only !== "" && !name.includes(only) }, fn);
+}
+
+/** @typedef {import("playwright-core").Page} Page */
+
+const row = (/** @type {Page} */ page, /** @type {string} */ id) => page.locator(`[data-testid="session-row"][data-session-id="${id}"]`);
+const card = (/** @type {Page} */ page) => page.locator('[data-testid="session-pane"] [data-testid="prompt-card"]');
+
+/** The session's state in the page's store: cursor and the joined agent text. */
+async function storeState(/** @type {Page} */ page, /** @type {string} */ id) {
+  return page.evaluate((sid) => {
+    const berth = /** @type {any} */ (window).berth;
+    const view = berth.store.view(sid);
+    if (!view) return null;
+    return {
+      cursor: view.cursor,
+      agentText: view.items.filter((/** @type {any} */ i) => i.type === "agent").map((/** @type {any} */ i) => i.text).join(""),
+      items: view.items.length,
+    };
+  }, id);
+}
+
+/** Put a marker on the page; it survives until the page reloads. */
+async function mark(/** @type {Page} */ page) {
+  await page.evaluate(() => {
+    /** @type {any} */ (window).__noReload = true;
+  });
+}
+async function notReloaded(/** @type {Page} */ page) {
+  return page.evaluate(() => /** @type {any} */ (window).__noReload === true);
+}
+
+/** Type into the composer and send with Enter. */
+async function sendFromComposer(/** @type {Page} */ page, /** @type {string} */ text) {
+  const input = page.getByTestId("composer-input");
+  await input.fill(text);
+  await input.press("Enter");
+  await waitFor(async () => (await input.inputValue()) === "", { what: "composer cleared after send" });
+}
+
+async function waitChunk(/** @type {Page} */ page, /** @type {number} */ n, timeout = 30_000) {
+  await page.getByTestId("transcript").getByText(new RegExp(`\\bchunk ${n}\\b`)).first().waitFor({ timeout });
+}
+
+function assertChunks(/** @type {number[]} */ chunks, /** @type {number} */ n, /** @type {string} */ where) {
+  assert.deepEqual(chunks, range(n), `${where}: chunks 1..${n}, each once, in order`);
+}
+
+// ---------------------------------------------------------------------------------------
+
+group("tabs: live sidebar, complete transcripts, shared prompts", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  before(async () => {
+    server = await new BerthServer().start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("1. a session created in one tab appears live in the other's sidebar", async () => {
+    const a = await browser.tab("/");
+    const b = await browser.tab("/");
+    await mark(b);
+    await a.getByTestId("new-session").click();
+    const dialog = a.getByTestId("new-session-dialog");
+    await dialog.getByTestId("agent-demo").waitFor();
+    await screenshot(a, "new-session-dialog");
+    await dialog.getByTestId("new-title").fill("Created in tab A");
+    await dialog.getByTestId("new-submit").click();
+    await a.waitForURL(/\/s\/[^/]+$/);
+    const id = decodeURIComponent(a.url().split("/s/")[1] ?? "");
+    await row(b, id).getByText("Created in tab A").waitFor({ timeout: 10_000 });
+    assert.ok(await notReloaded(b), "tab B was not reloaded");
+    assert.equal(await b.locator('[data-testid="session-row"]').count(), 1);
+    await a.close();
+    await b.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("2. /stream 300 every=10: A closes mid-stream; a new tab's transcript is complete and identical to B's", async () => {
+    const s = await server.createSession("stream 300");
+    const a = await browser.tab(`/s/${s.id}`);
+    const b = await browser.tab(`/s/${s.id}`);
+    await a.getByTestId("session-pane").waitFor();
+    await b.getByTestId("session-pane").waitFor();
+    await sendFromComposer(a, "/stream 300 every=10");
+    await waitChunk(a, 40);
+    await a.close();
+    const c = await browser.tab(`/s/${s.id}`);
+    await server.idle(s.id);
+    await waitChunk(b, 300);
+    await waitChunk(c, 300);
+    await screenshot(b, "session-stream");
+    const chunksB = await shownChunks(b);
+    const chunksC = await shownChunks(c);
+    assertChunks(chunksB, 300, "tab B");
+    assertChunks(chunksC, 300, "new tab");
+    const textB = await b.getByTestId("transcript").textContent();
+    const textC = await c.getByTestId("transcript").textContent();
+    assert.equal(textC, textB, "the new tab's transcript is identical to tab B's");
+    // And in the stores: the exact text, every chunk once, cursor at the log's end.
+    const log = await server.events(s.id);
+    const expected = range(300).map((i) => `chunk ${i}\n`).join("");
+    for (const [name, page] of /** @type {const} */ ([["B", b], ["new tab", c]])) {
+      const st = await waitFor(async () => {
+        const v = await storeState(page, s.id);
+        return v && v.cursor === log.length ? v : null;
+      }, { what: `${name} cursor at ${log.length}` });
+      assert.equal(st.agentText, expected, `${name}: agent text is every chunk once`);
+    }
+    await b.close();
+    await c.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("3. /permission asked while no tab shows it: both tabs show the card; B approves; A resolves live; inbox empty", async () => {
+    const s = await server.createSession("permission");
+    await server.send(s.id, "/permission");
+    await waitFor(async () => (await server.api("GET", "/prompts")).prompts.some((/** @type {any} */ p) => p.session === s.id), { what: "prompt pending" });
+    const a = await browser.tab(`/s/${s.id}`);
+    const b = await browser.tab(`/s/${s.id}`);
+    await mark(a);
+    await card(a).and(a.locator('[data-state="pending"]')).waitFor();
+    await card(b).and(b.locator('[data-state="pending"]')).waitFor();
+    assert.equal(await card(a).count(), 1, "one card in A");
+    assert.equal(await card(b).count(), 1, "one card in B");
+    await row(a, s.id).getByTestId("pending-badge").waitFor();
+    await screenshot(a, "permission-card");
+    // The inbox lists it too.
+    await a.getByTestId("inbox-link").click();
+    await a.getByTestId("inbox-item").first().waitFor();
+    await screenshot(a, "inbox");
+    await a.goBack();
+    await card(a).waitFor();
+    await b.getByTestId("prompt-option-allow").click();
+    await card(a).and(a.locator('[data-state="resolved"]')).waitFor({ timeout: 10_000 });
+    assert.match(await card(a).getByTestId("prompt-outcome").innerText(), /Allow once/);
+    assert.ok(await notReloaded(a), "tab A was not reloaded");
+    await a.getByTestId("transcript").getByText("You chose: allow").waitFor();
+    await a.getByTestId("inbox-link").click();
+    await a.getByTestId("inbox-empty").waitFor();
+    assert.equal((await server.api("GET", "/prompts")).prompts.length, 0);
+    await a.close();
+    await b.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("extra: a question form; rename; delete leaves the other tab with a toast; Esc closes dialogs", async () => {
+    const s = await server.createSession("question");
+    const a = await browser.tab(`/s/${s.id}`);
+    const b = await browser.tab(`/s/${s.id}`);
+    await sendFromComposer(a, "/ask");
+    await card(a).and(a.locator('[data-state="pending"]')).waitFor();
+    await screenshot(a, "question-form");
+    await a.getByTestId("question-option-color-green").check();
+    await a.getByTestId("question-submit").click();
+    await card(b).and(b.locator('[data-state="resolved"]')).waitFor();
+    assert.match(await card(b).getByTestId("prompt-outcome").innerText(), /green/);
+    await b.getByTestId("transcript").getByText("You picked: green").waitFor();
+    // Rename from the pane's menu: both tabs follow.
+    await a.getByTestId("session-pane").getByTestId("session-menu").click();
+    await a.getByTestId("action-rename").click();
+    await a.getByTestId("rename-input").fill("renamed question");
+    await a.getByTestId("rename-submit").click();
+    await b.getByTestId("pane-title").getByText("renamed question").waitFor();
+    // Esc closes a dialog.
+    await a.getByTestId("new-session").click();
+    await a.getByTestId("new-session-dialog").getByTestId("agent-demo").waitFor();
+    await a.keyboard.press("Escape");
+    await waitFor(async () => !(await a.getByTestId("new-session-dialog").isVisible()), { what: "dialog closed by Esc" });
+    // Delete (confirmed) in A; B shows a toast and leaves the session.
+    await row(a, s.id).getByTestId("session-menu").click();
+    await row(a, s.id).getByTestId("action-delete").click();
+    await screenshot(a, "delete-confirm");
+    await a.getByTestId("delete-confirm").click();
+    await b.getByTestId("toast").getByText("was deleted").waitFor();
+    await waitFor(async () => (await row(b, s.id).count()) === 0, { what: "row gone in B" });
+    await waitFor(async () => !b.url().includes(s.id), { what: "B left the deleted session" });
+    await a.close();
+    await b.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+group("background session", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  before(async () => {
+    server = await new BerthServer().start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("4. a background session streams: its unread badge grows, the pane on screen does not change", async () => {
+    const bg = await server.createSession("background");
+    const fg = await server.createSession("foreground");
+    await server.send(fg.id, "hello from the foreground");
+    await server.idle(fg.id);
+    const page = await browser.tab(`/s/${fg.id}`);
+    await page.getByTestId("item-agent").waitFor();
+    const fgCursor = (await server.api("GET", `/sessions/${fg.id}`)).last_seq;
+    await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgCursor, { what: "foreground loaded" });
+    const paneBefore = await page.getByTestId("session-pane").innerHTML();
+    await server.send(bg.id, "/stream 200 every=10");
+    const badge = row(page, bg.id).getByTestId("unread-badge");
+    const count = async () => Number((await badge.getAttribute("data-count", { timeout: 100 }).catch(() => null)) ?? 0);
+    const first = await waitFor(async () => {
+      const n = await count();
+      return n >= 10 ? n : 0;
+    }, { what: "unread badge shows" });
+    await waitFor(async () => (await count()) > first + 20, { what: "unread badge grows" });
+    await screenshot(page, "background-unread");
+    assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
+    assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
+    assert.equal(await storeState(page, bg.id), null, "the tab did not even attach the background session");
+    await server.idle(bg.id);
+    assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
+    // Switching shows everything.
+    await row(page, bg.id).locator(".row-main").click();
+    await waitChunk(page, 200);
+    assertChunks(await shownChunks(page), 200, "after switching");
+    // Seen on screen: the read cursor moves on the server (the same on every device).
+    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
+    await row(page, fg.id).locator(".row-main").click();
+    await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${fg.id}"]`)).waitFor();
+    assert.equal(await badge.count(), 0, "no unread left on the background session");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+group("server restart", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  before(async () => {
+    server = await new BerthServer().start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("5. the server is restarted mid-stream: banner reconnecting, then the stream goes on with no duplicate and no gap", async () => {
+    const s = await server.createSession("restart");
+    const page = await browser.tab(`/s/${s.id}`);
+    await mark(page);
+    await sendFromComposer(page, "/stream 400 every=10");
+    await waitChunk(page, 60);
+    await server.kill("SIGKILL");
+    const banner = page.getByTestId("connection-banner");
+    await banner.and(page.locator('[data-state="reconnecting"]')).waitFor({ timeout: 10_000 });
+    await screenshot(page, "reconnecting-banner");
+    // Same port, same data directory.
+    await server.start();
+    await banner.waitFor({ state: "detached", timeout: 20_000 });
+    assert.ok(await notReloaded(page), "the page was not reloaded");
+    // Everything the log holds is shown exactly once: the chunks committed before the
+    // crash (some delivered only after the reconnect), then the restarted turn's end.
+    await server.idle(s.id);
+    const log = await server.events(s.id);
+    const logged = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk").length;
+    assert.ok(logged >= 60, `at least the 60 chunks seen were logged (${logged})`);
+    await waitFor(async () => (await storeState(page, s.id))?.cursor === log.length, { what: "tab caught up with the log" });
+    await page.getByTestId("item-turn-end").waitFor();
+    assertChunks(await shownChunks(page), logged, "after the restart");
+    // The connection is live again: the next stream arrives in the same pane.
+    await sendFromComposer(page, "/stream 100 every=5");
+    await server.idle(s.id);
+    const log2 = await server.events(s.id);
+    await waitFor(async () => (await storeState(page, s.id))?.cursor === log2.length, { what: "second stream delivered" });
+    const shown = await shownChunks(page);
+    assert.deepEqual(shown, [...range(logged), ...range(100)], "both streams, each chunk once, nothing skipped");
+    const st = await storeState(page, s.id);
+    const expected = range(logged).map((i) => `chunk ${i}\n`).join("") + range(100).map((i) => `chunk ${i}\n`).join("");
+    assert.equal(st?.agentText, expected);
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+group("single tab: reload, hostile text, phone", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  before(async () => {
+    server = await new BerthServer().start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("6. reload on /s/<id> mid-turn re-attaches and keeps streaming", async () => {
+    const s = await server.createSession("reload");
+    const page = await browser.tab(`/s/${s.id}`);
+    await sendFromComposer(page, "/stream 300 every=10");
+    await waitChunk(page, 30);
+    await page.reload();
+    await page.getByTestId("session-pane").waitFor();
+    // Still mid-turn after the reload: the pane shows the turn running and more chunks arrive.
+    await page.getByTestId("working").waitFor();
+    const early = (await storeState(page, s.id))?.agentText.split("\n").length ?? 0;
+    assert.ok(early < 300, `re-attached mid-turn (${early} chunks so far)`);
+    await waitChunk(page, 300);
+    assertChunks(await shownChunks(page), 300, "after reload");
+    await page.getByTestId("working").waitFor({ state: "detached" });
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("extra: the composer offers Cancel while a turn runs; Shift+Enter is a new line", async () => {
+    const s = await server.createSession("cancel");
+    const page = await browser.tab(`/s/${s.id}`);
+    const input = page.getByTestId("composer-input");
+    await input.fill("first line");
+    await input.press("Shift+Enter");
+    await input.pressSequentially("second line");
+    assert.equal(await input.inputValue(), "first line\nsecond line", "Shift+Enter adds a line, does not send");
+    await input.fill("/sleep 30");
+    await input.press("Enter");
+    await page.getByTestId("composer-cancel").click();
+    await page.getByTestId("item-turn-end").getByText("Turn cancelled").waitFor();
+    await page.getByTestId("composer-cancel").waitFor({ state: "detached" });
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("7. agent text with <script> and <img onerror> renders as text", async () => {
+    const s = await server.createSession("hostile");
+    const page = await browser.tab(`/s/${s.id}`);
+    const hostile = `<script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2"> [link](javascript:window.__xss=3)`;
+    await sendFromComposer(page, hostile);
+    // The demo agent quotes the prompt back in its markdown reply.
+    const agent = page.getByTestId("item-agent").last();
+    await agent.getByText("You said").waitFor();
+    await page.getByTestId("working").waitFor({ state: "detached" });
+    const text = await agent.innerText();
+    assert.ok(text.includes("<script>window.__xss = 1</script>"), "the script tag is shown as text");
+    assert.ok(text.includes(`<img src=x onerror="window.__xss = 2">`), "the img tag is shown as text");
+    const found = await page.evaluate(() => ({
+      xss: /** @type {any} */ (window).__xss ?? null,
+      tags: document.querySelectorAll('[data-testid="transcript"] script, [data-testid="transcript"] img, [data-testid="transcript"] iframe').length,
+      jsLinks: [...document.querySelectorAll('[data-testid="transcript"] a')].filter((a) => a.getAttribute("href")?.startsWith("javascript")).length,
+      badRel: [...document.querySelectorAll('[data-testid="transcript"] a[href]')].filter((a) => !a.getAttribute("rel")?.includes("noopener")).length,
+    }));
+    assert.deepEqual(found, { xss: null, tags: 0, jsLinks: 0, badRel: 0 });
+    await screenshot(page, "hostile-text");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("8. phone-sized viewport: no horizontal overflow; the drawer opens and closes", async () => {
+    const s = await server.createSession("a phone-sized session with a rather long title that must not overflow");
+    await server.send(s.id, `A long unbroken word: ${"x".repeat(300)}\n\n\`\`\`\n${"wide code line ".repeat(30)}\n\`\`\``);
+    await server.idle(s.id);
+    const page = await browser.tab(`/s/${s.id}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByTestId("item-agent").waitFor();
+    const overflow = () =>
+      page.evaluate(() => {
+        const d = document.documentElement;
+        return { scroll: Math.max(d.scrollWidth, document.body.scrollWidth), client: d.clientWidth };
+      });
+    const o = await overflow();
+    assert.ok(o.scroll <= o.client, `no horizontal overflow (${o.scroll} > ${o.client})`);
+    const sidebar = page.getByTestId("sidebar");
+    const onScreen = async () => {
+      const box = await sidebar.boundingBox();
+      return box !== null && box.x + box.width > 1 && (await sidebar.isVisible());
+    };
+    assert.equal(await onScreen(), false, "the sidebar is a closed drawer");
+    await screenshot(page, "phone");
+    await page.getByTestId("drawer-open").click();
+    await waitFor(async () => (await sidebar.boundingBox())?.x === 0, { what: "drawer opened" });
+    await row(page, s.id).waitFor();
+    await screenshot(page, "phone-drawer");
+    // Close by tapping outside it.
+    await page.getByTestId("drawer-backdrop").click({ position: { x: 370, y: 400 } });
+    await waitFor(async () => !(await onScreen()), { what: "drawer closed by the backdrop" });
+    // Esc closes it too; picking a session closes it.
+    await page.getByTestId("drawer-open").click();
+    await waitFor(onScreen, { what: "drawer opened again" });
+    await page.keyboard.press("Escape");
+    await waitFor(async () => !(await onScreen()), { what: "drawer closed by Esc" });
+    await page.getByTestId("drawer-open").click();
+    await waitFor(onScreen, { what: "drawer opened a third time" });
+    await row(page, s.id).locator(".row-main").click();
+    await waitFor(async () => !(await onScreen()), { what: "drawer closed by picking a session" });
+    const o2 = await overflow();
+    assert.ok(o2.scroll <= o2.client, `no horizontal overflow after using the drawer (${o2.scroll} > ${o2.client})`);
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("extra: login page without a token, switcher, root opens the newest session", async () => {
+    // A browser without the cookie sees how to get in.
+    const res = await fetch(`${server.url}/api/v1/sessions`);
+    assert.equal(res.status, 401);
+    const other = await openBrowser(server, { login: false });
+    const p = await other.context.newPage();
+    await p.goto(server.url + "/");
+    await p.getByTestId("login").waitFor();
+    assert.match(await p.getByTestId("login").innerText(), /berth token/);
+    await screenshot(p, "login");
+    await other.close();
+    // Root opens the most recent session and marks nothing read it does not show.
+    const newest = await server.createSession("newest");
+    const page = await browser.tab("/");
+    await page.waitForURL(`**/s/${newest.id}`);
+    await page.keyboard.press("Control+k");
+    await page.getByTestId("switcher").getByTestId("switcher-input").waitFor();
+    await screenshot(page, "switcher");
+    await page.keyboard.type("hostile");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/s\//);
+    assert.equal(await page.getByTestId("pane-title").innerText(), "hostile");
+    assert.equal(await page.getByTestId("switcher").isVisible(), false, "the switcher closed");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+group("rich rendering and the main screens", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  before(async () => {
+    const config = `[agents.fixture]\nname = "Fixture agent (e2e)"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FAKE_AGENT)}]\n`;
+    server = await new BerthServer({ config }).start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("thoughts collapsed, plans as checklists, diffs as diffs, code highlighted (through a real ACP agent)", async () => {
+    const s = await server.createSession("Return a Result from login", "fixture");
+    await server.send(s.id, "Make login say why it fails");
+    await server.idle(s.id);
+    const page = await browser.tab(`/s/${s.id}`);
+    const t = page.getByTestId("transcript");
+    await t.getByTestId("item-agent").waitFor();
+    // Thought: collapsed, one line of preview.
+    const thought = t.getByTestId("item-thought");
+    assert.equal(await thought.evaluate((d) => /** @type {HTMLDetailsElement} */ (d).open), false);
+    // Plan: a checklist with each entry's state.
+    assert.equal(await t.locator(".plan-entry.completed").count(), 2);
+    assert.equal(await t.locator(".plan-entry.pending").count(), 1);
+    // The tool call: kind, status, location, and its diff as a diff.
+    const tool = t.getByTestId("item-tool");
+    assert.equal(await tool.getByTestId("tool-status").innerText(), "completed");
+    assert.match(await tool.locator(".tool-locations").innerText(), /src\/auth\/login\.rs:1/);
+    const diff = tool.getByTestId("diff");
+    assert.ok((await diff.locator("tr.diff-add").count()) >= 4, "added lines");
+    assert.ok((await diff.locator("tr.diff-del").count()) >= 4, "removed lines");
+    assert.match(await diff.locator("tr.diff-add").first().innerText(), /Result<\(\), Error>/);
+    // Markdown: highlighted code, a table.
+    const agent = t.getByTestId("item-agent");
+    assert.ok((await agent.locator("pre code .hljs-keyword").count()) > 0, "code is highlighted");
+    assert.equal(await agent.locator("table").count(), 1);
+    await screenshot(page, "rich-rendering");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("overview: several sessions in every state, light and dark", async () => {
+    const main = await server.createSession("Fix the flaky login test");
+    await server.send(main.id, "The login test fails one run in ten. Find out why.");
+    await server.idle(main.id);
+    await server.send(main.id, "/permission");
+    const streaming = await server.createSession("Refactor the event store");
+    const failed = await server.createSession("Draft the release notes");
+    await server.send(failed.id, "/fail");
+    await server.idle(failed.id);
+    await server.createSession("Upgrade dependencies");
+    const page = await browser.tab(`/s/${main.id}`);
+    await card(page).waitFor();
+    await server.send(streaming.id, "/stream 100000 every=50");
+    await waitFor(async () => (await server.api("GET", `/sessions/${streaming.id}`)).unread > 5, { what: "background unread" });
+    await row(page, streaming.id).getByTestId("unread-badge").waitFor();
+    await row(page, failed.id).and(page.locator('[data-status="error"]')).waitFor();
+    await screenshot(page, "overview");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "overview-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    await server.api("POST", `/sessions/${streaming.id}/cancel`);
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+group("performance", () => {
+  /** @type {BerthServer} */ let server;
+  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
+  /** @type {Record<string, unknown>} */
+  const report = {};
+  before(async () => {
+    server = await new BerthServer().start();
+    browser = await openBrowser(server);
+  });
+  after(async () => {
+    writeReport("timings", report);
+    console.log(`# timings: ${JSON.stringify(report)}`);
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("a 10k-event session opens without freezing the page", async () => {
+    const s = await server.createSession("ten thousand");
+    await server.send(s.id, "/stream 10000");
+    await server.idle(s.id);
+    const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
+    assert.ok(lastSeq >= 10_000);
+    // Cold: a tab opened on the session's URL.
+    const page = await browser.context.newPage();
+    await page.addInitScript(installProbe);
+    const t0 = Date.now();
+    await page.goto(`${server.url}/s/${s.id}`);
+    await waitChunk(page, 10000, 60_000);
+    const cold = await page.evaluate((seq) => {
+      const w = /** @type {any} */ (window);
+      return { shownAtMs: Math.round(performance.now()), cursor: w.berth.store.view(w.berth.viewport.activeSession).cursor === seq, ...w.__probe.summary() };
+    }, lastSeq);
+    report.tenKCold = { wallMs: Date.now() - t0, ...cold };
+    assert.ok(cold.cursor, "all events applied");
+    // Warm: switching to it from another session in a loaded tab.
+    const other = await server.createSession("small");
+    await page.goto(`${server.url}/s/${other.id}`);
+    await page.getByTestId("session-pane").waitFor();
+    await page.evaluate(() => /** @type {any} */ (window).__probe.reset());
+    const t1 = await page.evaluate(() => performance.now());
+    await row(page, s.id).locator(".row-main").click();
+    await waitChunk(page, 10000, 60_000);
+    const warm = await page.evaluate((start) => ({ shownAfterMs: Math.round(performance.now() - start), ...(/** @type {any} */ (window).__probe.summary()) }), t1);
+    report.tenKSwitch = warm;
+    await screenshot(page, "ten-thousand");
+    // Scrolling to the top of the transcript stays responsive.
+    await page.getByTestId("transcript").evaluate((el) => (el.scrollTop = 0));
+    await page.getByTestId("transcript").getByText("chunk 1", { exact: false }).first().waitFor();
+    assert.ok((cold.maxLongTaskMs ?? 0) < 2000, `no long freeze on open (${cold.maxLongTaskMs} ms)`);
+    await page.close();
+  });
+
+  test("10k events over 600 chat turns: opens windowed, earlier items load on scroll", async () => {
+    const s = await server.createSession("six hundred turns");
+    for (let i = 1; i <= 600; i++) {
+      await server.send(s.id, `turn ${i}`);
+      await waitFor(async () => (await server.api("GET", `/sessions/${s.id}`)).status === "idle", { interval: 5, what: `turn ${i} done` });
+    }
+    const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
+    assert.ok(lastSeq >= 10_000, `at least 10k events (${lastSeq})`);
+    const page = await browser.context.newPage();
+    await page.addInitScript(installProbe);
+    const t0 = Date.now();
+    await page.goto(`${server.url}/s/${s.id}`);
+    await page.getByTestId("transcript").getByText("turn 600", { exact: true }).last().waitFor({ timeout: 60_000 });
+    const cold = await page.evaluate((seq) => {
+      const w = /** @type {any} */ (window);
+      const view = w.berth.store.view(w.berth.viewport.activeSession);
+      return {
+        shownAtMs: Math.round(performance.now()),
+        allApplied: view.cursor === seq,
+        items: view.items.length,
+        rendered: document.querySelectorAll('[data-testid="transcript"] .item').length,
+        ...w.__probe.summary(),
+      };
+    }, lastSeq);
+    report.tenKTurnsCold = { events: lastSeq, wallMs: Date.now() - t0, ...cold };
+    assert.ok(cold.allApplied, "all events applied");
+    assert.ok(cold.rendered <= 200, `windowed: ${cold.rendered} of ${cold.items} items in the DOM`);
+    // Scrolling up brings earlier items in, a step at a time, keeping the reading position.
+    const before = cold.rendered;
+    await page.getByTestId("transcript").evaluate((el) => (el.scrollTop = 0));
+    await waitFor(async () => (await page.locator('[data-testid="transcript"] .item').count()) > before, { what: "earlier items loaded" });
+    await page.getByTestId("transcript").evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+    await page.close();
+  });
+
+  /** Stream `n` chunks with `/stream n <args>` into a page showing the session; measure. */
+  async function measureStream(/** @type {string} */ name, /** @type {number} */ n, /** @type {string} */ args) {
+    const s = await server.createSession(name);
+    const page = await browser.context.newPage();
+    await page.addInitScript(installProbe);
+    await page.goto(`${server.url}/s/${s.id}`);
+    await page.getByTestId("session-pane").waitFor();
+    await page.evaluate(() => /** @type {any} */ (window).__probe.reset());
+    await server.send(s.id, `/stream ${n} ${args}`.trim());
+    await waitChunk(page, n, 120_000);
+    const shownAt = Date.now();
+    const summary = await page.evaluate(() => /** @type {any} */ (window).__probe.summary());
+    const log = await server.events(s.id);
+    const chunks = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk");
+    const first = Date.parse(chunks[0].ts);
+    const last = Date.parse(chunks[chunks.length - 1].ts);
+    const result = {
+      chunks: chunks.length,
+      serverRatePerSec: Math.round((chunks.length / Math.max(1, last - first)) * 1000),
+      lagAfterLastChunkMs: shownAt - last,
+      ...summary,
+      chunksPerFlush: Math.round((chunks.length / Math.max(1, summary.flushes)) * 10) / 10,
+    };
+    assertChunks(await shownChunks(page), n, name);
+    assert.ok(summary.flushes < chunks.length / 3, `batched: ${summary.flushes} renders for ${chunks.length} chunks`);
+    await page.close();
+    return result;
+  }
+
+  test("streaming at ~1k chunks/s renders in batches per animation frame", async () => {
+    report.streamPaced = await measureStream("paced stream", 5000, "every=1");
+  });
+
+  test("a burst (as fast as the agent goes) renders in batches too", async () => {
+    report.streamBurst = await measureStream("burst stream", 20000, "");
+  });
+});
+
+/** Runs in the page before the app: frame intervals, long tasks, store flushes. */
+function installProbe() {
+  const w = /** @type {any} */ (window);
+  /** @type {number[]} */ let frames = [];
+  /** @type {number[]} */ let longTasks = [];
+  let flushBase = 0;
+  let last = performance.now();
+  const tick = (/** @type {number} */ t) => {
+    frames.push(t - last);
+    last = t;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) longTasks.push(e.duration);
+    }).observe({ type: "longtask", buffered: true });
+  } catch {
+    // no long task API
+  }
+  const pct = (/** @type {number[]} */ xs, /** @type {number} */ p) => {
+    if (xs.length === 0) return 0;
+    const s = [...xs].sort((a, b) => a - b);
+    return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 10) / 10;
+  };
+  w.__probe = {
+    reset() {
+      frames = [];
+      longTasks = [];
+      flushBase = w.berth?.store.flushes ?? 0;
+      last = performance.now();
+    },
+    summary() {
+      return {
+        frames: frames.length,
+        frameP50Ms: pct(frames, 50),
+        frameP95Ms: pct(frames, 95),
+        frameMaxMs: pct(frames, 100),
+        longTasks: longTasks.length,
+        longTaskTotalMs: Math.round(longTasks.reduce((a, b) => a + b, 0)),
+        maxLongTaskMs: Math.round(Math.max(0, ...longTasks)),
+        flushes: (w.berth?.store.flushes ?? 0) - flushBase,
+      };
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// REST client for `/api/v1`. The token travels in the HttpOnly cookie the server set when
+// the UI was opened with `/?token=…`; this code never sees it.
+
+import type {
+  AgentList,
+  Answer,
+  CreateSession,
+  ErrorBody,
+  ErrorCode,
+  EventsPage,
+  MarkRead,
+  PatchSession,
+  PromptList,
+  Resolution,
+  Resolved,
+  Session,
+  SessionList,
+  StartTurn,
+  TurnAccepted,
+} from "../protocol";
+
+export const API = "/api/v1";
+
+/** A non-2xx answer, with the server's error body when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | "network",
+    message: string,
+    /** With `already_resolved`: the winning resolution. */
+    readonly resolution?: Resolution,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** Called when any request answers 401 (the UI shows the login page). */
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, "network", "The server cannot be reached.");
+  }
+  if (response.status === 401) onUnauthorized();
+  if (!response.ok) {
+    let code: ErrorCode | "network" = "internal";
+    let message = `${response.status} ${response.statusText}`;
+    let resolution: Resolution | undefined;
+    try {
+      const err = (await response.json()) as ErrorBody;
+      code = err.error.code;
+      message = err.error.message;
+      resolution = err.error.resolution;
+    } catch {
+      // not a JSON error body; keep the status line
+    }
+    throw new ApiError(response.status, code, message, resolution);
+  }
+  if (response.status === 204 || response.status === 202) {
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+  return (await response.json()) as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  agents: () => request<AgentList>("GET", "/agents"),
+  sessions: () => request<SessionList>("GET", "/sessions"),
+  session: (id: string) => request<Session>("GET", `/sessions/${enc(id)}`),
+  create: (body: CreateSession) => request<Session>("POST", "/sessions", body),
+  rename: (id: string, title: string) =>
+    request<Session>("PATCH", `/sessions/${enc(id)}`, { title } satisfies PatchSession),
+  remove: (id: string) => request<void>("DELETE", `/sessions/${enc(id)}`),
+  send: (id: string, text: string) =>
+    request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, { text } satisfies StartTurn),
+  cancel: (id: string) => request<void>("POST", `/sessions/${enc(id)}/cancel`),
+  events: (id: string, after: number, limit?: number) =>
+    request<EventsPage>(
+      "GET",
+      `/sessions/${enc(id)}/events?after=${after}${limit === undefined ? "" : `&limit=${limit}`}`,
+    ),
+  prompts: () => request<PromptList>("GET", "/prompts"),
+  answer: (id: string, promptId: string, answer: Answer) =>
+    request<Resolved>("POST", `/sessions/${enc(id)}/prompts/${enc(promptId)}`, answer),
+  markRead: (id: string, seq: number) =>
+    request<Session>("POST", `/sessions/${enc(id)}/read`, { seq } satisfies MarkRead),
+};
+
+export type Api = typeof api;

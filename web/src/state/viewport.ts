@@ -1,0 +1,305 @@
+// This tab as a berth viewport: one connection, many attached sessions, each with its own
+// cursor. It turns server frames into store changes and keeps the attachments right across
+// reconnects, resets and deletions. No DOM here beyond what is injected.
+
+import type { ClientOp, PendingPrompt, ServerFrame, Session } from "../protocol";
+import { isPendingPrompt } from "../protocol";
+import type { Api } from "../api/rest";
+import type { Store } from "./store";
+
+/** The transport as the viewport sees it (a `Connection`, or a fake in tests). */
+export interface Link {
+  send(op: ClientOp): boolean;
+  readonly isOpen: boolean;
+}
+
+type Phase = "detached" | "attaching" | "attached";
+
+interface Attachment {
+  phase: Phase;
+  /** The op id of the attach in flight (its `attached` or `error` echoes it). */
+  opId: string | null;
+  /** Last time the tab showed it (for evicting the least recently shown). */
+  shownAt: number;
+}
+
+export interface ViewportOptions {
+  store: Store;
+  api: Pick<Api, "sessions" | "prompts" | "markRead">;
+  /** Sessions kept attached besides the one on screen (switching back is instant). */
+  keepAttached?: number;
+  now?: () => number;
+  /** A session started waiting for input or finished (the UI may notify). */
+  onAttention?: (summary: Session, what: "waiting" | "finished" | "failed") => void;
+  /** A session on screen was deleted. */
+  onDeleted?: (id: string, title: string | null) => void;
+}
+
+export class Viewport {
+  readonly store: Store;
+  private link: Link | null = null;
+  private readonly attachments = new Map<string, Attachment>();
+  private opSeq = 0;
+  private active: string | null = null;
+  private readonly opts: ViewportOptions;
+  private readonly readSent = new Map<string, number>();
+  private readonly readInFlight = new Set<string>();
+  private readonly readWanted = new Map<string, number>();
+  private inboxFetch: Promise<void> | null = null;
+  private inboxAgain = false;
+
+  constructor(options: ViewportOptions) {
+    this.opts = options;
+    this.store = options.store;
+  }
+
+  setLink(link: Link): void {
+    this.link = link;
+  }
+
+  // ---- what the tab shows ----
+
+  /** The session on screen (or none). Attaches it; may detach a long-unseen one. */
+  show(id: string | null): void {
+    this.active = id;
+    if (id === null) return;
+    const now = (this.opts.now ?? Date.now)();
+    const att = this.attachments.get(id);
+    if (att) {
+      att.shownAt = now;
+    } else {
+      this.attachments.set(id, { phase: "detached", opId: null, shownAt: now });
+      this.store.session(id);
+      this.attach(id);
+    }
+    this.evict();
+  }
+
+  get activeSession(): string | null {
+    return this.active;
+  }
+
+  isAttached(id: string): boolean {
+    return this.attachments.get(id)?.phase === "attached";
+  }
+
+  attachedIds(): string[] {
+    return [...this.attachments.keys()];
+  }
+
+  private evict(): void {
+    const keep = this.opts.keepAttached ?? 6;
+    const others = [...this.attachments.entries()]
+      .filter(([id]) => id !== this.active)
+      .sort((a, b) => b[1].shownAt - a[1].shownAt);
+    for (const [id] of others.slice(keep)) this.release(id);
+  }
+
+  /** Stop following a session in this tab and forget its local state. */
+  release(id: string): void {
+    const att = this.attachments.get(id);
+    if (!att) return;
+    this.attachments.delete(id);
+    if (att.phase !== "detached") this.link?.send({ op: "detach", session: id });
+    this.store.drop(id);
+  }
+
+  private attach(id: string): void {
+    const att = this.attachments.get(id);
+    if (!att) return;
+    const state = this.store.session(id);
+    const opId = `attach-${++this.opSeq}`;
+    const op: ClientOp = { op: "attach", id: opId, session: id, after: state.cursor };
+    if (state.epoch !== null) op.epoch = state.epoch;
+    if (this.link?.send(op)) {
+      // Until `attached` answers this op, event frames for the session belong to an
+      // earlier subscription and are ignored: the replay after `attached` starts exactly
+      // at cursor + 1.
+      att.phase = "attaching";
+      att.opId = opId;
+    } else {
+      att.phase = "detached";
+      att.opId = null;
+    }
+  }
+
+  // ---- connection events ----
+
+  /** The socket closed: every attachment is void until the next `hello`. */
+  disconnected(): void {
+    for (const att of this.attachments.values()) {
+      att.phase = "detached";
+      att.opId = null;
+    }
+  }
+
+  handle(frame: ServerFrame): void {
+    const store = this.store;
+    switch (frame.type) {
+      case "hello": {
+        store.epoch = frame.epoch;
+        // Re-attach every session with its cursor; a cursor of another epoch gets `reset`.
+        for (const id of this.attachments.keys()) this.attach(id);
+        // Summaries may have changed (or sessions come and gone) while we were away.
+        void this.refreshSessions();
+        this.refreshInbox();
+        store.changed();
+        break;
+      }
+      case "attached": {
+        const att = this.attachments.get(frame.session);
+        if (!att || (frame.id !== undefined && frame.id !== att.opId)) break;
+        att.phase = "attached";
+        att.opId = null;
+        store.session(frame.session).attached(frame.epoch, frame.summary, frame.last_seq);
+        this.takeSummary(frame.summary);
+        break;
+      }
+      case "event": {
+        const att = this.attachments.get(frame.session);
+        if (!att || att.phase !== "attached") break;
+        const state = store.session(frame.session);
+        const result = state.applyEvent({
+          seq: frame.seq,
+          first_seq: frame.first_seq,
+          ts: frame.ts,
+          event: frame.event,
+        });
+        if (result === "applied") {
+          store.changed();
+        } else if (result === "discontinuous") {
+          // Never expected (the server guarantees contiguity); recover by re-attaching
+          // from what we have rather than showing a hole.
+          this.attach(frame.session);
+        }
+        break;
+      }
+      case "reset": {
+        const att = this.attachments.get(frame.session);
+        if (!att) break;
+        store.session(frame.session).reset(frame.epoch);
+        store.changed();
+        this.attach(frame.session);
+        break;
+      }
+      case "session":
+        this.takeSummary(frame.summary);
+        break;
+      case "session_deleted":
+        this.deleted(frame.session);
+        break;
+      case "error": {
+        // An attach of a session that is gone: drop it.
+        const id = typeof frame.id === "string" ? frame.id : null;
+        if (id && frame.code === "not_found") {
+          for (const [session, att] of this.attachments) {
+            if (att.opId === id) this.deleted(session);
+          }
+        }
+        break;
+      }
+      case "pong":
+        break;
+    }
+  }
+
+  private takeSummary(summary: Session): void {
+    const old = this.store.upsertSummary(summary);
+    if (old && old.pending_prompts !== summary.pending_prompts) this.refreshInbox();
+    if (old && this.opts.onAttention) {
+      const was = old.status;
+      const now = summary.status;
+      if (now === "awaiting_input" && was !== "awaiting_input") {
+        this.opts.onAttention(summary, "waiting");
+      } else if ((was === "running" || was === "awaiting_input" || was === "starting") && now === "idle") {
+        this.opts.onAttention(summary, "finished");
+      } else if (was !== "error" && now === "error") {
+        this.opts.onAttention(summary, "failed");
+      }
+    }
+  }
+
+  private deleted(id: string): void {
+    const summary = this.store.removeSummary(id);
+    const title = summary?.title ?? this.store.peek(id)?.transcript.title ?? null;
+    const att = this.attachments.get(id);
+    if (att) {
+      this.attachments.delete(id);
+      this.store.drop(id);
+    }
+    if (summary || att) {
+      this.store.toast(
+        summary || title !== null ? `Session “${title || "untitled"}” was deleted.` : "That session does not exist (it may have been deleted).",
+      );
+      this.opts.onDeleted?.(id, title);
+    }
+    if (summary && summary.pending_prompts > 0) this.refreshInbox();
+  }
+
+  // ---- REST-backed refreshes ----
+
+  async refreshSessions(): Promise<void> {
+    try {
+      const { sessions } = await this.opts.api.sessions();
+      this.store.setAuth("ok");
+      this.store.replaceSummaries(sessions);
+      // Sessions the tab follows that no longer exist were deleted while we were away.
+      for (const id of [...this.attachments.keys()]) {
+        if (!sessions.some((s) => s.id === id)) this.deleted(id);
+      }
+    } catch {
+      // 401 is handled by the API layer; other failures leave the list as it was.
+    }
+  }
+
+  /** Refetch the pending prompts (coalesced: one request in flight, one queued). */
+  refreshInbox(): void {
+    if (this.inboxFetch) {
+      this.inboxAgain = true;
+      return;
+    }
+    this.inboxFetch = this.opts.api
+      .prompts()
+      .then(({ prompts }) => {
+        this.store.setInbox(prompts.filter(isPendingPrompt) as PendingPrompt[]);
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.inboxFetch = null;
+        if (this.inboxAgain) {
+          this.inboxAgain = false;
+          this.refreshInbox();
+        }
+      });
+  }
+
+  /**
+   * The user has seen the session up to `seq` (its end was on screen in a visible tab).
+   * The read cursor lives on the server; one request in flight per session.
+   */
+  markRead(id: string, seq: number): void {
+    const summary = this.store.summary(id);
+    const known = Math.max(summary?.read_seq ?? 0, this.readSent.get(id) ?? 0);
+    if (seq <= known) return;
+    if (this.readInFlight.has(id)) {
+      this.readWanted.set(id, Math.max(seq, this.readWanted.get(id) ?? 0));
+      return;
+    }
+    this.readSent.set(id, seq);
+    this.readInFlight.add(id);
+    this.opts.api
+      .markRead(id, seq)
+      .then((s) => {
+        this.store.mergeSummary(s);
+      })
+      .catch(() => {
+        this.readSent.delete(id);
+      })
+      .finally(() => {
+        this.readInFlight.delete(id);
+        const wanted = this.readWanted.get(id);
+        this.readWanted.delete(id);
+        if (wanted !== undefined) this.markRead(id, wanted);
+      });
+  }
+}

@@ -1,0 +1,197 @@
+import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
+import type { Session } from "../protocol";
+import type { SessionView } from "../state/session";
+import { ApiError } from "../api/rest";
+import { useNarrow, useServices, useSessionView, useSummary } from "./hooks";
+import { Transcript } from "./Transcript";
+import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
+
+/** The pane on screen: a projection of one session's state, nothing more. */
+export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
+  const { viewport } = useServices();
+  const live = useSessionView(id);
+  const summary = useSummary(id);
+  // During a long replay keep showing what was there (or a progress line) instead of
+  // rendering every step of it; the transcript renders once, caught up.
+  const settled = useRef<SessionView | null>(null);
+  if (live && !live.loading) settled.current = live;
+  const view = live?.loading ? settled.current : live;
+
+  useEffect(() => {
+    viewport.show(id);
+  }, [viewport, id]);
+
+  const onSeen = useCallback((seq: number) => viewport.markRead(id, seq), [viewport, id]);
+
+  const status = summary?.status;
+  const busy = (view?.runningTurn ?? null) !== null || status === "starting" || status === "running" || status === "awaiting_input";
+  const waiting = status === "awaiting_input" || (view?.pending.length ?? 0) > 0;
+  const title = summary?.title || view?.title || "Untitled session";
+
+  return (
+    <section className="pane" data-testid="session-pane" data-session-id={id} aria-label={title}>
+      <header className="pane-head">
+        <button type="button" className="btn icon drawer-toggle" onClick={onOpenDrawer} aria-label="Open the session list" data-testid="drawer-open">
+          ☰
+        </button>
+        <div className="pane-title">
+          <h1 data-testid="pane-title">{title}</h1>
+          <div className="pane-meta">
+            {summary ? (
+              <>
+                <StatusDot status={summary.status} />
+                <span data-testid="pane-status">{statusLabel(summary.status)}</span>
+                <span className="sep">·</span>
+                <span>{summary.agent}</span>
+                <span className="cwd-wrap">
+                  <span className="sep">·</span>
+                  <code className="cwd" title={summary.cwd}>
+                    {summary.cwd}
+                  </code>
+                </span>
+              </>
+            ) : null}
+            {view?.usage ? (
+              <>
+                <span className="sep">·</span>
+                <span className="usage" data-testid="usage">
+                  {formatTokens(view.usage.usedTokens)}
+                  {view.usage.contextSize ? ` / ${formatTokens(view.usage.contextSize)} tokens` : " tokens"}
+                </span>
+              </>
+            ) : null}
+            {summary && summary.viewers > 1 ? (
+              <>
+                <span className="sep">·</span>
+                <span title="Viewports attached to this session">{summary.viewers} viewers</span>
+              </>
+            ) : null}
+          </div>
+        </div>
+        {summary ? <SessionMenu session={summary} /> : null}
+      </header>
+      {view ? (
+        <Transcript key={id} view={view} cwd={summary?.cwd} busy={busy} waiting={waiting} onSeen={onSeen} />
+      ) : (
+        <div className="transcript-wrap">
+          <p className="empty" data-testid="loading">
+            {live?.loading ? `Loading ${live.cursor.toLocaleString()} of ${live.replayUntil.toLocaleString()} events…` : "Loading…"}
+          </p>
+        </div>
+      )}
+      <Composer id={id} busy={busy} summary={summary} />
+    </section>
+  );
+}
+
+function formatTokens(n: number): string {
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)}M`;
+  if (n >= 10_000) return `${Math.round(n / 1000)}k`;
+  return String(n);
+}
+
+/** Drafts survive switching sessions (per session, this tab only). */
+const drafts = new Map<string, string>();
+
+function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: Session | undefined }) {
+  const { api } = useServices();
+  const [text, setText] = useState(() => drafts.get(id) ?? "");
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const narrow = useNarrow();
+
+  useEffect(() => {
+    setText(drafts.get(id) ?? "");
+    setError(null);
+  }, [id]);
+
+  useEffect(() => {
+    drafts.set(id, text);
+    const el = area.current;
+    if (el) {
+      el.style.height = "auto";
+      el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
+    }
+  }, [id, text]);
+
+  async function send() {
+    const t = text.trim();
+    if (!t || sending) return;
+    setSending(true);
+    setError(null);
+    try {
+      await api.send(id, t);
+      setText("");
+      drafts.delete(id);
+    } catch (e) {
+      setError(
+        e instanceof ApiError && e.code === "conflict"
+          ? "A turn is already running. Wait for it, or cancel it first."
+          : e instanceof Error
+            ? e.message
+            : String(e),
+      );
+    } finally {
+      setSending(false);
+    }
+  }
+
+  async function cancel() {
+    setError(null);
+    try {
+      await api.cancel(id);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === "conflict")) setError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  }
+
+  const commands = summary?.commands ?? [];
+  const hint = commands.length > 0 && text.startsWith("/") ? commands.filter((c) => `/${c.name}`.startsWith(text.split(/\s/)[0] ?? "")).slice(0, 5) : [];
+  return (
+    <footer className="composer">
+      {error ? (
+        <p className="composer-error" role="alert" data-testid="composer-error">
+          {error}
+        </p>
+      ) : null}
+      {hint.length > 0 ? (
+        <ul className="command-hints" aria-label="Agent commands">
+          {hint.map((c) => (
+            <li key={c.name}>
+              <code>/{c.name}</code> {c.hint ? <span className="hint">{c.hint}</span> : null} <span className="desc">{c.description}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="composer-row">
+        <textarea
+          ref={area}
+          className="input composer-input"
+          rows={1}
+          value={text}
+          placeholder={busy ? "A turn is running…" : narrow ? "Message the agent" : "Message the agent (Enter sends, Shift+Enter for a new line)"}
+          aria-label="Message"
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={onKeyDown}
+          data-testid="composer-input"
+        />
+        {busy ? (
+          <button type="button" className="btn danger" onClick={() => void cancel()} data-testid="composer-cancel">
+            Cancel
+          </button>
+        ) : null}
+        <button type="button" className="btn primary" onClick={() => void send()} disabled={sending || text.trim() === ""} data-testid="composer-send">
+          Send
+        </button>
+      </div>
+    </footer>
+  );
+}
