@@ -167,6 +167,31 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     assert.deepEqual(browser.errors, []);
   });
 
+  test("extra: a late answer shows the winning answer, not an error", async () => {
+    const s = await server.createSession("late answer");
+    await server.send(s.id, "/permission");
+    const stale = await waitFor(async () => {
+      const list = await server.api("GET", "/prompts");
+      return list.prompts.some((/** @type {any} */ p) => p.session === s.id) ? list : null;
+    }, { what: "prompt pending" });
+    const prompt = stale.prompts.find((/** @type {any} */ p) => p.session === s.id);
+    // Another viewport answers first…
+    await server.api("POST", `/sessions/${s.id}/prompts/${prompt.prompt_id}`, { option_id: "reject" });
+    // …while this tab's inbox still lists the prompt (its list is served stale on purpose).
+    const page = await browser.context.newPage();
+    await page.route("**/api/v1/prompts", (route) => route.fulfill({ json: stale }));
+    await page.goto(`${server.url}/#inbox`);
+    const item = page.getByTestId("inbox-item").filter({ has: page.locator(`[data-prompt-id="${prompt.prompt_id}"]`) });
+    await item.getByTestId("prompt-option-allow").click();
+    const outcome = item.getByTestId("prompt-outcome");
+    await outcome.waitFor();
+    assert.match(await outcome.innerText(), /Answered: Reject/);
+    assert.match(await outcome.innerText(), /answered elsewhere first/);
+    assert.equal(await item.locator(".prompt-error").count(), 0, "no error shown");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
   test("extra: a question form; rename; delete leaves the other tab with a toast; Esc closes dialogs", async () => {
     const s = await server.createSession("question");
     const a = await browser.tab(`/s/${s.id}`);
