@@ -51,6 +51,7 @@ async function notReloaded(/** @type {Page} */ page) {
 
 /** Type into the composer and send with Enter. */
 async function sendFromComposer(/** @type {Page} */ page, /** @type {string} */ text) {
+  await page.bringToFront();
   const input = page.getByTestId("composer-input");
   await input.fill(text);
   await input.press("Enter");
@@ -83,6 +84,7 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     const a = await browser.tab("/");
     const b = await browser.tab("/");
     await mark(b);
+    await a.bringToFront();
     await a.getByTestId("new-session").click();
     const dialog = a.getByTestId("new-session-dialog");
     await dialog.getByTestId("agent-demo").waitFor();
@@ -149,16 +151,19 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     await row(a, s.id).getByTestId("pending-badge").waitFor();
     await screenshot(a, "permission-card");
     // The inbox lists it too.
+    await a.bringToFront();
     await a.getByTestId("inbox-link").click();
     await a.getByTestId("inbox-item").first().waitFor();
     await screenshot(a, "inbox");
     await a.goBack();
     await card(a).waitFor();
+    await b.bringToFront();
     await b.getByTestId("prompt-option-allow").click();
     await card(a).and(a.locator('[data-state="resolved"]')).waitFor({ timeout: 10_000 });
     assert.match(await card(a).getByTestId("prompt-outcome").innerText(), /Allow once/);
     assert.ok(await notReloaded(a), "tab A was not reloaded");
     await a.getByTestId("transcript").getByText("You chose: allow").waitFor();
+    await a.bringToFront();
     await a.getByTestId("inbox-link").click();
     await a.getByTestId("inbox-empty").waitFor();
     assert.equal((await server.api("GET", "/prompts")).prompts.length, 0);
@@ -196,7 +201,7 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     const s = await server.createSession("question");
     const a = await browser.tab(`/s/${s.id}`);
     const b = await browser.tab(`/s/${s.id}`);
-    await sendFromComposer(a, "/ask");
+    await sendFromComposer(a, "/ask"); // (brings A to the front: a user acts in the tab they look at)
     await card(a).and(a.locator('[data-state="pending"]')).waitFor();
     await screenshot(a, "question-form");
     await a.getByTestId("question-option-color-green").check();
@@ -205,6 +210,7 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     assert.match(await card(b).getByTestId("prompt-outcome").innerText(), /green/);
     await b.getByTestId("transcript").getByText("You picked: green").waitFor();
     // Rename from the pane's menu: both tabs follow.
+    await a.bringToFront();
     await a.getByTestId("session-pane").getByTestId("session-menu").click();
     await a.getByTestId("action-rename").click();
     await a.getByTestId("rename-input").fill("renamed question");

@@ -9,7 +9,8 @@
 //! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
 //! - [`rest`]: the REST handlers of `/api/v1`.
 //! - [`viewport`]: one multiplexed WebSocket connection per viewport.
-//! - [`ui`]: the static pages (token exchange, placeholder UI).
+//! - [`ui`]: the token exchange and the web UI embedded from `web/dist` (SPA fallback,
+//!   cache headers, CSP); a placeholder page when the UI was not built.
 
 pub mod config;
 pub mod error;
