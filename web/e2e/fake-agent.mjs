@@ -30,6 +30,26 @@ const REPLY = [
   "| file | change |\n|---|---|\n| `src/auth/login.rs` | returns `Result` |\n",
 ];
 
+/**
+ * `/rate N PER_SEC`: N chunks ("chunk i\n") at PER_SEC chunks a second, sent in small
+ * batches every 10 ms against the clock (so timer jitter does not lower the rate).
+ * @param {unknown} id @param {string} sid @param {number} n @param {number} perSec
+ */
+function streamAtRate(id, sid, n, perSec) {
+  const start = Date.now();
+  let sent = 0;
+  const tick = () => {
+    const due = Math.min(n, Math.floor(((Date.now() - start) / 1000) * perSec) + 1);
+    while (sent < due) {
+      sent += 1;
+      update(sid, { sessionUpdate: "agent_message_chunk", content: { type: "text", text: `chunk ${sent}\n` } });
+    }
+    if (sent < n) setTimeout(tick, 10);
+    else send({ id, result: { stopReason: "end_turn" } });
+  };
+  tick();
+}
+
 let sessions = 0;
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
@@ -53,6 +73,12 @@ rl.on("line", (line) => {
       break;
     case "session/prompt": {
       const sid = msg.params.sessionId;
+      const text = (msg.params.prompt ?? []).map((/** @type {any} */ b) => b.text ?? "").join("");
+      const rate = /^\/rate (\d+) (\d+)$/.exec(text.trim());
+      if (rate) {
+        streamAtRate(msg.id, sid, Number(rate[1]), Number(rate[2]));
+        break;
+      }
       const cwd = process.cwd();
       update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "The login check returns a bare bool; " } });
       update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "a Result would carry the reason." } });

@@ -164,15 +164,27 @@ export class BerthServer {
     }
   }
 
-  /** Wait until the session's turn is over (status idle or error). @param {string} id */
-  async idle(id, timeout = 60_000) {
+  /**
+   * Wait until the turn started by the user message `text` has ended in the log (the
+   * summary's status may trail the log, so it is not what is waited on).
+   * @param {string} id @param {string} text
+   */
+  async turnEnded(id, text, timeout = 60_000) {
     return waitFor(
       async () => {
-        const s = await this.api("GET", `/sessions/${id}`);
-        return (s.status === "idle" || s.status === "error") && s;
+        const events = await this.events(id);
+        const asked = events.filter((e) => e.event.kind === "user_message" && e.event.text === text).at(-1);
+        if (!asked) return null;
+        return events.find((e) => e.event.kind === "turn_ended" && e.event.turn_id === asked.event.turn_id) ?? null;
       },
-      { timeout, what: `session ${id} idle` },
+      { timeout, interval: 100, what: `the turn "${text}" of ${id} to end` },
     );
+  }
+
+  /** Send `text` and wait until its turn has ended. @param {string} id @param {string} text */
+  async turn(id, text, timeout = 60_000) {
+    await this.send(id, text);
+    return this.turnEnded(id, text, timeout);
   }
 }
 

@@ -111,7 +111,7 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     await waitChunk(a, 40);
     await a.close();
     const c = await browser.tab(`/s/${s.id}`);
-    await server.idle(s.id);
+    await server.turnEnded(s.id, "/stream 300 every=10");
     await waitChunk(b, 300);
     await waitChunk(c, 300);
     await screenshot(b, "session-stream");
@@ -250,8 +250,7 @@ group("background session", () => {
   test("4. a background session streams: its unread badge grows, the pane on screen does not change", async () => {
     const bg = await server.createSession("background");
     const fg = await server.createSession("foreground");
-    await server.send(fg.id, "hello from the foreground");
-    await server.idle(fg.id);
+    await server.turn(fg.id, "hello from the foreground");
     const page = await browser.tab(`/s/${fg.id}`);
     await page.getByTestId("item-agent").waitFor();
     const fgCursor = (await server.api("GET", `/sessions/${fg.id}`)).last_seq;
@@ -269,7 +268,7 @@ group("background session", () => {
     assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
     assert.equal(await storeState(page, bg.id), null, "the tab did not even attach the background session");
-    await server.idle(bg.id);
+    await server.turnEnded(bg.id, "/stream 200 every=10");
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
     // Switching shows everything.
     await row(page, bg.id).locator(".row-main").click();
@@ -313,7 +312,7 @@ group("server restart", () => {
     assert.ok(await notReloaded(page), "the page was not reloaded");
     // Everything the log holds is shown exactly once: the chunks committed before the
     // crash (some delivered only after the reconnect), then the restarted turn's end.
-    await server.idle(s.id);
+    await server.turnEnded(s.id, "/stream 400 every=10");
     const log = await server.events(s.id);
     const logged = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk").length;
     assert.ok(logged >= 60, `at least the 60 chunks seen were logged (${logged})`);
@@ -322,7 +321,7 @@ group("server restart", () => {
     assertChunks(await shownChunks(page), logged, "after the restart");
     // The connection is live again: the next stream arrives in the same pane.
     await sendFromComposer(page, "/stream 100 every=5");
-    await server.idle(s.id);
+    await server.turnEnded(s.id, "/stream 100 every=5");
     const log2 = await server.events(s.id);
     await waitFor(async () => (await storeState(page, s.id))?.cursor === log2.length, { what: "second stream delivered" });
     const shown = await shownChunks(page);
@@ -408,8 +407,7 @@ group("single tab: reload, hostile text, phone", () => {
 
   test("8. phone-sized viewport: no horizontal overflow; the drawer opens and closes", async () => {
     const s = await server.createSession("a phone-sized session with a rather long title that must not overflow");
-    await server.send(s.id, `A long unbroken word: ${"x".repeat(300)}\n\n\`\`\`\n${"wide code line ".repeat(30)}\n\`\`\``);
-    await server.idle(s.id);
+    await server.turn(s.id, `A long unbroken word: ${"x".repeat(300)}\n\n\`\`\`\n${"wide code line ".repeat(30)}\n\`\`\``);
     const page = await browser.tab(`/s/${s.id}`);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByTestId("item-agent").waitFor();
@@ -479,12 +477,14 @@ group("single tab: reload, hostile text, phone", () => {
 
 // ---------------------------------------------------------------------------------------
 
+/** Config adding the fixture ACP agent (e2e/fake-agent.mjs) as agent `fixture`. */
+const FIXTURE_CONFIG = `[agents.fixture]\nname = "Fixture agent (e2e)"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FAKE_AGENT)}]\n`;
+
 group("rich rendering and the main screens", () => {
   /** @type {BerthServer} */ let server;
   /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
   before(async () => {
-    const config = `[agents.fixture]\nname = "Fixture agent (e2e)"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FAKE_AGENT)}]\n`;
-    server = await new BerthServer({ config }).start();
+    server = await new BerthServer({ config: FIXTURE_CONFIG }).start();
     browser = await openBrowser(server);
   });
   after(async () => {
@@ -494,8 +494,7 @@ group("rich rendering and the main screens", () => {
 
   test("thoughts collapsed, plans as checklists, diffs as diffs, code highlighted (through a real ACP agent)", async () => {
     const s = await server.createSession("Return a Result from login", "fixture");
-    await server.send(s.id, "Make login say why it fails");
-    await server.idle(s.id);
+    await server.turn(s.id, "Make login say why it fails");
     const page = await browser.tab(`/s/${s.id}`);
     const t = page.getByTestId("transcript");
     await t.getByTestId("item-agent").waitFor();
@@ -524,13 +523,11 @@ group("rich rendering and the main screens", () => {
 
   test("overview: several sessions in every state, light and dark", async () => {
     const main = await server.createSession("Fix the flaky login test");
-    await server.send(main.id, "The login test fails one run in ten. Find out why.");
-    await server.idle(main.id);
+    await server.turn(main.id, "The login test fails one run in ten. Find out why.");
     await server.send(main.id, "/permission");
     const streaming = await server.createSession("Refactor the event store");
     const failed = await server.createSession("Draft the release notes");
-    await server.send(failed.id, "/fail");
-    await server.idle(failed.id);
+    await server.turn(failed.id, "/fail");
     await server.createSession("Upgrade dependencies");
     const page = await browser.tab(`/s/${main.id}`);
     await card(page).waitFor();
@@ -556,7 +553,7 @@ group("performance", () => {
   /** @type {Record<string, unknown>} */
   const report = {};
   before(async () => {
-    server = await new BerthServer().start();
+    server = await new BerthServer({ config: FIXTURE_CONFIG }).start();
     browser = await openBrowser(server);
   });
   after(async () => {
@@ -568,8 +565,7 @@ group("performance", () => {
 
   test("a 10k-event session opens without freezing the page", async () => {
     const s = await server.createSession("ten thousand");
-    await server.send(s.id, "/stream 10000");
-    await server.idle(s.id);
+    await server.turn(s.id, "/stream 10000");
     const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
     assert.ok(lastSeq >= 10_000);
     // Cold: a tab opened on the session's URL.
@@ -605,8 +601,13 @@ group("performance", () => {
   test("10k events over 600 chat turns: opens windowed, earlier items load on scroll", async () => {
     const s = await server.createSession("six hundred turns");
     for (let i = 1; i <= 600; i++) {
-      await server.send(s.id, `turn ${i}`);
-      await waitFor(async () => (await server.api("GET", `/sessions/${s.id}`)).status === "idle", { interval: 5, what: `turn ${i} done` });
+      const { turn_id } = await server.send(s.id, `turn ${i}`);
+      // Only the log's tail is read: the turn ends within a few events of its start.
+      await waitFor(async () => {
+        const last = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
+        const page = await server.api("GET", `/sessions/${s.id}/events?after=${Math.max(0, last - 5)}`);
+        return page.events.some((/** @type {any} */ e) => e.event.kind === "turn_ended" && e.event.turn_id === turn_id);
+      }, { interval: 5, what: `turn ${i} done` });
     }
     const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
     assert.ok(lastSeq >= 10_000, `at least 10k events (${lastSeq})`);
@@ -638,14 +639,14 @@ group("performance", () => {
   });
 
   /** Stream `n` chunks with `/stream n <args>` into a page showing the session; measure. */
-  async function measureStream(/** @type {string} */ name, /** @type {number} */ n, /** @type {string} */ args) {
-    const s = await server.createSession(name);
+  async function measureStream(/** @type {string} */ name, /** @type {number} */ n, /** @type {string} */ command, agent = "demo") {
+    const s = await server.createSession(name, agent);
     const page = await browser.context.newPage();
     await page.addInitScript(installProbe);
     await page.goto(`${server.url}/s/${s.id}`);
     await page.getByTestId("session-pane").waitFor();
     await page.evaluate(() => /** @type {any} */ (window).__probe.reset());
-    await server.send(s.id, `/stream ${n} ${args}`.trim());
+    await server.send(s.id, command);
     await waitChunk(page, n, 120_000);
     const shownAt = Date.now();
     const summary = await page.evaluate(() => /** @type {any} */ (window).__probe.summary());
@@ -666,12 +667,14 @@ group("performance", () => {
     return result;
   }
 
-  test("streaming at ~1k chunks/s renders in batches per animation frame", async () => {
-    report.streamPaced = await measureStream("paced stream", 5000, "every=1");
+  test("streaming at 1k chunks/s renders in batches per animation frame", async () => {
+    // The fixture agent paces its chunks against the clock (the demo's every=1 gives ~450/s).
+    report.stream1kPerSec = await measureStream("1k chunks/s", 10000, "/rate 10000 1000", "fixture");
   });
 
-  test("a burst (as fast as the agent goes) renders in batches too", async () => {
-    report.streamBurst = await measureStream("burst stream", 20000, "");
+  test("the demo agent's /stream with every=1, and a burst as fast as it goes, render in batches too", async () => {
+    report.streamDemoEvery1 = await measureStream("paced stream", 5000, "/stream 5000 every=1");
+    report.streamBurst = await measureStream("burst stream", 20000, "/stream 20000");
   });
 });
 

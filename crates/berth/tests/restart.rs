@@ -637,3 +637,42 @@ async fn a_clean_stop_with_a_pending_permission_cancels_it_once() {
     );
     drop(dir);
 }
+
+/// The sidebar's preview line follows the latest text, live and after a restart (where
+/// it is rebuilt from the end of the log).
+#[tokio::test]
+async fn the_preview_line_follows_the_log_and_survives_a_restart() {
+    let mut server = TestServer::start().await;
+    let session = server.create_session().await;
+    let sid = session.id.as_str();
+    assert_eq!(session.preview, None, "a new session has no text yet");
+
+    let turn = server.send(sid, "/stream 3").await;
+    turn_ended(&server, sid, &turn).await;
+    let live = server
+        .wait_summary(sid, "the preview shows the last chunk", |s| {
+            s.preview.as_deref() == Some("chunk 3")
+        })
+        .await;
+    assert_eq!(live.preview.as_deref(), Some("chunk 3"));
+
+    let dir = server.stop();
+    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    assert_eq!(
+        server.session(sid).await.preview.as_deref(),
+        Some("chunk 3")
+    );
+    let turn = server.send(sid, "a new question\non two lines").await;
+    // The user's message is the preview until the reply starts.
+    let (seq, _) = server
+        .wait_event(
+            sid,
+            |e| matches!(e, Event::UserMessage { turn_id, .. } if *turn_id == turn),
+        )
+        .await;
+    assert!(seq > 0);
+    turn_ended(&server, sid, &turn).await;
+    let after = server.session(sid).await;
+    let preview = after.preview.expect("a preview");
+    assert!(!preview.is_empty() && preview != "chunk 3", "{preview}");
+}

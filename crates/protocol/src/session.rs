@@ -44,6 +44,11 @@ pub struct Session {
     /// Extension: the agent's slash commands (its last `available_commands_update`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<AgentCommand>,
+    /// Extension: the last line of the latest user message or agent reply (at most 120
+    /// characters and an ellipsis), for sidebars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub preview: Option<String>,
     /// Extension: the agent's current mode id (its last `current_mode_update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]

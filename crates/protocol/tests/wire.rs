@@ -80,6 +80,7 @@ fn session() -> Session {
         agent_running: true,
         commands: Vec::new(),
         mode: None,
+        preview: None,
     }
 }
 
@@ -455,13 +456,17 @@ fn session_with_agent_state() {
         hint: None,
     }];
     session.mode = Some("plan".into());
+    session.preview = Some("Done.".into());
     let value = serde_json::to_value(&session).unwrap();
     assert_eq!(value["mode"], "plan");
+    assert_eq!(value["preview"], "Done.");
     assert_eq!(value["commands"][0]["name"], "review");
     let back: Session = serde_json::from_value(value).unwrap();
     assert_eq!(back, session);
     // Without agent state the fields stay off the wire (v1 shape unchanged).
-    assert!(plain.get("commands").is_none() && plain.get("mode").is_none());
+    for field in ["commands", "mode", "preview"] {
+        assert!(plain.get(field).is_none(), "{field} is omitted when empty");
+    }
 }
 
 event_snapshot!(

@@ -24,6 +24,7 @@ use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
 use crate::handle::{Message, SessionHandle};
+use crate::preview::Preview;
 use crate::prompts::{Pending, Prompts};
 use crate::request::{Request, Response};
 use crate::subscription::{Attachment, Subscription, ViewerGuard};
@@ -65,6 +66,9 @@ enum ToAgent {
     Prompt,
 }
 
+/// How many of its last events a loaded session reads to rebuild its preview line.
+const PREVIEW_EVENTS: usize = 256;
+
 type Starting = JoinHandle<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>)>;
 
 pub(crate) struct Actor {
@@ -98,6 +102,7 @@ pub(crate) struct Actor {
     /// Summary state the agent announced (kept across restarts through the log).
     commands: Vec<AgentCommand>,
     mode: Option<String>,
+    preview: Preview,
 }
 
 impl Actor {
@@ -135,6 +140,7 @@ impl Actor {
             exit: false,
             commands: Vec::new(),
             mode: None,
+            preview: Preview::default(),
         };
         if init.created {
             actor.emit(Event::SessionCreated {
@@ -164,6 +170,15 @@ impl Actor {
         let logged = repair::load(&self.store, &self.id).await?;
         self.commands = logged.commands;
         self.mode = logged.mode;
+        for stored in self
+            .store
+            .read_last_events(&self.id, PREVIEW_EVENTS)
+            .await?
+        {
+            if let Ok(event) = serde_json::from_str::<Event>(&stored.data) {
+                self.preview.apply(&event);
+            }
+        }
         for resolution in logged.resolutions {
             self.prompts.remember(resolution);
         }
@@ -760,6 +775,7 @@ impl Actor {
 
     /// Queue an event for the next commit; returns the seq it will get.
     fn emit(&mut self, event: Event) -> Seq {
+        self.preview.apply(&event);
         self.pending.push((chrono::Utc::now(), event));
         self.committed + self.pending.len() as Seq
     }
@@ -845,6 +861,7 @@ impl Actor {
             agent_running: self.agent.is_some(),
             commands: self.commands.clone(),
             mode: self.mode.clone(),
+            preview: self.preview.line(),
         }
     }
 
@@ -873,6 +890,7 @@ fn placeholder_summary(row: &SessionRow) -> Session {
         agent_running: false,
         commands: Vec::new(),
         mode: None,
+        preview: None,
     }
 }
 

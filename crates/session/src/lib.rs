@@ -12,6 +12,7 @@
 //! - [`prompts`]: pending prompts and their exactly-once resolution.
 //! - [`repair`]: closing what a previous server left open (no ghost status).
 //! - [`summary`]: the `Session` summary and its throttled publication.
+//! - `preview`: the summary's preview line (the last line of the latest text).
 //! - [`catalog`], [`config`], [`error`]: agents known to the server, tunables, errors.
 
 pub mod actor;
@@ -20,6 +21,7 @@ pub mod committed;
 pub mod config;
 pub mod error;
 pub mod handle;
+mod preview;
 pub mod prompts;
 pub mod registry;
 pub mod repair;

@@ -107,5 +107,7 @@ fn only_progress(old: &Session, new: &Session) -> bool {
     a.last_seq = new.last_seq;
     a.unread = new.unread;
     a.updated_at = new.updated_at;
+    // A streamed reply changes the preview with every chunk: it rides with progress.
+    a.preview = new.preview.clone();
     &a == new
 }

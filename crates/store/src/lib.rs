@@ -200,6 +200,17 @@ impl Store {
             .await
     }
 
+    /// The last `limit` events of a session, ascending.
+    pub async fn read_last_events(
+        &self,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        let session_id = session_id.to_owned();
+        self.read(move |conn| read::last_events(conn, &session_id, limit))
+            .await
+    }
+
     /// Events with `seq > after` whose kind is one of `kinds`, ascending.
     pub async fn read_events_of_kinds(
         &self,

@@ -73,6 +73,22 @@ pub(crate) fn events(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+pub(crate) fn last_events(
+    conn: &Connection,
+    session_id: &str,
+    limit: usize,
+) -> Result<Vec<StoredEvent>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE session_id = ?1 ORDER BY seq DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![session_id, limit], event_from_row)?;
+    let mut events = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    events.reverse();
+    Ok(events)
+}
+
 pub(crate) fn events_of_kinds(
     conn: &Connection,
     session_id: &str,

@@ -100,6 +100,7 @@ function KindIcon({ kind }: { kind: string }) {
 
 /** A path relative to the session's directory when it lies inside it. */
 export function relPath(path: string, cwd?: string): string {
+  if (cwd && path.replace(/\/$/, "") === cwd.replace(/\/$/, "")) return ".";
   if (cwd && path.startsWith(cwd.endsWith("/") ? cwd : `${cwd}/`)) return path.slice(cwd.length).replace(/^\//, "");
   return path;
 }

@@ -42,7 +42,7 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
   const activeId = route.kind === "session" ? route.id : null;
   const q = filter.trim().toLowerCase();
   const shown = q
-    ? sessions.filter((s) => [s.title, s.agent, s.cwd, s.slug].some((f) => f.toLowerCase().includes(q)))
+    ? sessions.filter((s) => [s.title, s.agent, s.cwd, s.slug, s.preview ?? ""].some((f) => f.toLowerCase().includes(q)))
     : sessions;
 
   return (
@@ -99,22 +99,11 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
   );
 }
 
-/** A preview line: the session's last words if this tab holds its log, else where it runs. */
+/** A preview line: the server's (the last line of the latest text, the same on every
+ * device, kept for sessions this tab has not opened), else where the session runs. */
 function usePreview(session: Session): string {
-  return useStore((s) => {
-    const view = s.view(session.id);
-    if (view) {
-      for (let i = view.items.length - 1; i >= 0; i--) {
-        const item = view.items[i]!;
-        if (item.type === "agent" || item.type === "user") {
-          const t = item.text.trimEnd();
-          const line = t.slice(t.lastIndexOf("\n") + 1).replace(/^\s*(?:[-*+>#]+\s+)+/, "").replace(/[`*_]/g, "");
-          return (item.type === "user" ? "You: " : "") + line.slice(0, 140);
-        }
-      }
-    }
-    return shortPath(session.cwd);
-  });
+  const line = session.preview?.replace(/^\s*(?:[-*+>#]+\s+)+/, "").replace(/[`*_]/g, "");
+  return line ? line : shortPath(session.cwd);
 }
 
 /** The last two components of a path ("…/proj/src"). */

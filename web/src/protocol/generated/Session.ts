@@ -11,6 +11,11 @@ export type Session = { id: string, slug: string, title: string, agent: string, 
  */
 commands?: Array<AgentCommand>, 
 /**
+ * Extension: the last line of the latest user message or agent reply (at most 120
+ * characters and an ellipsis), for sidebars.
+ */
+preview?: string, 
+/**
  * Extension: the agent's current mode id (its last `current_mode_update`).
  */
 mode?: string, };
