@@ -50,6 +50,17 @@ function streamAtRate(id, sid, n, perSec) {
   tick();
 }
 
+/** Requests this agent sent to the client, waiting for their answer: id → what to do with it. */
+const waiting = new Map();
+let requests = 0;
+
+/** Send the client a request; `then` gets its result (or `{ error }`). */
+function request(/** @type {string} */ method, /** @type {object} */ params, /** @type {(result: any) => void} */ then) {
+  const id = `fixture-req-${++requests}`;
+  waiting.set(id, then);
+  send({ id, method, params });
+}
+
 let sessions = 0;
 const rl = createInterface({ input: process.stdin });
 rl.on("line", (line) => {
@@ -60,7 +71,14 @@ rl.on("line", (line) => {
   } catch {
     return;
   }
-  if (msg.id === undefined || msg.method === undefined) return; // responses, notifications
+  if (msg.id !== undefined && msg.method === undefined) {
+    // The answer to one of our requests.
+    const then = waiting.get(msg.id);
+    waiting.delete(msg.id);
+    then?.(msg.result ?? { error: msg.error });
+    return;
+  }
+  if (msg.id === undefined || msg.method === undefined) return; // notifications
   switch (msg.method) {
     case "initialize":
       send({
@@ -77,6 +95,20 @@ rl.on("line", (line) => {
       const rate = /^\/rate (\d+) (\d+)$/.exec(text.trim());
       if (rate) {
         streamAtRate(msg.id, sid, Number(rate[1]), Number(rate[2]));
+        break;
+      }
+      if (text.trim() === "/form") {
+        // A form with one required and one optional field (an ACP form elicitation); the
+        // reply quotes what came back.
+        const requestedSchema = {
+          type: "object",
+          properties: { name: { type: "string", title: "Your name" }, nickname: { type: "string", title: "A nickname" } },
+          required: ["name"],
+        };
+        request("elicitation/create", { sessionId: sid, mode: "form", message: "Tell me about you", requestedSchema }, (result) => {
+          update(sid, { sessionUpdate: "agent_message_chunk", content: { type: "text", text: `Form result: \`${JSON.stringify(result)}\`` } });
+          send({ id: msg.id, result: { stopReason: "end_turn" } });
+        });
         break;
       }
       const cwd = process.cwd();

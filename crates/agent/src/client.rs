@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
@@ -57,17 +58,23 @@ impl TurnSlot {
     }
 }
 
+/// How long an agent must be quiet after answering `session/load` before its replay
+/// counts as over, and the longest berth waits for that.
+const REPLAY_QUIET: Duration = Duration::from_millis(300);
+const REPLAY_MAX: Duration = Duration::from_secs(5);
+
 /// What the handlers share.
 pub(crate) struct ClientState {
     pub events: mpsc::Sender<AgentEvent>,
     pub turn: TurnSlot,
     /// The canonical session directory that `fs/*` requests are confined to.
     pub root: PathBuf,
-    /// Set from `session/load` until the first `session/prompt`: the agent replays a
-    /// conversation berth has logged already, and its transcript updates are dropped
-    /// (state updates such as commands still count). Not just until the load's answer:
-    /// Gemini CLI sends its replay after answering.
+    /// Set from `session/load` until the agent has gone quiet after answering it (see
+    /// `finish_replay`): it replays a conversation berth has logged already, so its
+    /// updates are dropped (state updates, commands and mode, still count).
     pub replaying: AtomicBool,
+    /// When the last replayed update was dropped.
+    pub replay_heard: Mutex<Instant>,
     /// Tool calls the agent announced, so a permission request for an unannounced one
     /// can announce it first (Gemini CLI only names its tools in the request).
     pub tool_calls: Mutex<HashSet<String>>,
@@ -167,9 +174,14 @@ impl ClientState {
             tracing::debug!(method = %notification.method, "ignoring an agent notification");
             return;
         }
+        let replaying = self.replaying.load(Ordering::SeqCst);
         let update = match SessionNotification::deserialize(&notification.params) {
             Ok(notification) => notification.update,
             Err(error) => {
+                if replaying {
+                    self.heard_replay();
+                    return;
+                }
                 // A kind this ACP version does not know (or a malformed one): kept as the
                 // agent sent it, so nothing the agent said is lost.
                 let Some(update) = notification.params.get("update").cloned() else {
@@ -182,20 +194,59 @@ impl ClientState {
                 return;
             }
         };
-        if self.replaying.load(Ordering::SeqCst) && translate::is_transcript(&update) {
+        if replaying && translate::is_replayed(&update) {
+            self.heard_replay();
             return;
         }
-        if let SessionUpdate::ToolCall(call) = &update {
-            self.known_tool_call(&call.tool_call_id.0);
-        }
         let turn = self.turn.get();
+        if let SessionUpdate::ToolCall(call) = update {
+            // Announced already (from a permission request): this is news about it.
+            let event = if self.first_mention(&call.tool_call_id.0) {
+                translate::update_to_event(SessionUpdate::ToolCall(call), &turn)
+            } else {
+                Some(translate::tool_call_as_update(call, &turn))
+            };
+            if let Some(event) = event {
+                self.emit(AgentEvent::Update(event)).await;
+            }
+            return;
+        }
         if let Some(event) = translate::update_to_event(update, &turn) {
             self.emit(AgentEvent::Update(event)).await;
         }
     }
 
-    /// Remember a tool call id; `false` if it was known already.
-    fn known_tool_call(&self, id: &str) -> bool {
+    /// A replayed update was dropped: the replay is still going.
+    fn heard_replay(&self) {
+        *self
+            .replay_heard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+    }
+
+    /// After `session/load` answered: wait until the agent has been quiet for
+    /// [`REPLAY_QUIET`] (Gemini CLI sends its replay after answering, with no end marker),
+    /// at most [`REPLAY_MAX`], then end the replay window.
+    async fn finish_replay(&self) {
+        let started = Instant::now();
+        self.heard_replay();
+        loop {
+            let heard = *self
+                .replay_heard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let quiet_at = heard + REPLAY_QUIET;
+            let give_up = started + REPLAY_MAX;
+            if Instant::now() >= quiet_at.min(give_up) {
+                break;
+            }
+            tokio::time::sleep_until(quiet_at.min(give_up).into()).await;
+        }
+        self.replaying.store(false, Ordering::SeqCst);
+    }
+
+    /// Remember a tool call id; `true` the first time it is heard of.
+    fn first_mention(&self, id: &str) -> bool {
         self.tool_calls
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -208,7 +259,7 @@ impl ClientState {
         responder: Responder<RequestPermissionResponse>,
         cx: AgentConnection,
     ) -> Result<(), acp::Error> {
-        if self.known_tool_call(&request.tool_call.tool_call_id.0) {
+        if self.first_mention(&request.tool_call.tool_call_id.0) {
             // First heard of here: log the call itself, so the approval and the call's
             // later updates have something to attach to.
             let call = translate::tool_call_from_update(&request.tool_call, &self.turn.get());
@@ -348,6 +399,8 @@ pub(crate) struct Handshake {
     pub capabilities: AgentCapabilities,
     /// Why an earlier conversation could not be continued, when one was asked for.
     pub note: Option<String>,
+    /// How the agent offers to sign in (for `auth_required` answers later on).
+    pub auth_methods: Vec<AuthMethod>,
 }
 
 /// `initialize` (protocol v1, our capabilities), then the session: `session/resume` of
@@ -389,6 +442,7 @@ pub(crate) async fn handshake(
                     origin,
                     capabilities,
                     note: None,
+                    auth_methods: initialized.auth_methods,
                 });
             }
             Err(why) => note = Some(why),
@@ -407,6 +461,7 @@ pub(crate) async fn handshake(
         origin: SessionOrigin::New,
         capabilities,
         note,
+        auth_methods: initialized.auth_methods,
     })
 }
 
@@ -418,35 +473,46 @@ async fn continue_session(
     previous: &str,
     capabilities: &AgentCapabilities,
 ) -> Result<SessionOrigin, String> {
+    let mut failures = Vec::new();
     if capabilities.resume {
-        return cx
+        match cx
             .send_request(ResumeSessionRequest::new(previous.to_owned(), cwd))
             .block_task()
             .await
-            .map(|_| SessionOrigin::Resumed)
-            .map_err(|e| format!("session/resume failed: {}", describe_error(&e)));
+        {
+            Ok(_) => return Ok(SessionOrigin::Resumed),
+            Err(e) => failures.push(format!("session/resume failed: {}", describe_error(&e))),
+        }
     }
     if capabilities.load_session {
-        // The agent replays the conversation as updates before it answers; berth's log
-        // has it already. The replay ends before the answer is dispatched (one loop).
+        // The agent replays the conversation as updates, before or after it answers;
+        // berth's log has it already.
         state.replaying.store(true, Ordering::SeqCst);
         let loaded = cx
             .send_request(LoadSessionRequest::new(previous.to_owned(), cwd))
             .block_task()
             .await;
-        if loaded.is_err() {
-            state.replaying.store(false, Ordering::SeqCst);
+        match loaded {
+            Ok(_) => {
+                state.finish_replay().await;
+                return Ok(SessionOrigin::Loaded);
+            }
+            Err(e) => {
+                state.replaying.store(false, Ordering::SeqCst);
+                failures.push(format!("session/load failed: {}", describe_error(&e)));
+            }
         }
-        return loaded
-            .map(|_| SessionOrigin::Loaded)
-            .map_err(|e| format!("session/load failed: {}", describe_error(&e)));
     }
-    Err("the agent can neither resume nor load a conversation".to_owned())
+    if failures.is_empty() {
+        Err("the agent can neither resume nor load a conversation".to_owned())
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// The sentence for an agent that wants `authenticate` before it opens a session. berth
 /// does not sign in on the user's behalf: the agent's own tooling does that.
-fn auth_required(methods: &[AuthMethod], error: &acp::Error) -> String {
+pub(crate) fn auth_required(methods: &[AuthMethod], error: &acp::Error) -> String {
     let offered: Vec<String> = methods
         .iter()
         .map(|method| match method.description() {

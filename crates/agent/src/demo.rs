@@ -55,6 +55,8 @@ pub struct DemoOptions {
 pub enum Continue {
     /// `loadSession`: `session/load` replays one exchange, then answers.
     Load,
+    /// `loadSession`, answered first and replayed after, bit by bit (as Gemini CLI does).
+    LoadLate,
     /// `sessionCapabilities.resume`: `session/resume` answers at once.
     Resume,
 }
@@ -199,7 +201,10 @@ impl Demo {
         let mut response = InitializeResponse::new(ProtocolVersion::V1)
             .agent_capabilities(
                 AgentCapabilities::new()
-                    .load_session(continues == Some(Continue::Load))
+                    .load_session(matches!(
+                        continues,
+                        Some(Continue::Load | Continue::LoadLate)
+                    ))
                     .session_capabilities(sessions),
             )
             .agent_info(Implementation::new("berth-demo", env!("CARGO_PKG_VERSION")));
@@ -229,20 +234,38 @@ impl Demo {
         responder: Responder<LoadSessionResponse>,
         cx: ConnectionTo<acp::Client>,
     ) -> Result<(), acp::Error> {
-        if self.options.continues != Some(Continue::Load) {
-            return responder.respond_with_error(acp::Error::method_not_found());
-        }
-        // Replay the "earlier" exchange, as real agents do, before answering; the
-        // notifications and the answer leave through the same ordered queue.
+        let late = match self.options.continues {
+            Some(Continue::Load) => false,
+            Some(Continue::LoadLate) => true,
+            _ => return responder.respond_with_error(acp::Error::method_not_found()),
+        };
+        // Replay the "earlier" exchange, as real agents do; the notifications and the
+        // answer leave through the same ordered queue.
         let text = |text: &str| ContentChunk::new(ContentBlock::Text(TextContent::new(text)));
-        for update in [
+        let replay = [
             SessionUpdate::UserMessageChunk(text("an earlier question")),
             SessionUpdate::AgentMessageChunk(text(REPLAYED_TEXT)),
-        ] {
-            cx.send_notification(SessionNotification::new(request.session_id.clone(), update))?;
-        }
+            SessionUpdate::AgentMessageChunk(text(REPLAYED_TEXT)),
+        ];
+        let session_id = request.session_id.clone();
         self.add_session(request.session_id.0.to_string(), request.cwd);
-        responder.respond(LoadSessionResponse::new())
+        if !late {
+            for update in replay {
+                cx.send_notification(SessionNotification::new(session_id.clone(), update))?;
+            }
+            return responder.respond(LoadSessionResponse::new());
+        }
+        responder.respond(LoadSessionResponse::new())?;
+        cx.spawn({
+            let cx = cx.clone();
+            async move {
+                for update in replay {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    cx.send_notification(SessionNotification::new(session_id.clone(), update))?;
+                }
+                Ok(())
+            }
+        })
     }
 
     fn on_resume_session(

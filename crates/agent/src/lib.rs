@@ -150,6 +150,8 @@ struct Inner {
     origin: SessionOrigin,
     capabilities: AgentCapabilities,
     resume_failure: Option<String>,
+    /// The agent's sign-in methods, named when it answers a prompt with `auth_required`.
+    auth_methods: Arc<[agent_client_protocol::v1::schema::AuthMethod]>,
     connection: client::AgentConnection,
     events: mpsc::Sender<AgentEvent>,
     turn: client::TurnSlot,
@@ -211,6 +213,7 @@ impl AgentLink {
             turn: turn.clone(),
             root,
             replaying: Default::default(),
+            replay_heard: std::sync::Mutex::new(std::time::Instant::now()),
             tool_calls: Default::default(),
         });
         let transport = Lines::new(
@@ -263,6 +266,7 @@ impl AgentLink {
                     origin,
                     capabilities,
                     note,
+                    auth_methods,
                 } = handshake;
                 tracing::info!(pid, %agent_session_id, ?origin, program, "agent started");
                 Ok(AgentLink {
@@ -273,6 +277,7 @@ impl AgentLink {
                         origin,
                         capabilities,
                         resume_failure: note,
+                        auth_methods: auth_methods.into(),
                         connection,
                         events,
                         turn,
@@ -352,12 +357,16 @@ impl AgentLink {
         let sent = inner.connection.send_request(request);
         let events = inner.events.clone();
         let turn_id = turn_id.to_owned();
+        let auth_methods = inner.auth_methods.clone();
         inner.tasks.spawn(async move {
             // The response is routed by the connection's dispatch loop after every
             // update that preceded it has been delivered to `events` (see `client`), so
             // this TurnDone cannot overtake them.
             let result = match sent.block_task().await {
                 Ok(response) => Ok(translate::stop_reason(response.stop_reason)),
+                Err(error) if error.code == agent_client_protocol::ErrorCode::AUTH_REQUIRED => {
+                    Err(client::auth_required(&auth_methods, &error))
+                }
                 Err(error) => Err(client::describe_error(&error)),
             };
             if let Err(error) = &result {

@@ -74,10 +74,10 @@ pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Opti
                 .map(|command| AgentCommand {
                     name: command.name,
                     description: command.description,
-                    hint: command.input.map(|input| match input {
-                        acp::AvailableCommandInput::Unstructured(input) => input.hint,
+                    hint: command.input.and_then(|input| match input {
+                        acp::AvailableCommandInput::Unstructured(input) => Some(input.hint),
                         #[allow(unreachable_patterns)]
-                        _ => String::new(),
+                        _ => None,
                     }),
                 })
                 .collect(),
@@ -133,19 +133,27 @@ pub(crate) fn unknown_update(update: Value, turn_id: &str) -> Event {
     }
 }
 
-/// Whether an update is part of the conversation's transcript (which `session/load`
-/// replays), as opposed to the session's state (commands, mode, …).
-pub(crate) fn is_transcript(update: &acp::SessionUpdate) -> bool {
-    matches!(
+/// Whether an update sent during `session/load` belongs to the replay (dropped): all
+/// but the session's current state (commands, mode), which berth keeps.
+pub(crate) fn is_replayed(update: &acp::SessionUpdate) -> bool {
+    !matches!(
         update,
-        acp::SessionUpdate::UserMessageChunk(_)
-            | acp::SessionUpdate::AgentMessageChunk(_)
-            | acp::SessionUpdate::AgentThoughtChunk(_)
-            | acp::SessionUpdate::ToolCall(_)
-            | acp::SessionUpdate::ToolCallUpdate(_)
-            | acp::SessionUpdate::Plan(_)
-            | acp::SessionUpdate::UsageUpdate(_)
+        acp::SessionUpdate::AvailableCommandsUpdate(_) | acp::SessionUpdate::CurrentModeUpdate(_)
     )
+}
+
+/// A `tool_call` for a call berth logged already (from its permission request): the
+/// news in it, as a `tool_call_update`.
+pub(crate) fn tool_call_as_update(call: acp::ToolCall, turn_id: &str) -> Event {
+    Event::ToolCallUpdate {
+        turn_id: turn_id.to_owned(),
+        tool_call_id: call.tool_call_id.0.to_string(),
+        status: snake(&call.status),
+        content: non_empty_json(&call.content),
+        title: Some(call.title).filter(|title| !title.trim().is_empty()),
+        locations: non_empty_json(&call.locations),
+        input: call.raw_input,
+    }
 }
 
 /// What the agent declared in `initialize`, in berth's words.
@@ -507,9 +515,11 @@ mod tests {
     fn replayed_transcript_is_told_apart_from_state() {
         let parse = |value| serde_json::from_value::<acp::SessionUpdate>(value).unwrap();
         let chunk = json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "x"}});
-        assert!(is_transcript(&parse(chunk)));
+        assert!(is_replayed(&parse(chunk)));
+        let info = json!({"sessionUpdate": "session_info_update", "title": "x"});
+        assert!(is_replayed(&parse(info)));
         let mode = json!({"sessionUpdate": "current_mode_update", "currentModeId": "code"});
-        assert!(!is_transcript(&parse(mode)));
+        assert!(!is_replayed(&parse(mode)));
     }
 
     #[test]

@@ -116,8 +116,9 @@ pub struct ServeArgs {
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Offer to continue earlier sessions: `load` (replays one exchange) or `resume`.
-    #[arg(long, value_parser = ["load", "resume"])]
+    /// Offer to continue earlier sessions: `load` (replays one exchange, then answers),
+    /// `load-late` (answers, then replays), or `resume`.
+    #[arg(long, value_parser = ["load", "load-late", "resume"])]
     pub continues: Option<String>,
     /// Advertise a sign-in method and refuse new sessions until "signed in" (never).
     #[arg(long)]

@@ -257,6 +257,11 @@ mod tests {
             "{empty:#}"
         );
         assert!(Config::parse("[server]\nport = \"many\"\n").is_err());
+        let relative = Config::parse("[agents.x]\ncwd = \"~/work\"\n").unwrap_err();
+        assert!(
+            format!("{relative:#}").contains("agents.x.cwd"),
+            "{relative:#}"
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let options = berth_agent::demo::DemoOptions {
             continues: match args.continues.as_deref() {
                 Some("load") => Some(berth_agent::demo::Continue::Load),
+                Some("load-late") => Some(berth_agent::demo::Continue::LoadLate),
                 Some("resume") => Some(berth_agent::demo::Continue::Resume),
                 _ => None,
             },
@@ -111,8 +112,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn fill_client_defaults(client: &mut ClientArgs, config: &Config) {
     if client.server.is_none() {
         let host = match config.server.host.as_str() {
-            "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
-            host => host,
+            "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_owned(),
+            host if host.contains(':') && !host.starts_with('[') => format!("[{host}]"),
+            host => host.to_owned(),
         };
         client.server = Some(format!("http://{host}:{}", config.server.port));
     }

@@ -28,6 +28,11 @@ name = "Demo that loads"
 command = "{BERTH}"
 args = ["agent", "demo", "--continues", "load"]
 
+[agents.late-loader]
+name = "Demo that replays after answering the load"
+command = "{BERTH}"
+args = ["agent", "demo", "--continues", "load-late"]
+
 [agents.resumer]
 name = "Demo that resumes"
 command = "{BERTH}"
@@ -63,7 +68,7 @@ async fn create(server: &TestServer, agent: &str, cwd: Option<&str>) -> (u16, se
 }
 
 /// Run one prompt to `end_turn`, kill the agent with SIGKILL, run another: returns the
-/// session's events after the second turn ended.
+/// session's events after the second turn ended (which must have the agent's reply).
 async fn prompt_kill_prompt(server: &TestServer, agent: &str) -> Vec<Event> {
     let (status, session) = create(server, agent, None).await;
     assert_eq!(status, 201, "{session}");
@@ -95,6 +100,17 @@ async fn prompt_kill_prompt(server: &TestServer, agent: &str) -> Vec<Event> {
     let pids = agent_pids(&server.events(id).await);
     assert_eq!(pids.len(), 2, "a second agent process ran the second turn");
     assert_ne!(pids[0], pids[1]);
+    let reply: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AgentMessageChunk { turn_id, text } if *turn_id == second => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reply.contains("hello again"),
+        "the second turn's reply is logged: {reply:?}"
+    );
     events
 }
 
@@ -133,7 +149,15 @@ async fn agents_report_availability_with_a_reason_and_config_adds_agents() {
     assert_eq!(
         ids,
         [
-            "demo", "claude", "codex", "gemini", "opencode", "loader", "locked", "resumer"
+            "demo",
+            "claude",
+            "codex",
+            "gemini",
+            "opencode",
+            "late-loader",
+            "loader",
+            "locked",
+            "resumer"
         ]
     );
     let claude = &list.agents[1];
@@ -295,6 +319,21 @@ async fn an_agent_that_loads_replays_nothing_into_the_log() {
         .filter(|e| matches!(e, Event::UserMessage { .. }))
         .count();
     assert_eq!(users, 2);
+}
+
+#[tokio::test]
+async fn an_agent_that_replays_after_answering_the_load_replays_nothing_into_the_log() {
+    let (server, _dir) = start("").await;
+    let events = prompt_kill_prompt(&server, "late-loader").await;
+    assert_eq!(
+        origins(&events),
+        [Some(SessionOrigin::New), Some(SessionOrigin::Loaded)]
+    );
+    let logged = serde_json::to_string(&events).unwrap();
+    assert!(
+        !logged.contains(berth_agent_replayed_text()),
+        "a replay sent after the load's answer was logged: {events:#?}"
+    );
 }
 
 /// The demo agent's replayed text (kept in sync with `berth_agent::demo::REPLAYED_TEXT`,

@@ -556,15 +556,17 @@ impl Actor {
         };
         match event {
             AgentEvent::Update(event) => {
+                // A killed agent's last words would land after its turn's `turn_ended`.
+                if self.agent.as_ref().is_some_and(|a| a.stopping) {
+                    return;
+                }
+                // The summary follows the log: only what is logged changes it.
                 match &event {
                     Event::CommandsChanged { commands } => self.commands = commands.clone(),
                     Event::ModeChanged { mode_id } => self.mode = Some(mode_id.clone()),
                     _ => {}
                 }
-                // A killed agent's last words would land after its turn's `turn_ended`.
-                if !self.agent.as_ref().is_some_and(|a| a.stopping) {
-                    self.emit(event);
-                }
+                self.emit(event);
             }
             AgentEvent::Permission {
                 tool_call_id,

@@ -145,6 +145,13 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
                     )));
                 }
             }
+            // A form whose every question is optional still needs some answer: an empty
+            // submission would tell the agent "accepted" with nothing in it.
+            if !answers.values().any(|value| !value.is_empty()) {
+                return Err(SessionError::BadRequest(
+                    "answer at least one question, or cancel the prompt".into(),
+                ));
+            }
             Ok(())
         }
         (Event::PermissionRequested { .. }, _) => Err(SessionError::BadRequest(
@@ -234,6 +241,53 @@ mod tests {
             );
         }
         assert_eq!(prompts.len(), 2);
+    }
+
+    /// Claude's AskUserQuestion shape: a choice plus an optional "Other" free text,
+    /// neither required by the form.
+    fn optional_form() -> Pending {
+        let question = |id: &str, options: Option<Vec<String>>| Question {
+            id: id.into(),
+            question: id.into(),
+            free_text: options.is_none(),
+            options,
+            optional: true,
+        };
+        Pending {
+            seq: 6,
+            event: Event::QuestionAsked {
+                turn_id: "t".into(),
+                prompt_id: "p3".into(),
+                message: "Which colour?".into(),
+                questions: vec![
+                    question("question_0", Some(vec!["red".into(), "blue".into()])),
+                    question("question_0_custom", None),
+                ],
+            },
+            reply: None,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn optional_questions_may_be_skipped_but_not_all_of_them() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p3".into(), optional_form());
+        for refused in [
+            answers(&[]),
+            answers(&[("question_0_custom", "")]),
+            answers(&[("question_0", "green")]),
+        ] {
+            assert!(
+                matches!(
+                    prompts.take_for_answer("p3", &refused),
+                    Err(SessionError::BadRequest(_))
+                ),
+                "{refused:?} should be refused"
+            );
+        }
+        let chosen = answers(&[("question_0", "blue"), ("question_0_custom", "")]);
+        assert!(prompts.take_for_answer("p3", &chosen).is_ok());
     }
 
     #[test]

@@ -104,6 +104,29 @@ describe("Connection", () => {
     expect(h.retries().at(-1)!.ms).toBe(375);
   });
 
+  it("keeps backing off when the socket opens but closes before hello", () => {
+    const h = harness();
+    h.conn.start();
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      // The upgrade succeeds (a proxy, a server starting or stopping) but no hello comes.
+      h.sockets.at(-1)!.open();
+      h.sockets.at(-1)!.fail();
+      const t = h.retries().at(-1)!;
+      delays.push(t.ms);
+      t.live = false;
+      t.fn();
+    }
+    expect(delays).toEqual([375, 750, 1500, 3000]);
+    expect(h.infos.at(-1)?.state).toBe("reconnecting");
+    // A hello starts the backoff over.
+    h.sockets.at(-1)!.open();
+    h.sockets.at(-1)!.frame({ type: "hello", epoch: "e", server_version: "1" });
+    expect(h.infos.at(-1)).toMatchObject({ state: "open", attempt: 0 });
+    h.sockets.at(-1)!.fail();
+    expect(h.retries().at(-1)!.ms).toBe(375);
+  });
+
   it("does not send while closed, and retryNow skips the wait", () => {
     const h = harness();
     h.conn.start();

@@ -120,9 +120,10 @@ export class Connection {
     this.socket = socket;
     socket.onopen = () => {
       this.opened = true;
-      this.attempt = 0;
       this.startPing();
-      // "open" is reported on `hello` (the owner re-attaches then); see onmessage.
+      // "open" is reported on `hello` (the owner re-attaches then); see onmessage. The
+      // backoff starts over only then too: a server that accepts the upgrade and closes
+      // before saying hello (a proxy, a server starting or stopping) is still failing.
     };
     socket.onmessage = (ev) => {
       this.alive();
@@ -133,7 +134,10 @@ export class Connection {
       } catch {
         return;
       }
-      if (frame.type === "hello") this.report("open", null);
+      if (frame.type === "hello") {
+        this.attempt = 0;
+        this.report("open", null);
+      }
       this.opts.onFrame(frame);
     };
     socket.onerror = () => {

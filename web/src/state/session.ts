@@ -3,6 +3,7 @@
 // views read snapshots of it.
 
 import type { EventRecord, Session } from "../protocol";
+import { isStale } from "./summary";
 import { Transcript, type Item, type ItemOf, type Usage } from "./transcript";
 
 /** What applying one event frame did. */
@@ -81,6 +82,8 @@ export class SessionState {
     this.epoch = epoch;
     this.cursor = 0;
     this.log = [];
+    // The log may have been rolled back: the next summary is not "older" than this one.
+    this.summary = null;
     this.transcript = new Transcript();
     this.replayUntil = 0;
     this.replayFrom = 0;
@@ -94,14 +97,15 @@ export class SessionState {
       this.reset(epoch);
     }
     this.epoch = epoch;
-    this.summary = summary;
+    this.setSummary(summary);
     this.replayUntil = lastSeq;
     this.replayFrom = this.cursor;
     this.view = null;
   }
 
+  /** Take a summary unless it is older than the one held (see summary.ts). */
   setSummary(summary: Session): void {
-    this.summary = summary;
+    if (!isStale(summary, this.summary)) this.summary = summary;
   }
 
   /** The current picture; the same object until something changes. */

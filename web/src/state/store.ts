@@ -5,6 +5,9 @@
 
 import type { PendingPrompt, Session } from "../protocol";
 import { SessionState, type SessionView } from "./session";
+import { compareSummaries, isStale, timeOf } from "./summary";
+
+export { timeOf };
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "offline";
 
@@ -23,6 +26,12 @@ export interface Toast {
   text: string;
   level: "info" | "error";
 }
+
+/** What `upsertSummary` did: `old` is the summary it replaced. */
+export type SummaryUpdate = { applied: false } | { applied: true; old: Session | undefined };
+
+/** How long a toast stays (ms). */
+export const TOAST_TTL = 6000;
 
 export type Scheduler = (flush: () => void) => void;
 
@@ -48,9 +57,20 @@ export class Store {
   private readonly states = new Map<string, SessionState>();
   private readonly summaries = new Map<string, Session>();
   private sortedList: Session[] | null = null;
+  /** A logical clock: ticks on every summary taken and every `mark()`. */
+  private clock = 0;
+  /** When (on `clock`) each session's summary last arrived from a live source. */
+  private readonly received = new Map<string, number>();
+  /** Sessions deleted (ids are never reused): no summary brings them back. */
+  private readonly gone = new Set<string>();
+  /** Sessions whose next summary is taken whatever its order (see `forgetOrder`). */
+  private readonly unordered = new Map<string, number>();
+  /** The mark of the listing applied last. */
+  private listingMark = 0;
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
   private toastSeq = 0;
+  private readonly toastTimers = new Map<number, ReturnType<typeof setTimeout>>();
   /** How many batched change announcements went out (renders; read by the perf tests). */
   flushes = 0;
 
@@ -123,32 +143,97 @@ export class Store {
     return this.sortedList;
   }
 
-  /** Take a summary; returns the one it replaced. */
-  upsertSummary(summary: Session): Session | undefined {
+  /**
+   * Take a summary from the live sources (`attached`, `session` frames, REST answers about
+   * one session). Ignored when it is stale (older than the one held, see summary.ts) or
+   * the session was deleted; otherwise it replaces the one held, which is returned.
+   */
+  upsertSummary(summary: Session): SummaryUpdate {
+    if (this.gone.has(summary.id)) return { applied: false };
     const old = this.summaries.get(summary.id);
+    if (!this.unordered.has(summary.id) && isStale(summary, old)) return { applied: false };
+    this.unordered.delete(summary.id);
     this.summaries.set(summary.id, summary);
+    this.received.set(summary.id, ++this.clock);
     this.states.get(summary.id)?.setSummary(summary);
     this.sortedList = null;
     this.changed();
-    return old;
+    return { applied: true, old };
   }
 
-  /** Take a summary from a REST answer unless the WebSocket already delivered a later one. */
+  /**
+   * The server's log of these sessions may have been rolled back (`reset`, a new epoch):
+   * their next summary is taken as it comes, older-looking or not.
+   */
+  forgetOrder(ids: Iterable<string> = this.summaries.keys()): void {
+    const now = ++this.clock;
+    for (const id of ids) this.unordered.set(id, now);
+  }
+
+  /** Take a summary from a REST answer (same rule as the WebSocket's). */
   mergeSummary(summary: Session): void {
-    const known = this.summaries.get(summary.id);
-    if (known && known.last_seq > summary.last_seq) return;
     this.upsertSummary(summary);
   }
 
   /**
-   * Replace the summaries with a full listing (`GET /sessions`). A summary the WebSocket
-   * delivered that is ahead of the listing (raced with it) is kept.
+   * A mark on the store's clock. Summaries and deletions that arrive after it are "newer
+   * than the mark": a listing requested at the mark cannot know about them.
    */
-  replaceSummaries(list: readonly Session[]): void {
+  mark(): number {
+    return ++this.clock;
+  }
+
+  /** Whether a summary of the session arrived (over a live source) after `mark`. */
+  receivedSince(id: string, mark: number): boolean {
+    return (this.received.get(id) ?? 0) > mark;
+  }
+
+  /** Whether the session was deleted (as far as this tab knows: deletions are final). */
+  isGone(id: string): boolean {
+    return this.gone.has(id);
+  }
+
+  /**
+   * Whether a listing requested at `mark` is still worth applying: false once the answer
+   * to a later request was applied.
+   */
+  listingIsCurrent(mark: number): boolean {
+    return mark >= this.listingMark;
+  }
+
+  /**
+   * Replace the summaries with a full listing (`GET /sessions`) requested at `mark` (see
+   * `mark()`). The listing is a picture from some moment after the request started, so
+   * what the WebSocket said in the meantime is merged, not overwritten:
+   * - a session the listing lacks is kept if its summary arrived after the mark (it may
+   *   have been created after the listing was taken); otherwise it is gone;
+   * - a session deleted in this tab's knowledge (a `session_deleted`) stays deleted;
+   * - a summary held that is newer than the listing's is kept; on a tie the one that
+   *   arrived after the mark is kept (a later change would have come over the socket too).
+   * Returns false (nothing done) when a listing requested later was already applied.
+   */
+  replaceSummaries(list: readonly Session[], mark: number = this.mark()): boolean {
+    if (!this.listingIsCurrent(mark)) return false;
+    this.listingMark = mark;
     const next = new Map<string, Session>();
     for (const s of list) {
+      if (this.gone.has(s.id)) continue;
       const known = this.summaries.get(s.id);
-      next.set(s.id, known && isAhead(known, s) ? known : s);
+      const forgotten = this.unordered.get(s.id);
+      if (forgotten !== undefined && forgotten < mark) {
+        // Requested after the order was forgotten: the listing is the server's word.
+        this.unordered.delete(s.id);
+        next.set(s.id, s);
+        continue;
+      }
+      const keep = known !== undefined && (isStale(s, known) || (this.receivedSince(s.id, mark) && compareSummaries(s, known) === 0));
+      next.set(s.id, keep ? known : s);
+    }
+    for (const [id, known] of this.summaries) {
+      if (!next.has(id) && this.receivedSince(id, mark)) next.set(id, known);
+    }
+    for (const id of this.summaries.keys()) {
+      if (!next.has(id)) this.received.delete(id);
     }
     this.summaries.clear();
     for (const [id, s] of next) {
@@ -158,9 +243,13 @@ export class Store {
     this.sortedList = null;
     this.listed = true;
     this.changed();
+    return true;
   }
 
+  /** The session was deleted: forget its summary, and never take one for it again. */
   removeSummary(id: string): Session | undefined {
+    this.gone.add(id);
+    this.received.delete(id);
     const old = this.summaries.get(id);
     if (old) {
       this.summaries.delete(id);
@@ -189,33 +278,40 @@ export class Store {
     this.changed();
   }
 
-  toast(text: string, level: Toast["level"] = "info"): number {
+  /**
+   * Show a toast. It goes away by itself after `ttl` ms (one timer per toast, started
+   * here, once), or earlier when dismissed.
+   */
+  toast(text: string, level: Toast["level"] = "info", ttl: number = TOAST_TTL): number {
     const id = ++this.toastSeq;
     this.toasts = [...this.toasts, { id, text, level }];
+    if (ttl > 0 && Number.isFinite(ttl)) {
+      this.toastTimers.set(
+        id,
+        setTimeout(() => {
+          this.toastTimers.delete(id);
+          this.dismissToast(id);
+        }, ttl),
+      );
+    }
     this.changed();
     return id;
   }
 
   dismissToast(id: number): void {
+    const timer = this.toastTimers.get(id);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.toastTimers.delete(id);
+    }
+    if (!this.toasts.some((t) => t.id === id)) return;
     this.toasts = this.toasts.filter((t) => t.id !== id);
     this.changed();
   }
-}
-
-/** RFC 3339 timestamps vary in their fraction digits: compare them as times, not text. */
-export function timeOf(rfc3339: string): number {
-  const t = Date.parse(rfc3339);
-  return Number.isNaN(t) ? 0 : t;
 }
 
 function byActivity(a: Session, b: Session): number {
   const d = timeOf(b.updated_at) - timeOf(a.updated_at);
   if (d !== 0) return d;
   return a.id < b.id ? 1 : -1;
-}
-
-/** Whether `a` describes a later state of the session than `b`. */
-function isAhead(a: Session, b: Session): boolean {
-  if (a.last_seq !== b.last_seq) return a.last_seq > b.last_seq;
-  return timeOf(a.updated_at) > timeOf(b.updated_at);
 }

@@ -21,6 +21,11 @@ interface Attachment {
   opId: string | null;
   /** Last time the tab showed it (for evicting the least recently shown). */
   shownAt: number;
+  /**
+   * The store's clock when the tab started following it (`Store.mark()`): a session
+   * listing requested before then says nothing about whether it exists.
+   */
+  since: number;
 }
 
 export interface ViewportOptions {
@@ -68,7 +73,7 @@ export class Viewport {
     if (att) {
       att.shownAt = now;
     } else {
-      this.attachments.set(id, { phase: "detached", opId: null, shownAt: now });
+      this.attachments.set(id, { phase: "detached", opId: null, shownAt: now, since: this.store.mark() });
       this.store.session(id);
       this.attach(id);
     }
@@ -137,6 +142,8 @@ export class Viewport {
     const store = this.store;
     switch (frame.type) {
       case "hello": {
+        // Another epoch: another log (restored, replaced); summaries may go "back".
+        if (store.epoch !== null && store.epoch !== frame.epoch) store.forgetOrder();
         store.epoch = frame.epoch;
         // Re-attach every session with its cursor; a cursor of another epoch gets `reset`.
         for (const id of this.attachments.keys()) this.attach(id);
@@ -178,6 +185,7 @@ export class Viewport {
         const att = this.attachments.get(frame.session);
         if (!att) break;
         store.session(frame.session).reset(frame.epoch);
+        store.forgetOrder([frame.session]);
         store.changed();
         this.attach(frame.session);
         break;
@@ -203,8 +211,11 @@ export class Viewport {
     }
   }
 
+  /** A summary from the socket; a stale one (see summary.ts) changes nothing. */
   private takeSummary(summary: Session): void {
-    const old = this.store.upsertSummary(summary);
+    const update = this.store.upsertSummary(summary);
+    if (!update.applied) return;
+    const old = update.old;
     if (old && old.pending_prompts !== summary.pending_prompts) this.refreshInbox();
     if (old && this.opts.onAttention) {
       const was = old.status;
@@ -238,15 +249,25 @@ export class Viewport {
 
   // ---- REST-backed refreshes ----
 
+  /**
+   * List the sessions (`GET /sessions`) and merge the answer with what the socket said
+   * while it was in flight (see `Store.replaceSummaries`).
+   */
   async refreshSessions(): Promise<void> {
+    const mark = this.store.mark();
     try {
       const { sessions } = await this.opts.api.sessions();
       this.store.setAuth("ok");
-      this.store.replaceSummaries(sessions);
-      // Sessions the tab follows that no longer exist were deleted while we were away.
-      for (const id of [...this.attachments.keys()]) {
-        if (!sessions.some((s) => s.id === id)) this.deleted(id);
+      // A later listing was applied already: this one has nothing to add.
+      if (!this.store.listingIsCurrent(mark)) return;
+      // Sessions the tab follows that the listing lacks were deleted while we were away,
+      // but only if the listing can know: the tab followed them before it was requested,
+      // and no summary of them arrived since (a session created meanwhile is not in it).
+      const listed = new Set(sessions.map((s) => s.id));
+      for (const [id, att] of [...this.attachments]) {
+        if (!listed.has(id) && att.since < mark && !this.store.receivedSince(id, mark)) this.deleted(id);
       }
+      this.store.replaceSummaries(sessions, mark);
     } catch {
       // 401 is handled by the API layer; other failures leave the list as it was.
     }

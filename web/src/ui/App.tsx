@@ -12,6 +12,7 @@ export function App({ route }: { route: Route }) {
   const auth = useStore((s) => s.auth);
   const listed = useStore((s) => s.listed);
   const newest = useStore((s) => s.list()[0]?.id ?? null);
+  const count = useStore((s) => s.list().length);
   const [drawer, setDrawer] = useState(false);
   const [newOpen, setNewOpen] = useState(false);
   const [switcher, setSwitcher] = useState(false);
@@ -70,7 +71,7 @@ export function App({ route }: { route: Route }) {
         ) : route.kind === "inbox" ? (
           <Inbox onOpenDrawer={openDrawer} />
         ) : (
-          <Welcome listed={listed} onNew={() => setNewOpen(true)} onOpenDrawer={openDrawer} />
+          <Welcome listed={listed} count={count} onNew={() => setNewOpen(true)} onOpenDrawer={openDrawer} />
         )}
       </main>
       <NewSessionDialog open={newOpen} onClose={() => setNewOpen(false)} />
@@ -80,7 +81,11 @@ export function App({ route }: { route: Route }) {
   );
 }
 
-function Welcome({ listed, onNew, onOpenDrawer }: { listed: boolean; onNew: () => void; onOpenDrawer: () => void }) {
+/**
+ * The root page. It opens the newest session only as the page loads (see App); after that
+ * (e.g. the session on screen was deleted) it waits for the user to pick one.
+ */
+function Welcome({ listed, count, onNew, onOpenDrawer }: { listed: boolean; count: number; onNew: () => void; onOpenDrawer: () => void }) {
   return (
     <section className="pane" data-testid="welcome">
       <header className="pane-head">
@@ -92,9 +97,20 @@ function Welcome({ listed, onNew, onOpenDrawer }: { listed: boolean; onNew: () =
         </div>
       </header>
       <div className="welcome">
-        {listed ? (
+        {listed && count > 0 ? (
           <>
-            <p>No sessions yet. A session is a conversation with one agent in one directory; it keeps running when you close this tab.</p>
+            <p data-testid="welcome-pick">
+              Pick a session from the list, or start a new one. Sessions keep running when no tab shows them.
+            </p>
+            <button type="button" className="btn" onClick={onNew}>
+              New session
+            </button>
+          </>
+        ) : listed ? (
+          <>
+            <p data-testid="welcome-empty">
+              No sessions yet. A session is a conversation with one agent in one directory; it keeps running when you close this tab.
+            </p>
             <button type="button" className="btn primary" onClick={onNew}>
               Start a session
             </button>

@@ -45,12 +45,8 @@ export function ConnectionBanner() {
 
 export function Toasts() {
   const { store } = useServices();
+  // Each toast dismisses itself: the store starts one timer per toast when it is shown.
   const toasts = useStore((s) => s.toasts);
-  useEffect(() => {
-    if (toasts.length === 0) return;
-    const timers = toasts.map((t) => setTimeout(() => store.dismissToast(t.id), 6000));
-    return () => timers.forEach(clearTimeout);
-  }, [toasts, store]);
   return (
     <div className="toasts" aria-live="polite">
       {toasts.map((t) => (

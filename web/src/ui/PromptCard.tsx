@@ -2,6 +2,7 @@ import { memo, useState, type FormEvent } from "react";
 import type { Answer, AskEvent, Outcome, Resolution } from "../protocol";
 import { outcomeKind } from "../protocol";
 import { ApiError } from "../api/rest";
+import { formAnswer } from "./answers";
 import { useServices } from "./hooks";
 
 /** Words for how a prompt was resolved. */
@@ -120,10 +121,10 @@ function QuestionForm({
   onAnswer: (a: Answer) => void;
 }) {
   const [values, setValues] = useState<Record<string, string>>({});
-  const complete = event.questions.every((q) => (values[q.id] ?? "").trim() !== "");
+  const { complete, answers } = formAnswer(event.questions, values);
   function submit(e: FormEvent) {
     e.preventDefault();
-    if (complete) onAnswer({ answers: values });
+    if (complete) onAnswer({ answers });
   }
   return (
     <form className="question-form" onSubmit={submit}>
@@ -132,7 +133,10 @@ function QuestionForm({
         const set = (v: string) => setValues((old) => ({ ...old, [q.id]: v }));
         return (
           <fieldset key={q.id} className="question">
-            <legend>{q.question}</legend>
+            <legend>
+              {q.question}
+              {q.optional ? <span className="muted optional"> (optional)</span> : null}
+            </legend>
             {options.length > 0 ? (
               <div className="question-options">
                 {options.map((o) => (
@@ -159,6 +163,11 @@ function QuestionForm({
                 onChange={(e) => set(e.target.value)}
                 data-testid={`question-text-${q.id}`}
               />
+            ) : null}
+            {q.optional && options.includes(values[q.id] ?? "") ? (
+              <button type="button" className="btn link small" onClick={() => set("")} data-testid={`question-clear-${q.id}`}>
+                Clear (leave unanswered)
+              </button>
             ) : null}
           </fieldset>
         );

@@ -19,6 +19,11 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
 
   useEffect(() => {
     viewport.show(id);
+    // Leaving the pane (another session, the inbox, the root): nothing is on screen until
+    // the next pane says so. Guarded: the next pane's effect may already have run.
+    return () => {
+      if (viewport.activeSession === id) viewport.show(null);
+    };
   }, [viewport, id]);
 
   const onSeen = useCallback((seq: number) => viewport.markRead(id, seq), [viewport, id]);

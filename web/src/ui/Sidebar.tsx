@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef, useState, type FormEvent } from "react";
+import { memo, useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import type { Session, Status } from "../protocol";
 import { ApiError } from "../api/rest";
 import { Dialog } from "./Dialog";
@@ -40,6 +40,9 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
   const [filter, setFilter] = useState("");
   const now = useNow();
   const activeId = route.kind === "session" ? route.id : null;
+  // One callback for every row (rows are memoised: a row re-renders only when its own
+  // session, its active mark or the clock changes).
+  const openSession = useCallback((id: string) => onNavigate({ kind: "session", id }), [onNavigate]);
   const q = filter.trim().toLowerCase();
   const shown = q
     ? sessions.filter((s) => [s.title, s.agent, s.cwd, s.slug, s.preview ?? ""].some((f) => f.toLowerCase().includes(q)))
@@ -78,7 +81,7 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
       />
       <ul className="session-list" data-testid="session-list">
         {shown.map((s) => (
-          <SessionRow key={s.id} session={s} active={s.id === activeId} now={now} onOpen={() => onNavigate({ kind: "session", id: s.id })} />
+          <SessionRow key={s.id} session={s} active={s.id === activeId} now={now} onOpen={openSession} />
         ))}
         {shown.length === 0 ? <li className="empty small">{q ? "No session matches." : "No sessions yet."}</li> : null}
       </ul>
@@ -121,7 +124,7 @@ const SessionRow = memo(function SessionRow({
   session: Session;
   active: boolean;
   now: number;
-  onOpen: () => void;
+  onOpen: (id: string) => void;
 }) {
   const preview = usePreview(session);
   return (
@@ -132,7 +135,7 @@ const SessionRow = memo(function SessionRow({
       data-status={session.status}
       data-active={active ? "true" : "false"}
     >
-      <button type="button" className="row-main" onClick={onOpen} aria-current={active ? "page" : undefined}>
+      <button type="button" className="row-main" onClick={() => onOpen(session.id)} aria-current={active ? "page" : undefined}>
         <span className="row-line">
           <StatusDot status={session.status} />
           <span className="row-title" data-testid="row-title">
