@@ -60,10 +60,6 @@ pub use process::locate;
 mod translate;
 mod transport;
 
-/// How long `start` waits for `initialize` and `session/new` to be answered. Generous:
-/// some launchers (npx) download the agent on first use.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// How long after the process exits its stdout may stay open (a descendant inherited
 /// it) before the link stops reading and reports `Exited` anyway.
 const STDOUT_DRAIN: Duration = Duration::from_secs(2);
@@ -91,6 +87,9 @@ pub struct LinkConfig {
     /// The agent's session id from an earlier process: continue that conversation
     /// (`session/resume`, else `session/load`) instead of starting a new one.
     pub resume: Option<String>,
+    /// How long `start` waits for the handshake (`initialize`, then the session) to be
+    /// answered. Generous: some launchers (npx) download the agent on first use.
+    pub handshake_timeout: Duration,
 }
 
 /// What the agent did, in order.
@@ -250,11 +249,11 @@ impl AgentLink {
                 client::handshake(&connection, &state, &cwd, config.resume.as_deref()).await?;
             Ok::<_, String>((connection, handshake))
         };
-        let outcome = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        let outcome = match tokio::time::timeout(config.handshake_timeout, handshake).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!(
                 "no answer within {} s",
-                HANDSHAKE_TIMEOUT.as_secs()
+                config.handshake_timeout.as_secs()
             )),
         };
         match outcome {

@@ -33,7 +33,10 @@ pub(crate) fn spawn(config: &LinkConfig) -> Result<Spawned, AgentError> {
             config.stderr_log.display()
         ))
     })?;
-    let mut command = Command::new(&spec.program);
+    // Launch exactly what `locate` (and so `GET /agents`) found: the agent's own PATH,
+    // never a fallback search path of the OS.
+    let program = locate(spec).map_err(spawn_error)?;
+    let mut command = Command::new(program);
     command
         .args(&spec.args)
         .env_clear()

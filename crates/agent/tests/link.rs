@@ -76,6 +76,7 @@ async fn try_start(
         cwd: cwd.clone(),
         stderr_log: stderr_log.clone(),
         resume: None,
+        handshake_timeout: Duration::from_secs(120),
     };
     let link = timeout(WAIT, AgentLink::start(config, tx))
         .await

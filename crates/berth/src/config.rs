@@ -77,6 +77,9 @@ pub struct SessionsSection {
     pub cancel_grace_secs: u64,
     /// Seconds between SIGTERM and SIGKILL when an agent is stopped.
     pub kill_grace_secs: u64,
+    /// Seconds an agent may take to start (answer `initialize` and open its session);
+    /// generous, as some launchers download the agent on first use.
+    pub agent_start_timeout_secs: u64,
     /// Resolve prompts unanswered for this many seconds as cancelled; unset: never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_timeout_secs: Option<u64>,
@@ -89,6 +92,7 @@ impl Default for SessionsSection {
         SessionsSection {
             cancel_grace_secs: 5,
             kill_grace_secs: 2,
+            agent_start_timeout_secs: 120,
             prompt_timeout_secs: None,
             live_buffer: 512,
         }
@@ -175,12 +179,28 @@ impl Config {
             {
                 anyhow::bail!("agent id `{id}` must be letters, digits, `-` or `_`");
             }
-            if agent
-                .command
-                .as_deref()
-                .is_some_and(|c| c.trim().is_empty())
-            {
-                anyhow::bail!("agents.{id}.command is empty");
+            match agent.command.as_deref() {
+                Some(command) if command.trim().is_empty() => {
+                    anyhow::bail!("agents.{id}.command is empty");
+                }
+                // A relative path would mean different files to berth and to the agent
+                // (which runs in the session's directory).
+                Some(command) if command.contains('/') && !Path::new(command).is_absolute() => {
+                    anyhow::bail!(
+                        "agents.{id}.command must be a name looked up on PATH or an absolute path, not `{command}`"
+                    );
+                }
+                _ => {}
+            }
+            for (key, dir) in [("cwd", &agent.cwd), ("cwd_within", &agent.cwd_within)] {
+                if let Some(dir) = dir
+                    && !dir.is_absolute()
+                {
+                    anyhow::bail!(
+                        "agents.{id}.{key} must be an absolute path, not `{}`",
+                        dir.display()
+                    );
+                }
             }
         }
         Ok(config)
@@ -257,6 +277,8 @@ mod tests {
             "{empty:#}"
         );
         assert!(Config::parse("[server]\nport = \"many\"\n").is_err());
+        let relative = Config::parse("[agents.x]\ncommand = \"bin/agent\"\n").unwrap_err();
+        assert!(format!("{relative:#}").contains("absolute"), "{relative:#}");
         let relative = Config::parse("[agents.x]\ncwd = \"~/work\"\n").unwrap_err();
         assert!(
             format!("{relative:#}").contains("agents.x.cwd"),

@@ -34,6 +34,8 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     let mut session_config = SessionConfig::new(data_dir.clone());
     session_config.cancel_grace = Duration::from_secs(sessions.cancel_grace_secs);
     session_config.kill_grace = Duration::from_secs(sessions.kill_grace_secs);
+    session_config.agent_start_timeout =
+        Duration::from_secs(sessions.agent_start_timeout_secs.max(1));
     session_config.prompt_timeout = sessions.prompt_timeout_secs.map(Duration::from_secs);
     session_config.live_buffer = sessions.live_buffer;
     let catalog = agents::catalog(&config)?;

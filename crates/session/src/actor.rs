@@ -441,6 +441,7 @@ impl Actor {
             stderr_log: self.artifacts.join("logs").join("agent.stderr.log"),
             // Continue the conversation an earlier process of this session had.
             resume: self.row.agent_session_id.clone(),
+            handshake_timeout: self.config.agent_start_timeout,
         };
         self.starting = Some(tokio::spawn(async move {
             (AgentLink::start(config, tx).await, rx)

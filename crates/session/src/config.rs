@@ -22,6 +22,8 @@ pub struct SessionConfig {
     pub commit_batch: usize,
     /// After `cancel`, how long the agent has to end the turn before its process group is killed.
     pub cancel_grace: Duration,
+    /// How long an agent may take to start (handshake answered).
+    pub agent_start_timeout: Duration,
     /// Between SIGTERM and SIGKILL when stopping an agent.
     pub kill_grace: Duration,
     /// Opt-in: pending prompts older than this are resolved as cancelled. `None`: wait forever.
@@ -42,6 +44,7 @@ impl SessionConfig {
             live_batch: 512,
             commit_batch: 1024,
             cancel_grace: Duration::from_secs(5),
+            agent_start_timeout: Duration::from_secs(120),
             kill_grace: Duration::from_secs(2),
             prompt_timeout: None,
             summary_interval: Duration::from_millis(100),
