@@ -321,9 +321,58 @@ group("background session", () => {
     await page.close();
     assert.deepEqual(browser.errors, []);
   });
-});
 
-test("4b. a background session opened earlier (still attached) streams: badge grows, pane unchanged, switching shows everything", async () => {}, { skip: true });
+  test("4b. a session opened earlier in the tab (still attached) streams in the background: badge grows, pane unchanged, switching shows everything", async () => {
+    const bg = await server.createSession("background, seen before");
+    const fg = await server.createSession("foreground, second");
+    await server.turn(bg.id, "hello from the background session");
+    await server.turn(fg.id, "hello from the foreground session");
+    // Open the background session first (the tab attaches it and reads it to its end)…
+    const page = await browser.tab(`/s/${bg.id}`);
+    await mark(page);
+    const bgEnd = (await server.api("GET", `/sessions/${bg.id}`)).last_seq;
+    await waitFor(async () => (await storeState(page, bg.id))?.cursor === bgEnd, { what: "background session loaded" });
+    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "background session read" });
+    // …then switch to the other one in the same tab.
+    await row(page, fg.id).locator(".row-main").click();
+    await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${fg.id}"]`)).waitFor();
+    const fgEnd = (await server.api("GET", `/sessions/${fg.id}`)).last_seq;
+    await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgEnd, { what: "foreground loaded" });
+    await page.getByTestId("item-agent").waitFor();
+    const attachedIds = await page.evaluate(() => /** @type {any} */ (window).berth.viewport.attachedIds());
+    assert.ok(attachedIds.includes(bg.id), `the earlier session stays attached (${JSON.stringify(attachedIds)})`);
+    assert.equal(await page.evaluate(() => /** @type {any} */ (window).berth.viewport.activeSession), fg.id);
+    const paneBefore = await page.getByTestId("session-pane").innerHTML();
+    // The background session streams.
+    await server.send(bg.id, "/stream 200 every=10");
+    const badge = row(page, bg.id).getByTestId("unread-badge");
+    const count = async () => Number((await badge.getAttribute("data-count", { timeout: 100 }).catch(() => null)) ?? 0);
+    const first = await waitFor(async () => {
+      const n = await count();
+      return n >= 10 ? n : 0;
+    }, { what: "unread badge shows" });
+    await waitFor(async () => (await count()) > first + 20, { what: "unread badge grows" });
+    // The tab follows it live in the background (its own state), not on screen.
+    await waitFor(async () => ((await storeState(page, bg.id))?.chunks ?? 0) > 20, { what: "background state follows the stream" });
+    assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
+    assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
+    await server.turnEnded(bg.id, "/stream 200 every=10");
+    const logEnd = (await server.events(bg.id)).length;
+    await waitFor(async () => (await storeState(page, bg.id))?.cursor === logEnd, { what: "background state at the log's end" });
+    assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
+    // Unread, not read: the tab did not mark what it did not show.
+    assert.ok((await server.api("GET", `/sessions/${bg.id}`)).unread >= 200, "the background stream is unread on the server");
+    // Switching shows everything, at once (no re-attach needed).
+    await row(page, bg.id).locator(".row-main").click();
+    await waitChunk(page, 200);
+    assertChunks(await shownChunks(page), 200, "after switching");
+    await page.getByTestId("transcript").getByTestId("item-user").getByText("hello from the background session").waitFor();
+    assert.ok(await notReloaded(page), "the page was not reloaded");
+    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+});
 
 group("server restart", () => {
   /** @type {BerthServer} */ let server;
@@ -562,6 +611,29 @@ group("rich rendering and the main screens", () => {
     assert.ok((await agent.locator("pre code .hljs-keyword").count()) > 0, "code is highlighted");
     assert.equal(await agent.locator("table").count(), 1);
     await screenshot(page, "rich-rendering");
+    await page.close();
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test("extra: a form's optional question may be left blank, and is left out of the answer (through a real ACP agent)", async () => {
+    const s = await server.createSession("optional form", "fixture");
+    const page = await browser.tab(`/s/${s.id}`);
+    await sendFromComposer(page, "/form");
+    const pending = card(page).and(page.locator('[data-state="pending"]'));
+    await pending.waitFor();
+    await pending.getByText("(optional)").waitFor();
+    const submit = pending.getByTestId("question-submit");
+    assert.equal(await submit.isDisabled(), true, "the required question must be answered first");
+    await pending.getByTestId("question-text-name").fill("Ada");
+    await waitFor(async () => !(await submit.isDisabled()), { what: "Answer enabled with the optional question blank" });
+    await submit.click();
+    await card(page).and(page.locator('[data-state="resolved"]')).waitFor();
+    const resolved = (await server.events(s.id)).find((/** @type {any} */ e) => e.event.kind === "prompt_resolved");
+    assert.deepEqual(resolved?.event.outcome, { answers: { name: "Ada" } }, "the blank optional answer was left out");
+    const reply = page.getByTestId("item-agent").filter({ hasText: "Form result" });
+    await reply.waitFor();
+    const text = await reply.innerText();
+    assert.ok(text.includes("Ada") && !text.includes("nickname"), `the agent got the name only: ${text}`);
     await page.close();
     assert.deepEqual(browser.errors, []);
   });
