@@ -168,11 +168,16 @@ struct ExitInfo {
 
 impl ExitInfo {
     fn describe(self) -> String {
-        match (self.code, self.signal) {
-            (Some(code), _) => format!("exit code {code}"),
-            (None, Some(signal)) => format!("killed by signal {signal}"),
-            (None, None) => "unknown exit status".to_owned(),
-        }
+        describe_exit(self.code, self.signal)
+    }
+}
+
+/// How a process ended, in words: `exit code 1`, `killed by signal 9`.
+pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "unknown exit status".to_owned(),
     }
 }
 

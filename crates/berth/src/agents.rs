@@ -100,57 +100,48 @@ effective one.";
 /// The registry for `config`: built-ins first (demo, then the launchers), then added
 /// agents by id; disabled entries left out.
 pub fn catalog(config: &Config) -> anyhow::Result<AgentCatalog> {
-    let exe = std::env::current_exe()?;
-    let mut entries = Vec::new();
-    let demo = Builtin {
-        id: "demo",
-        name: "Demo agent (built in)",
-        program: "",
-        args: &["agent", "demo"],
-        env_allow: &[],
-        env: &[],
-        install: "",
+    // The demo agent is this very binary.
+    let demo = AgentSection {
+        name: Some("Demo agent (built in)".to_owned()),
+        command: Some(std::env::current_exe()?.to_string_lossy().into_owned()),
+        args: Some(vec!["agent".to_owned(), "demo".to_owned()]),
+        ..AgentSection::default()
     };
-    let demo_program = exe.to_string_lossy().into_owned();
-    for builtin in std::iter::once(&demo).chain(BUILTINS) {
-        let section = config.agents.get(builtin.id);
-        let program = if builtin.id == "demo" {
-            demo_program.as_str()
-        } else {
-            builtin.program
-        };
-        let base = AgentSection {
-            name: Some(builtin.name.to_owned()),
-            command: Some(program.to_owned()),
-            args: Some(builtin.args.iter().map(|a| a.to_string()).collect()),
-            env_allow: builtin.env_allow.iter().map(|v| v.to_string()).collect(),
-            env: builtin
-                .env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            install: (!builtin.install.is_empty()).then(|| builtin.install.to_owned()),
-            ..AgentSection::default()
-        };
-        if let Some(entry) = entry(config, builtin.id, merge(base, section)) {
-            entries.push(entry);
-        }
+    let builtins =
+        std::iter::once(("demo", demo)).chain(BUILTINS.iter().map(|b| (b.id, b.section())));
+    let mut entries = Vec::new();
+    for (id, base) in builtins {
+        entries.extend(entry(config, id, merge(base, config.agents.get(id))));
     }
-    let builtin_ids: Vec<&str> = std::iter::once("demo")
-        .chain(BUILTINS.iter().map(|b| b.id))
-        .collect();
     for (id, section) in &config.agents {
-        if builtin_ids.contains(&id.as_str()) {
+        if id == "demo" || BUILTINS.iter().any(|b| b.id == id) {
             continue;
         }
         if section.command.is_none() {
             anyhow::bail!("agents.{id} needs a `command` (it is not a built-in agent)");
         }
-        if let Some(entry) = entry(config, id, section.clone()) {
-            entries.push(entry);
-        }
+        entries.extend(entry(config, id, section.clone()));
     }
     Ok(AgentCatalog::new(entries))
+}
+
+impl Builtin {
+    /// This entry as a config table, for the config file's tables to be merged over.
+    fn section(&self) -> AgentSection {
+        AgentSection {
+            name: Some(self.name.to_owned()),
+            command: Some(self.program.to_owned()),
+            args: Some(self.args.iter().map(|a| a.to_string()).collect()),
+            env_allow: self.env_allow.iter().map(|v| v.to_string()).collect(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            install: Some(self.install.to_owned()),
+            ..AgentSection::default()
+        }
+    }
 }
 
 /// `over`'s fields replace `base`'s where set; `env` and `env_allow` add up.

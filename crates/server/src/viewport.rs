@@ -288,7 +288,7 @@ async fn summaries(
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 for summary in registry.list() {
-                    let frame = encode(&ServerFrame::Session { summary });
+                    let frame = berth_session::summary::session_frame(&summary);
                     if out.send(Outbound::Frame(frame)).await.is_err() {
                         return;
                     }

@@ -66,7 +66,8 @@ enum ToAgent {
     Prompt,
 }
 
-/// How many of its last events a loaded session reads to rebuild its preview line.
+/// How many of its last events a loaded session reads to rebuild its preview line (and
+/// its last activity time).
 const PREVIEW_EVENTS: usize = 256;
 
 type Starting = JoinHandle<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>)>;
@@ -170,11 +171,15 @@ impl Actor {
         let logged = repair::load(&self.store, &self.id).await?;
         self.commands = logged.commands;
         self.mode = logged.mode;
-        for stored in self
+        let tail = self
             .store
             .read_last_events(&self.id, PREVIEW_EVENTS)
-            .await?
-        {
+            .await?;
+        // `updated_at` follows the log: the last event's time is the last activity.
+        if let Some(last) = tail.last() {
+            self.row.updated_at = self.row.updated_at.max(last.ts);
+        }
+        for stored in tail {
             if let Ok(event) = serde_json::from_str::<Event>(&stored.data) {
                 self.preview.apply(&event);
             }
@@ -182,7 +187,7 @@ impl Actor {
         for resolution in logged.resolutions {
             self.prompts.remember(resolution);
         }
-        for (prompt_id, _, _) in logged.unresolved {
+        for prompt_id in logged.unresolved {
             self.record_resolution(prompt_id, Outcome::cancelled());
         }
         self.rest_status = match logged.last_stop {
@@ -223,7 +228,11 @@ impl Actor {
             if let Err(error) = self.flush().await {
                 tracing::error!(session = %self.id, %error, "could not commit events");
             }
-            self.summary.update(self.summary_now());
+            // A deleted session publishes nothing more: a summary sent after the
+            // registry's `session_deleted` would bring it back in sidebars.
+            if !self.exit {
+                self.summary.update(self.summary_now());
+            }
         }
         while self.kills.join_next().await.is_some() {}
     }
@@ -658,7 +667,10 @@ impl Actor {
             } else if turn.cancel_requested {
                 self.end_turn(StopReason::Cancelled, None);
             } else {
-                let why = format!("the agent process exited ({})", describe_exit(code, signal));
+                let why = format!(
+                    "the agent process exited ({})",
+                    berth_agent::describe_exit(code, signal)
+                );
                 self.end_turn(StopReason::Error, Some(why));
             }
         } else if agent.stopping {
@@ -692,6 +704,7 @@ impl Actor {
             tracing::error!(session = %self.id, %error, "could not commit events at shutdown");
         }
         self.stop_agent().await;
+        self.summary.update(self.summary_now());
         self.exit = true;
     }
 
@@ -914,14 +927,6 @@ pub(crate) fn validate_title(title: &str) -> Result<String, SessionError> {
 /// Time-ordered unique ids (UUID v7) for turns and prompts.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
-    match (code, signal) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        (None, None) => "no exit status".into(),
-    }
 }
 
 async fn recv_agent(agent: &mut Option<AgentState>) -> Option<AgentEvent> {

@@ -19,14 +19,13 @@ pub(crate) struct Preview {
 }
 
 impl Preview {
-    /// Follow one event. Returns whether the preview may have changed.
-    pub(crate) fn apply(&mut self, event: &Event) -> bool {
+    /// Follow one event.
+    pub(crate) fn apply(&mut self, event: &Event) {
         match event {
             Event::UserMessage { text, .. } => {
                 self.tail.clear();
                 self.agent_turn = None;
                 self.push(text);
-                true
             }
             Event::AgentMessageChunk { turn_id, text } => {
                 if self.agent_turn.as_deref() != Some(turn_id.as_str()) {
@@ -34,9 +33,8 @@ impl Preview {
                     self.agent_turn = Some(turn_id.clone());
                 }
                 self.push(text);
-                true
             }
-            _ => false,
+            _ => {}
         }
     }
 
@@ -97,9 +95,14 @@ mod tests {
         // A new turn's reply replaces the old one.
         preview.apply(&chunk("t2", "Next"));
         assert_eq!(preview.line().as_deref(), Some("Next"));
-        assert!(!preview.apply(&Event::TurnStarted {
-            turn_id: "t3".into()
-        }));
+        preview.apply(&Event::TurnStarted {
+            turn_id: "t3".into(),
+        });
+        assert_eq!(
+            preview.line().as_deref(),
+            Some("Next"),
+            "other events leave it"
+        );
     }
 
     #[test]

@@ -58,18 +58,7 @@ impl Registry {
             }),
         };
         let rows = registry.inner.store.list_sessions().await?;
-        for mut row in rows {
-            // `updated_at` follows the log: the last event's time is the last activity.
-            if row.last_seq > 0
-                && let Some(last) = registry
-                    .inner
-                    .store
-                    .read_events(&row.id, row.last_seq - 1, 1)
-                    .await?
-                    .first()
-            {
-                row.updated_at = row.updated_at.max(last.ts);
-            }
+        for row in rows {
             registry.spawn(row, false).await?;
         }
         Ok(registry)

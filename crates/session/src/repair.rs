@@ -1,9 +1,9 @@
 //! Rebuilding a session's runtime state from its log when it is loaded, and finding
 //! what a previous server left open (invariant 8: no ghost status).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use berth_protocol::{AgentCommand, Event, Resolution, Seq, StopReason};
+use berth_protocol::{AgentCommand, Event, Resolution, StopReason};
 use berth_store::{Store, StoredEvent};
 
 use crate::SessionError;
@@ -24,8 +24,8 @@ const KINDS: &[&str] = &[
 pub(crate) struct LoggedState {
     /// A turn with `turn_started` but no `turn_ended`.
     pub open_turn: Option<String>,
-    /// Prompts asked and never resolved: `(prompt_id, seq, event)`.
-    pub unresolved: Vec<(String, Seq, Event)>,
+    /// Prompts asked and never resolved, by id.
+    pub unresolved: Vec<String>,
     pub resolutions: Vec<Resolution>,
     /// How the last closed turn ended.
     pub last_stop: Option<StopReason>,
@@ -41,7 +41,7 @@ pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState,
 
 fn fold(events: &[StoredEvent]) -> LoggedState {
     let mut state = LoggedState::default();
-    let mut unresolved: BTreeMap<String, (Seq, Event)> = BTreeMap::new();
+    let mut unresolved: BTreeSet<String> = BTreeSet::new();
     for stored in events {
         let Ok(event) = serde_json::from_str::<Event>(&stored.data) else {
             tracing::warn!(
@@ -58,7 +58,7 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             }
             Event::PermissionRequested { prompt_id, .. }
             | Event::QuestionAsked { prompt_id, .. } => {
-                unresolved.insert(prompt_id.clone(), (stored.seq, event.clone()));
+                unresolved.insert(prompt_id.clone());
             }
             Event::PromptResolved { prompt_id, outcome } => {
                 unresolved.remove(prompt_id);
@@ -73,17 +73,14 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             _ => {}
         }
     }
-    state.unresolved = unresolved
-        .into_iter()
-        .map(|(id, (seq, event))| (id, seq, event))
-        .collect();
+    state.unresolved = unresolved.into_iter().collect();
     state
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_protocol::Outcome;
+    use berth_protocol::{Outcome, Seq};
 
     fn stored(seq: Seq, event: Event) -> StoredEvent {
         StoredEvent {
@@ -140,7 +137,7 @@ mod tests {
         let state = fold(&events);
         assert_eq!(state.open_turn.as_deref(), Some("t2"));
         assert_eq!(state.unresolved.len(), 1);
-        assert_eq!(state.unresolved[0].0, "p2");
+        assert_eq!(state.unresolved[0], "p2");
         assert_eq!(state.resolutions.len(), 1);
         assert_eq!(state.last_stop, Some(StopReason::EndTurn));
     }

@@ -76,15 +76,6 @@ impl Subscription {
         }
     }
 
-    pub fn session_id(&self) -> &str {
-        &self.session_id
-    }
-
-    /// The last seq handed out.
-    pub fn last_sent(&self) -> Seq {
-        self.last_sent
-    }
-
     /// The next non-empty batch of events, contiguous with the previous one.
     /// `Ok(None)`: the session is gone (deleted or shut down).
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Arc<Committed>>>, SessionError> {
