@@ -87,15 +87,20 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// How to install each launcher, for `berth serve --help`.
-pub const INSTALL_HELP: &str = "\
-Agents (see `berth agents`): `demo` is built in. The others need their ACP launcher on PATH
-(or a `command` path in the config file's [agents.<id>] table):
-  claude    npm install -g @agentclientprotocol/claude-agent-acp
-  codex     npm install -g @agentclientprotocol/codex-acp
-  gemini    npm install -g @google/gemini-cli
-  opencode  npm install -g opencode-ai
-Config file: $XDG_CONFIG_HOME/berth/config.toml (or --config); `berth config` prints the
-effective one.";
+pub fn install_help() -> String {
+    let mut help = String::from(
+        "Agents (see `berth agents`): `demo` is built in. The others need their ACP launcher on PATH\n\
+         (or a `command` path in the config file's [agents.<id>] table):\n",
+    );
+    for builtin in BUILTINS {
+        help.push_str(&format!("  {:<9} {}\n", builtin.id, builtin.install));
+    }
+    help.push_str(
+        "Config file: $XDG_CONFIG_HOME/berth/config.toml (or --config); `berth config` prints the\n\
+         effective one.",
+    );
+    help
+}
 
 /// The registry for `config`: built-ins first (demo, then the launchers), then added
 /// agents by id; disabled entries left out.

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the server (REST + WebSocket + UI) on 127.0.0.1:7878.
-    #[command(after_help = crate::agents::INSTALL_HELP)]
+    #[command(after_help = crate::agents::install_help())]
     Serve(ServeArgs),
     /// List the agents this server offers and whether each can be started.
     Agents(AgentsArgs),
