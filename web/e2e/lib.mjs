@@ -6,6 +6,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -260,6 +261,25 @@ export async function openBrowser(server, opts = {}) {
   };
 }
 
+/**
+ * A berth server and a signed-in browser for the enclosing describe group: started before
+ * its tests, closed after them. The returned object's `server` and `browser` are set once
+ * the group's `before` ran.
+ * @param {{ dataDir?: string, port?: number, config?: string }} [opts] the server's options
+ */
+export function withServer(opts) {
+  const env = /** @type {{ server: BerthServer, browser: Awaited<ReturnType<typeof openBrowser>> }} */ ({});
+  before(async () => {
+    env.server = await new BerthServer(opts).start();
+    env.browser = await openBrowser(env.server);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
+}
+
 /** Page errors and dialogs are test failures (an alert would mean script ran). */
 function watch(/** @type {import("playwright-core").Page} */ page, /** @type {string[]} */ errors) {
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
@@ -292,6 +312,11 @@ export async function shownChunks(page) {
 /** [1, 2, …, n] @param {number} n */
 export function range(n) {
   return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/** The text of `chunk 1` … `chunk n`, one per line, as the demo agent streams it. @param {number} n */
+export function chunkText(n) {
+  return range(n).map((i) => `chunk ${i}\n`).join("");
 }
 
 /** Write a JSON report next to the screenshots. @param {string} name @param {unknown} data */

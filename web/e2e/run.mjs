@@ -9,8 +9,8 @@
 // Screenshots of the main screens and the measured render timings go to e2e/screenshots/.
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { BerthServer, FAKE_AGENT, ensureChromium, openBrowser, range, screenshot, shownChunks, waitFor, writeReport } from "./lib.mjs";
+import { after, describe, test } from "node:test";
+import { BerthServer, FAKE_AGENT, chunkText, ensureChromium, openBrowser, range, screenshot, shownChunks, waitFor, withServer, writeReport } from "./lib.mjs";
 
 ensureChromium();
 
@@ -91,20 +91,11 @@ function assertChunks(/** @type {number[]} */ chunks, /** @type {number} */ n, /
 // ---------------------------------------------------------------------------------------
 
 group("tabs: live sidebar, complete transcripts, shared prompts", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
-  before(async () => {
-    server = await new BerthServer().start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = withServer();
 
   test("1. a session created in one tab appears live in the other's sidebar", async () => {
-    const a = await browser.tab("/");
-    const b = await browser.tab("/");
+    const a = await env.browser.tab("/");
+    const b = await env.browser.tab("/");
     await mark(b);
     await a.bringToFront();
     await a.getByTestId("new-session").click();
@@ -120,26 +111,26 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     assert.equal(await b.locator('[data-testid="session-row"]').count(), 1);
     await a.close();
     await b.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("2. /stream 300 every=10: A closes mid-stream; a new tab's transcript is complete and identical to B's", async () => {
-    const s = await server.createSession("stream 300");
-    const a = await browser.tab(`/s/${s.id}`);
-    const b = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("stream 300");
+    const a = await env.browser.tab(`/s/${s.id}`);
+    const b = await env.browser.tab(`/s/${s.id}`);
     await a.getByTestId("session-pane").waitFor();
     await b.getByTestId("session-pane").waitFor();
     await sendFromComposer(a, "/stream 300 every=10");
     await waitChunk(a, 40);
     await a.close();
-    const c = await browser.tab(`/s/${s.id}`);
+    const c = await env.browser.tab(`/s/${s.id}`);
     // The new tab joins while the stream still runs: on first sight (its replay caught up)
     // the turn runs, the working indicator shows, and not all chunks are there yet.
     const seen = await firstSight(c, s.id, "the new tab attached");
     assert.ok(seen.runningTurn !== null, "the new tab saw the turn running");
     assert.ok(seen.chunks < 300, `the new tab attached mid-stream (${seen.chunks} chunks on first sight)`);
     await c.getByTestId("working").waitFor({ timeout: 5_000 });
-    const endSeq = await turnEndSeq(server, s.id, "/stream 300 every=10");
+    const endSeq = await turnEndSeq(env.server, s.id, "/stream 300 every=10");
     assert.ok(seen.replayUntil < endSeq, `attached before the turn ended (log end ${seen.replayUntil} at attach, turn ended at ${endSeq})`);
     await waitChunk(b, 300);
     await waitChunk(c, 300);
@@ -152,8 +143,8 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     const textC = await c.getByTestId("transcript").textContent();
     assert.equal(textC, textB, "the new tab's transcript is identical to tab B's");
     // And in the stores: the exact text, every chunk once, cursor at the log's end.
-    const log = await server.events(s.id);
-    const expected = range(300).map((i) => `chunk ${i}\n`).join("");
+    const log = await env.server.events(s.id);
+    const expected = chunkText(300);
     for (const [name, page] of /** @type {const} */ ([["B", b], ["new tab", c]])) {
       const st = await waitFor(async () => {
         const v = await storeState(page, s.id);
@@ -163,15 +154,15 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     }
     await b.close();
     await c.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("3. /permission asked while no tab shows it: both tabs show the card; B approves; A resolves live; inbox empty", async () => {
-    const s = await server.createSession("permission");
-    await server.send(s.id, "/permission");
-    await waitFor(async () => (await server.api("GET", "/prompts")).prompts.some((/** @type {any} */ p) => p.session === s.id), { what: "prompt pending" });
-    const a = await browser.tab(`/s/${s.id}`);
-    const b = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("permission");
+    await env.server.send(s.id, "/permission");
+    await waitFor(async () => (await env.server.api("GET", "/prompts")).prompts.some((/** @type {any} */ p) => p.session === s.id), { what: "prompt pending" });
+    const a = await env.browser.tab(`/s/${s.id}`);
+    const b = await env.browser.tab(`/s/${s.id}`);
     await mark(a);
     await card(a).and(a.locator('[data-state="pending"]')).waitFor();
     await card(b).and(b.locator('[data-state="pending"]')).waitFor();
@@ -198,26 +189,26 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     await a.bringToFront();
     await a.getByTestId("inbox-link").click();
     await a.getByTestId("inbox-empty").waitFor();
-    assert.equal((await server.api("GET", "/prompts")).prompts.length, 0);
+    assert.equal((await env.server.api("GET", "/prompts")).prompts.length, 0);
     await a.close();
     await b.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("extra: a late answer shows the winning answer, not an error", async () => {
-    const s = await server.createSession("late answer");
-    await server.send(s.id, "/permission");
+    const s = await env.server.createSession("late answer");
+    await env.server.send(s.id, "/permission");
     const stale = await waitFor(async () => {
-      const list = await server.api("GET", "/prompts");
+      const list = await env.server.api("GET", "/prompts");
       return list.prompts.some((/** @type {any} */ p) => p.session === s.id) ? list : null;
     }, { what: "prompt pending" });
     const prompt = stale.prompts.find((/** @type {any} */ p) => p.session === s.id);
     // Another viewport answers first…
-    await server.api("POST", `/sessions/${s.id}/prompts/${prompt.prompt_id}`, { option_id: "reject" });
+    await env.server.api("POST", `/sessions/${s.id}/prompts/${prompt.prompt_id}`, { option_id: "reject" });
     // …while this tab's inbox still lists the prompt (its list is served stale on purpose).
-    const page = await browser.context.newPage();
+    const page = await env.browser.context.newPage();
     await page.route("**/api/v1/prompts", (route) => route.fulfill({ json: stale }));
-    await page.goto(`${server.url}/#inbox`);
+    await page.goto(`${env.server.url}/#inbox`);
     const item = page.getByTestId("inbox-item").filter({ has: page.locator(`[data-prompt-id="${prompt.prompt_id}"]`) });
     await item.getByTestId("prompt-option-allow").click();
     const outcome = item.getByTestId("prompt-outcome");
@@ -226,13 +217,13 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     assert.match(await outcome.innerText(), /answered elsewhere first/);
     assert.equal(await item.locator(".prompt-error").count(), 0, "no error shown");
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("extra: a question form; rename; delete leaves the other tab with a toast; Esc closes dialogs", async () => {
-    const s = await server.createSession("question");
-    const a = await browser.tab(`/s/${s.id}`);
-    const b = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("question");
+    const a = await env.browser.tab(`/s/${s.id}`);
+    const b = await env.browser.tab(`/s/${s.id}`);
     await sendFromComposer(a, "/ask"); // (brings A to the front: a user acts in the tab they look at)
     await card(a).and(a.locator('[data-state="pending"]')).waitFor();
     await screenshot(a, "question-form");
@@ -270,32 +261,23 @@ group("tabs: live sidebar, complete transcripts, shared prompts", () => {
     assert.equal(await b.evaluate(() => /** @type {any} */ (window).berth.viewport.activeSession), null, "nothing on screen");
     await a.close();
     await b.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 });
 
 group("background session", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
-  before(async () => {
-    server = await new BerthServer().start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = withServer();
 
   test("4. a background session streams: its unread badge grows, the pane on screen does not change", async () => {
-    const bg = await server.createSession("background");
-    const fg = await server.createSession("foreground");
-    await server.turn(fg.id, "hello from the foreground");
-    const page = await browser.tab(`/s/${fg.id}`);
+    const bg = await env.server.createSession("background");
+    const fg = await env.server.createSession("foreground");
+    await env.server.turn(fg.id, "hello from the foreground");
+    const page = await env.browser.tab(`/s/${fg.id}`);
     await page.getByTestId("item-agent").waitFor();
-    const fgCursor = (await server.api("GET", `/sessions/${fg.id}`)).last_seq;
+    const fgCursor = (await env.server.api("GET", `/sessions/${fg.id}`)).last_seq;
     await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgCursor, { what: "foreground loaded" });
     const paneBefore = await page.getByTestId("session-pane").innerHTML();
-    await server.send(bg.id, "/stream 200 every=10");
+    await env.server.send(bg.id, "/stream 200 every=10");
     const badge = row(page, bg.id).getByTestId("unread-badge");
     const count = async () => Number((await badge.getAttribute("data-count", { timeout: 100 }).catch(() => null)) ?? 0);
     const first = await waitFor(async () => {
@@ -307,36 +289,36 @@ group("background session", () => {
     assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
     assert.equal(await storeState(page, bg.id), null, "the tab did not even attach the background session");
-    await server.turnEnded(bg.id, "/stream 200 every=10");
+    await env.server.turnEnded(bg.id, "/stream 200 every=10");
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
     // Switching shows everything.
     await row(page, bg.id).locator(".row-main").click();
     await waitChunk(page, 200);
     assertChunks(await shownChunks(page), 200, "after switching");
     // Seen on screen: the read cursor moves on the server (the same on every device).
-    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
     await row(page, fg.id).locator(".row-main").click();
     await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${fg.id}"]`)).waitFor();
     assert.equal(await badge.count(), 0, "no unread left on the background session");
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("4b. a session opened earlier in the tab (still attached) streams in the background: badge grows, pane unchanged, switching shows everything", async () => {
-    const bg = await server.createSession("background, seen before");
-    const fg = await server.createSession("foreground, second");
-    await server.turn(bg.id, "hello from the background session");
-    await server.turn(fg.id, "hello from the foreground session");
+    const bg = await env.server.createSession("background, seen before");
+    const fg = await env.server.createSession("foreground, second");
+    await env.server.turn(bg.id, "hello from the background session");
+    await env.server.turn(fg.id, "hello from the foreground session");
     // Open the background session first (the tab attaches it and reads it to its end)…
-    const page = await browser.tab(`/s/${bg.id}`);
+    const page = await env.browser.tab(`/s/${bg.id}`);
     await mark(page);
-    const bgEnd = (await server.api("GET", `/sessions/${bg.id}`)).last_seq;
+    const bgEnd = (await env.server.api("GET", `/sessions/${bg.id}`)).last_seq;
     await waitFor(async () => (await storeState(page, bg.id))?.cursor === bgEnd, { what: "background session loaded" });
-    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "background session read" });
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "background session read" });
     // …then switch to the other one in the same tab.
     await row(page, fg.id).locator(".row-main").click();
     await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${fg.id}"]`)).waitFor();
-    const fgEnd = (await server.api("GET", `/sessions/${fg.id}`)).last_seq;
+    const fgEnd = (await env.server.api("GET", `/sessions/${fg.id}`)).last_seq;
     await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgEnd, { what: "foreground loaded" });
     await page.getByTestId("item-agent").waitFor();
     const attachedIds = await page.evaluate(() => /** @type {any} */ (window).berth.viewport.attachedIds());
@@ -344,7 +326,7 @@ group("background session", () => {
     assert.equal(await page.evaluate(() => /** @type {any} */ (window).berth.viewport.activeSession), fg.id);
     const paneBefore = await page.getByTestId("session-pane").innerHTML();
     // The background session streams.
-    await server.send(bg.id, "/stream 200 every=10");
+    await env.server.send(bg.id, "/stream 200 every=10");
     const badge = row(page, bg.id).getByTestId("unread-badge");
     const count = async () => Number((await badge.getAttribute("data-count", { timeout: 100 }).catch(() => null)) ?? 0);
     const first = await waitFor(async () => {
@@ -356,54 +338,45 @@ group("background session", () => {
     await waitFor(async () => ((await storeState(page, bg.id))?.chunks ?? 0) > 20, { what: "background state follows the stream" });
     assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
-    await server.turnEnded(bg.id, "/stream 200 every=10");
-    const logEnd = (await server.events(bg.id)).length;
+    await env.server.turnEnded(bg.id, "/stream 200 every=10");
+    const logEnd = (await env.server.events(bg.id)).length;
     await waitFor(async () => (await storeState(page, bg.id))?.cursor === logEnd, { what: "background state at the log's end" });
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
     // Unread, not read: the tab did not mark what it did not show.
-    assert.ok((await server.api("GET", `/sessions/${bg.id}`)).unread >= 200, "the background stream is unread on the server");
+    assert.ok((await env.server.api("GET", `/sessions/${bg.id}`)).unread >= 200, "the background stream is unread on the server");
     // Switching shows everything, at once (no re-attach needed).
     await row(page, bg.id).locator(".row-main").click();
     await waitChunk(page, 200);
     assertChunks(await shownChunks(page), 200, "after switching");
     await page.getByTestId("transcript").getByTestId("item-user").getByText("hello from the background session").waitFor();
     assert.ok(await notReloaded(page), "the page was not reloaded");
-    await waitFor(async () => (await server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${bg.id}`)).unread === 0, { what: "read cursor moved on the server" });
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 });
 
 group("server restart", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
-  before(async () => {
-    server = await new BerthServer().start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = withServer();
 
   test("5. the server is restarted mid-stream: banner reconnecting, then the stream goes on with no duplicate and no gap", async () => {
-    const s = await server.createSession("restart");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("restart");
+    const page = await env.browser.tab(`/s/${s.id}`);
     await mark(page);
     await sendFromComposer(page, "/stream 400 every=10");
     await waitChunk(page, 60);
-    await server.kill("SIGKILL");
+    await env.server.kill("SIGKILL");
     const banner = page.getByTestId("connection-banner");
     await banner.and(page.locator('[data-state="reconnecting"]')).waitFor({ timeout: 10_000 });
     await screenshot(page, "reconnecting-banner");
     // Same port, same data directory.
-    await server.start();
+    await env.server.start();
     await banner.waitFor({ state: "detached", timeout: 20_000 });
     assert.ok(await notReloaded(page), "the page was not reloaded");
     // Everything the log holds is shown exactly once: the chunks committed before the
     // crash (some delivered only after the reconnect), then the restarted turn's end.
-    await server.turnEnded(s.id, "/stream 400 every=10");
-    const log = await server.events(s.id);
+    await env.server.turnEnded(s.id, "/stream 400 every=10");
+    const log = await env.server.events(s.id);
     const logged = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk").length;
     assert.ok(logged >= 60, `at least the 60 chunks seen were logged (${logged})`);
     await waitFor(async () => (await storeState(page, s.id))?.cursor === log.length, { what: "tab caught up with the log" });
@@ -411,34 +384,25 @@ group("server restart", () => {
     assertChunks(await shownChunks(page), logged, "after the restart");
     // The connection is live again: the next stream arrives in the same pane.
     await sendFromComposer(page, "/stream 100 every=5");
-    await server.turnEnded(s.id, "/stream 100 every=5");
-    const log2 = await server.events(s.id);
+    await env.server.turnEnded(s.id, "/stream 100 every=5");
+    const log2 = await env.server.events(s.id);
     await waitFor(async () => (await storeState(page, s.id))?.cursor === log2.length, { what: "second stream delivered" });
     const shown = await shownChunks(page);
     assert.deepEqual(shown, [...range(logged), ...range(100)], "both streams, each chunk once, nothing skipped");
     const st = await storeState(page, s.id);
-    const expected = range(logged).map((i) => `chunk ${i}\n`).join("") + range(100).map((i) => `chunk ${i}\n`).join("");
+    const expected = chunkText(logged) + chunkText(100);
     assert.equal(st?.agentText, expected);
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 });
 
 group("single tab: reload, hostile text, phone", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
-  before(async () => {
-    server = await new BerthServer().start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = withServer();
 
   test("6. reload on /s/<id> mid-turn re-attaches and keeps streaming", async () => {
-    const s = await server.createSession("reload");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("reload");
+    const page = await env.browser.tab(`/s/${s.id}`);
     await sendFromComposer(page, "/stream 300 every=10");
     await waitChunk(page, 30);
     await page.reload();
@@ -450,17 +414,17 @@ group("single tab: reload, hostile text, phone", () => {
     assert.ok(early.chunks > 0 && early.chunks < 300, `re-attached mid-turn (${early.chunks} chunks so far)`);
     await page.getByTestId("working").waitFor();
     await waitChunk(page, 300);
-    const endSeq = await turnEndSeq(server, s.id, "/stream 300 every=10");
+    const endSeq = await turnEndSeq(env.server, s.id, "/stream 300 every=10");
     assert.ok(early.replayUntil < endSeq, `re-attached before the turn ended (log end ${early.replayUntil}, turn ended at ${endSeq})`);
     assertChunks(await shownChunks(page), 300, "after reload");
     await page.getByTestId("working").waitFor({ state: "detached" });
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("extra: the composer offers Cancel while a turn runs; Shift+Enter is a new line", async () => {
-    const s = await server.createSession("cancel");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("cancel");
+    const page = await env.browser.tab(`/s/${s.id}`);
     const input = page.getByTestId("composer-input");
     await input.fill("first line");
     await input.press("Shift+Enter");
@@ -472,12 +436,12 @@ group("single tab: reload, hostile text, phone", () => {
     await page.getByTestId("item-turn-end").getByText("Turn cancelled").waitFor();
     await page.getByTestId("composer-cancel").waitFor({ state: "detached" });
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("7. agent text with <script> and <img onerror> renders as text", async () => {
-    const s = await server.createSession("hostile");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("hostile");
+    const page = await env.browser.tab(`/s/${s.id}`);
     const hostile = `<script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2"> [link](javascript:window.__xss=3)`;
     await sendFromComposer(page, hostile);
     // The demo agent quotes the prompt back in its markdown reply.
@@ -496,13 +460,13 @@ group("single tab: reload, hostile text, phone", () => {
     assert.deepEqual(found, { xss: null, tags: 0, jsLinks: 0, badRel: 0 });
     await screenshot(page, "hostile-text");
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("8. phone-sized viewport: no horizontal overflow; the drawer opens and closes", async () => {
-    const s = await server.createSession("a phone-sized session with a rather long title that must not overflow");
-    await server.turn(s.id, `A long unbroken word: ${"x".repeat(300)}\n\n\`\`\`\n${"wide code line ".repeat(30)}\n\`\`\``);
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("a phone-sized session with a rather long title that must not overflow");
+    await env.server.turn(s.id, `A long unbroken word: ${"x".repeat(300)}\n\n\`\`\`\n${"wide code line ".repeat(30)}\n\`\`\``);
+    const page = await env.browser.tab(`/s/${s.id}`);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByTestId("item-agent").waitFor();
     const overflow = () =>
@@ -538,23 +502,23 @@ group("single tab: reload, hostile text, phone", () => {
     const o2 = await overflow();
     assert.ok(o2.scroll <= o2.client, `no horizontal overflow after using the drawer (${o2.scroll} > ${o2.client})`);
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("extra: login page without a token, switcher, root opens the newest session", async () => {
     // A browser without the cookie sees how to get in.
-    const res = await fetch(`${server.url}/api/v1/sessions`);
+    const res = await fetch(`${env.server.url}/api/v1/sessions`);
     assert.equal(res.status, 401);
-    const other = await openBrowser(server, { login: false });
+    const other = await openBrowser(env.server, { login: false });
     const p = await other.context.newPage();
-    await p.goto(server.url + "/");
+    await p.goto(env.server.url + "/");
     await p.getByTestId("login").waitFor();
     assert.match(await p.getByTestId("login").innerText(), /berth token/);
     await screenshot(p, "login");
     await other.close();
     // Root opens the most recent session and marks nothing read it does not show.
-    const newest = await server.createSession("newest");
-    const page = await browser.tab("/");
+    const newest = await env.server.createSession("newest");
+    const page = await env.browser.tab("/");
     await page.waitForURL(`**/s/${newest.id}`);
     await page.keyboard.press("Control+k");
     await page.getByTestId("switcher").getByTestId("switcher-input").waitFor();
@@ -565,7 +529,7 @@ group("single tab: reload, hostile text, phone", () => {
     assert.equal(await page.getByTestId("pane-title").innerText(), "hostile");
     assert.equal(await page.getByTestId("switcher").isVisible(), false, "the switcher closed");
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 });
 
@@ -575,21 +539,12 @@ group("single tab: reload, hostile text, phone", () => {
 const FIXTURE_CONFIG = `[agents.fixture]\nname = "Fixture agent (e2e)"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FAKE_AGENT)}]\n`;
 
 group("rich rendering and the main screens", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
-  before(async () => {
-    server = await new BerthServer({ config: FIXTURE_CONFIG }).start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = withServer({ config: FIXTURE_CONFIG });
 
   test("thoughts collapsed, plans as checklists, diffs as diffs, code highlighted (through a real ACP agent)", async () => {
-    const s = await server.createSession("Return a Result from login", "fixture");
-    await server.turn(s.id, "Make login say why it fails");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("Return a Result from login", "fixture");
+    await env.server.turn(s.id, "Make login say why it fails");
+    const page = await env.browser.tab(`/s/${s.id}`);
     const t = page.getByTestId("transcript");
     await t.getByTestId("item-agent").waitFor();
     // Thought: collapsed, one line of preview.
@@ -612,12 +567,12 @@ group("rich rendering and the main screens", () => {
     assert.equal(await agent.locator("table").count(), 1);
     await screenshot(page, "rich-rendering");
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("extra: a form's optional question may be left blank, and is left out of the answer (through a real ACP agent)", async () => {
-    const s = await server.createSession("optional form", "fixture");
-    const page = await browser.tab(`/s/${s.id}`);
+    const s = await env.server.createSession("optional form", "fixture");
+    const page = await env.browser.tab(`/s/${s.id}`);
     await sendFromComposer(page, "/form");
     const pending = card(page).and(page.locator('[data-state="pending"]'));
     await pending.waitFor();
@@ -628,68 +583,61 @@ group("rich rendering and the main screens", () => {
     await waitFor(async () => !(await submit.isDisabled()), { what: "Answer enabled with the optional question blank" });
     await submit.click();
     await card(page).and(page.locator('[data-state="resolved"]')).waitFor();
-    const resolved = (await server.events(s.id)).find((/** @type {any} */ e) => e.event.kind === "prompt_resolved");
+    const resolved = (await env.server.events(s.id)).find((/** @type {any} */ e) => e.event.kind === "prompt_resolved");
     assert.deepEqual(resolved?.event.outcome, { answers: { name: "Ada" } }, "the blank optional answer was left out");
     const reply = page.getByTestId("item-agent").filter({ hasText: "Form result" });
     await reply.waitFor();
     const text = await reply.innerText();
     assert.ok(text.includes("Ada") && !text.includes("nickname"), `the agent got the name only: ${text}`);
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 
   test("overview: several sessions in every state, light and dark", async () => {
-    const main = await server.createSession("Fix the flaky login test");
-    await server.turn(main.id, "The login test fails one run in ten. Find out why.");
-    await server.send(main.id, "/permission");
-    const streaming = await server.createSession("Refactor the event store");
-    const failed = await server.createSession("Draft the release notes");
-    await server.turn(failed.id, "/fail");
-    await server.createSession("Upgrade dependencies");
-    const page = await browser.tab(`/s/${main.id}`);
+    const main = await env.server.createSession("Fix the flaky login test");
+    await env.server.turn(main.id, "The login test fails one run in ten. Find out why.");
+    await env.server.send(main.id, "/permission");
+    const streaming = await env.server.createSession("Refactor the event store");
+    const failed = await env.server.createSession("Draft the release notes");
+    await env.server.turn(failed.id, "/fail");
+    await env.server.createSession("Upgrade dependencies");
+    const page = await env.browser.tab(`/s/${main.id}`);
     await card(page).waitFor();
-    await server.send(streaming.id, "/stream 100000 every=50");
-    await waitFor(async () => (await server.api("GET", `/sessions/${streaming.id}`)).unread > 5, { what: "background unread" });
+    await env.server.send(streaming.id, "/stream 100000 every=50");
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${streaming.id}`)).unread > 5, { what: "background unread" });
     await row(page, streaming.id).getByTestId("unread-badge").waitFor();
     await row(page, failed.id).and(page.locator('[data-status="error"]')).waitFor();
     await screenshot(page, "overview");
     await page.emulateMedia({ colorScheme: "dark" });
     await screenshot(page, "overview-dark");
     await page.emulateMedia({ colorScheme: "light" });
-    await server.api("POST", `/sessions/${streaming.id}/cancel`);
+    await env.server.api("POST", `/sessions/${streaming.id}/cancel`);
     await page.close();
-    assert.deepEqual(browser.errors, []);
+    assert.deepEqual(env.browser.errors, []);
   });
 });
 
 // ---------------------------------------------------------------------------------------
 
 group("performance", () => {
-  /** @type {BerthServer} */ let server;
-  /** @type {Awaited<ReturnType<typeof openBrowser>>} */ let browser;
   /** @type {Record<string, unknown>} */
   const report = {};
-  before(async () => {
-    server = await new BerthServer({ config: FIXTURE_CONFIG }).start();
-    browser = await openBrowser(server);
-  });
-  after(async () => {
+  after(() => {
     writeReport("timings", report);
     console.log(`# timings: ${JSON.stringify(report)}`);
-    await browser?.close();
-    await server?.stop();
   });
+  const env = withServer({ config: FIXTURE_CONFIG });
 
   test("a 10k-event session opens without freezing the page", async () => {
-    const s = await server.createSession("ten thousand");
-    await server.turn(s.id, "/stream 10000");
-    const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
+    const s = await env.server.createSession("ten thousand");
+    await env.server.turn(s.id, "/stream 10000");
+    const lastSeq = (await env.server.api("GET", `/sessions/${s.id}`)).last_seq;
     assert.ok(lastSeq >= 10_000);
     // Cold: a tab opened on the session's URL.
-    const page = await browser.context.newPage();
+    const page = await env.browser.context.newPage();
     await page.addInitScript(installProbe);
     const t0 = Date.now();
-    await page.goto(`${server.url}/s/${s.id}`);
+    await page.goto(`${env.server.url}/s/${s.id}`);
     await waitChunk(page, 10000, 60_000);
     const cold = await page.evaluate((seq) => {
       const w = /** @type {any} */ (window);
@@ -698,8 +646,8 @@ group("performance", () => {
     report.tenKCold = { wallMs: Date.now() - t0, ...cold };
     assert.ok(cold.cursor, "all events applied");
     // Warm: switching to it from another session in a loaded tab.
-    const other = await server.createSession("small");
-    await page.goto(`${server.url}/s/${other.id}`);
+    const other = await env.server.createSession("small");
+    await page.goto(`${env.server.url}/s/${other.id}`);
     await page.getByTestId("session-pane").waitFor();
     await page.evaluate(() => /** @type {any} */ (window).__probe.reset());
     const t1 = await page.evaluate(() => performance.now());
@@ -716,22 +664,22 @@ group("performance", () => {
   });
 
   test("10k events over 600 chat turns: opens windowed, earlier items load on scroll", async () => {
-    const s = await server.createSession("six hundred turns");
+    const s = await env.server.createSession("six hundred turns");
     for (let i = 1; i <= 600; i++) {
-      const { turn_id } = await server.send(s.id, `turn ${i}`);
+      const { turn_id } = await env.server.send(s.id, `turn ${i}`);
       // Only the log's tail is read: the turn ends within a few events of its start.
       await waitFor(async () => {
-        const last = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
-        const page = await server.api("GET", `/sessions/${s.id}/events?after=${Math.max(0, last - 5)}`);
+        const last = (await env.server.api("GET", `/sessions/${s.id}`)).last_seq;
+        const page = await env.server.api("GET", `/sessions/${s.id}/events?after=${Math.max(0, last - 5)}`);
         return page.events.some((/** @type {any} */ e) => e.event.kind === "turn_ended" && e.event.turn_id === turn_id);
       }, { interval: 5, what: `turn ${i} done` });
     }
-    const lastSeq = (await server.api("GET", `/sessions/${s.id}`)).last_seq;
+    const lastSeq = (await env.server.api("GET", `/sessions/${s.id}`)).last_seq;
     assert.ok(lastSeq >= 10_000, `at least 10k events (${lastSeq})`);
-    const page = await browser.context.newPage();
+    const page = await env.browser.context.newPage();
     await page.addInitScript(installProbe);
     const t0 = Date.now();
-    await page.goto(`${server.url}/s/${s.id}`);
+    await page.goto(`${env.server.url}/s/${s.id}`);
     await page.getByTestId("transcript").getByText("turn 600", { exact: true }).last().waitFor({ timeout: 60_000 });
     const cold = await page.evaluate((seq) => {
       const w = /** @type {any} */ (window);
@@ -757,17 +705,17 @@ group("performance", () => {
 
   /** Stream `n` chunks with `/stream n <args>` into a page showing the session; measure. */
   async function measureStream(/** @type {string} */ name, /** @type {number} */ n, /** @type {string} */ command, agent = "demo") {
-    const s = await server.createSession(name, agent);
-    const page = await browser.context.newPage();
+    const s = await env.server.createSession(name, agent);
+    const page = await env.browser.context.newPage();
     await page.addInitScript(installProbe);
-    await page.goto(`${server.url}/s/${s.id}`);
+    await page.goto(`${env.server.url}/s/${s.id}`);
     await page.getByTestId("session-pane").waitFor();
     await page.evaluate(() => /** @type {any} */ (window).__probe.reset());
-    await server.send(s.id, command);
+    await env.server.send(s.id, command);
     await waitChunk(page, n, 120_000);
     const shownAt = Date.now();
     const summary = await page.evaluate(() => /** @type {any} */ (window).__probe.summary());
-    const log = await server.events(s.id);
+    const log = await env.server.events(s.id);
     const chunks = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk");
     const first = Date.parse(chunks[0].ts);
     const last = Date.parse(chunks[chunks.length - 1].ts);

@@ -35,6 +35,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The words to show for a failed request (or anything else thrown). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Called when any request answers 401 (the UI shows the login page). */
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(handler: () => void): void {

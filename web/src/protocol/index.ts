@@ -17,10 +17,6 @@ export type AskEvent = EventOf<"permission_requested"> | EventOf<"question_asked
 /** A pending prompt as `GET /prompts` lists it, narrowed to the kinds it can be. */
 export type PendingPrompt = Prompt & AskEvent;
 
-export function isAskEvent(event: Event): event is AskEvent {
-  return event.kind === "permission_requested" || event.kind === "question_asked";
-}
-
 export function isPendingPrompt(prompt: Prompt): prompt is PendingPrompt {
   return prompt.kind === "permission_requested" || prompt.kind === "question_asked";
 }

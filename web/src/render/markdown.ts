@@ -52,7 +52,7 @@ hljs.registerAliases(["html", "svg"], { languageName: "xml" });
 hljs.registerAliases(["patch"], { languageName: "diff" });
 
 /** Highlighted HTML for `code` (escaped); plain escaped text for unknown languages. */
-export function highlight(code: string, lang: string): string {
+function highlight(code: string, lang: string): string {
   const name = lang.trim().toLowerCase();
   if (name && hljs.getLanguage(name) && code.length < 200_000) {
     try {
@@ -66,7 +66,7 @@ export function highlight(code: string, lang: string): string {
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ENTITIES[ch]!);
 }
 

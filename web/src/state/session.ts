@@ -21,7 +21,6 @@ export type ApplyResult =
 /** An immutable picture of a session for the views; a new object after every change. */
 export interface SessionView {
   id: string;
-  epoch: string | null;
   /** Highest seq applied. */
   cursor: number;
   items: readonly Item[];
@@ -30,8 +29,6 @@ export interface SessionView {
   runningTurn: string | null;
   usage: Usage | null;
   title: string | null;
-  /** Number of log records held (coalesced records count once). */
-  records: number;
   /**
    * A long replay is under way (attached far behind the log's end): views may wait for it
    * to finish rather than render every step of it.
@@ -42,7 +39,7 @@ export interface SessionView {
 }
 
 /** A replay longer than this (events) counts as loading. */
-export const LOADING_THRESHOLD = 300;
+const LOADING_THRESHOLD = 300;
 
 export class SessionState {
   readonly id: string;
@@ -114,14 +111,12 @@ export class SessionState {
       const t = this.transcript;
       this.view = {
         id: this.id,
-        epoch: this.epoch,
         cursor: this.cursor,
         items: t.items.slice(),
         pending: [...t.pending.values()],
         runningTurn: t.runningTurn,
         usage: t.usage,
         title: t.title,
-        records: this.log.length,
         loading: this.cursor < this.replayUntil && this.replayUntil - this.replayFrom > LOADING_THRESHOLD,
         replayUntil: this.replayUntil,
       };

@@ -7,8 +7,6 @@ import type { PendingPrompt, Session } from "../protocol";
 import { SessionState, type SessionView } from "./session";
 import { compareSummaries, isStale, timeOf } from "./summary";
 
-export { timeOf };
-
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "offline";
 
 export interface ConnectionInfo {
@@ -170,11 +168,6 @@ export class Store {
     for (const id of ids) this.unordered.set(id, now);
   }
 
-  /** Take a summary from a REST answer (same rule as the WebSocket's). */
-  mergeSummary(summary: Session): void {
-    this.upsertSummary(summary);
-  }
-
   /**
    * A mark on the store's clock. Summaries and deletions that arrive after it are "newer
    * than the mark": a listing requested at the mark cannot know about them.
@@ -186,11 +179,6 @@ export class Store {
   /** Whether a summary of the session arrived (over a live source) after `mark`. */
   receivedSince(id: string, mark: number): boolean {
     return (this.received.get(id) ?? 0) > mark;
-  }
-
-  /** Whether the session was deleted (as far as this tab knows: deletions are final). */
-  isGone(id: string): boolean {
-    return this.gone.has(id);
   }
 
   /**

@@ -294,7 +294,7 @@ describe("Viewport: summaries arriving out of order", () => {
   it("a REST answer older than the socket's summary is ignored", () => {
     const { vp, store } = setup();
     vp.handle({ type: "session", summary: summary("a", { title: "new", last_seq: 3, updated_at: T2 }) });
-    store.mergeSummary(summary("a", { title: "old", last_seq: 3, updated_at: T0 }));
+    store.upsertSummary(summary("a", { title: "old", last_seq: 3, updated_at: T0 }));
     expect(store.summary("a")?.title).toBe("new");
   });
 

@@ -311,7 +311,7 @@ export class Viewport {
     this.opts.api
       .markRead(id, seq)
       .then((s) => {
-        this.store.mergeSummary(s);
+        this.store.upsertSummary(s);
       })
       .catch(() => {
         this.readSent.delete(id);

@@ -99,7 +99,7 @@ function KindIcon({ kind }: { kind: string }) {
 }
 
 /** A path relative to the session's directory when it lies inside it. */
-export function relPath(path: string, cwd?: string): string {
+function relPath(path: string, cwd?: string): string {
   if (cwd && path.replace(/\/$/, "") === cwd.replace(/\/$/, "")) return ".";
   if (cwd && path.startsWith(cwd.endsWith("/") ? cwd : `${cwd}/`)) return path.slice(cwd.length).replace(/^\//, "");
   return path;
@@ -158,7 +158,7 @@ function ToolPartView({ part, cwd }: { part: ToolPart; cwd?: string }) {
   }
 }
 
-export function DiffView({ path, shownPath, oldText, newText }: { path: string; shownPath?: string; oldText: string | null; newText: string }) {
+function DiffView({ path, shownPath, oldText, newText }: { path: string; shownPath?: string; oldText: string | null; newText: string }) {
   const hunks = diffHunks(oldText, newText);
   const adds = hunks.reduce((n, h) => n + h.lines.filter((l) => l.kind === "add").length, 0);
   const dels = hunks.reduce((n, h) => n + h.lines.filter((l) => l.kind === "del").length, 0);

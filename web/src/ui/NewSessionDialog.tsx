@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import type { AgentInfo, CreateSession } from "../protocol";
+import { errorText } from "../api/rest";
 import { Dialog } from "./Dialog";
 import { useServices } from "./hooks";
 
@@ -23,7 +24,7 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
         setAgents(agents);
         setAgent((cur) => (agents.some((a) => a.id === cur && a.available) ? cur : (agents.find((a) => a.available)?.id ?? "")));
       })
-      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+      .catch((e: unknown) => setError(errorText(e)));
   }, [open, api]);
 
   async function submit(e: FormEvent) {
@@ -36,12 +37,12 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
     if (title.trim()) body.title = title.trim();
     try {
       const session = await api.create(body);
-      store.mergeSummary(session);
+      store.upsertSummary(session);
       setTitle("");
       onClose();
       navigate({ kind: "session", id: session.id });
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }

@@ -1,12 +1,12 @@
 import { memo, useState, type FormEvent } from "react";
 import type { Answer, AskEvent, Outcome, Resolution } from "../protocol";
 import { outcomeKind } from "../protocol";
-import { ApiError } from "../api/rest";
+import { ApiError, errorText } from "../api/rest";
 import { formAnswer } from "./answers";
 import { useServices } from "./hooks";
 
 /** Words for how a prompt was resolved. */
-export function describeOutcome(event: AskEvent, outcome: Outcome): string {
+function describeOutcome(event: AskEvent, outcome: Outcome): string {
   switch (outcomeKind(outcome)) {
     case "selected": {
       const id = (outcome as { option_id: string }).option_id;
@@ -58,7 +58,7 @@ export const PromptCard = memo(function PromptCard({ session, event, outcome, co
       if (e instanceof ApiError && e.code === "already_resolved" && e.resolution) {
         setLate(e.resolution);
       } else {
-        setError(e instanceof Error ? e.message : String(e));
+        setError(errorText(e));
       }
     } finally {
       setBusy(false);

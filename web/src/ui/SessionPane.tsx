@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { Session } from "../protocol";
 import type { SessionView } from "../state/session";
-import { ApiError } from "../api/rest";
+import { ApiError, errorText } from "../api/rest";
 import { useNarrow, useServices, useSessionView, useSummary } from "./hooks";
 import { Transcript } from "./Transcript";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
@@ -131,11 +131,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
       drafts.delete(id);
     } catch (e) {
       setError(
-        e instanceof ApiError && e.code === "conflict"
-          ? "A turn is already running. Wait for it, or cancel it first."
-          : e instanceof Error
-            ? e.message
-            : String(e),
+        e instanceof ApiError && e.code === "conflict" ? "A turn is already running. Wait for it, or cancel it first." : errorText(e),
       );
     } finally {
       setSending(false);
@@ -147,7 +143,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
     try {
       await api.cancel(id);
     } catch (e) {
-      if (!(e instanceof ApiError && e.code === "conflict")) setError(e instanceof Error ? e.message : String(e));
+      if (!(e instanceof ApiError && e.code === "conflict")) setError(errorText(e));
     }
   }
 

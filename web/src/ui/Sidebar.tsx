@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import type { Session, Status } from "../protocol";
-import { ApiError } from "../api/rest";
+import { ApiError, errorText } from "../api/rest";
 import { Dialog } from "./Dialog";
 import { timeAgo, useNow, useServices, useSessionList, useStore, type Route } from "./hooks";
 
@@ -249,10 +249,6 @@ export function SessionMenu({ session }: { session: Session }) {
   );
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function RenameDialog({ session, open, onClose }: { session: Session; open: boolean; onClose: () => void }) {
   const { api, store } = useServices();
   const [title, setTitle] = useState(session.title);
@@ -266,7 +262,7 @@ function RenameDialog({ session, open, onClose }: { session: Session; open: bool
   async function submit(e: FormEvent) {
     e.preventDefault();
     try {
-      store.mergeSummary(await api.rename(session.id, title.trim()));
+      store.upsertSummary(await api.rename(session.id, title.trim()));
       onClose();
     } catch (err) {
       setError(errorText(err));

@@ -3,7 +3,7 @@ import type { SessionView } from "../state/session";
 import { ItemView } from "./Items";
 
 /** Items rendered when following the end; older ones come in steps as the user scrolls up. */
-export const WINDOW = 150;
+const WINDOW = 150;
 const STEP = 150;
 /** How close to the bottom (px) counts as "at the bottom". */
 const STICK_PX = 48;
