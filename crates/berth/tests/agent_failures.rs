@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_protocol::{Event, ServerFrame, Status, StopReason};
 use serde_json::json;
-use support::{TestServer, agent_pids, turn_ended};
+use support::{TestServer, agent_pids, signal, status_json, turn_ended};
 
 /// Wait until the turn `turn_id` is under way in the demo agent's `/sleep`.
 async fn wait_sleeping(server: &TestServer, session: &str, turn_id: &str) {
@@ -24,9 +24,9 @@ async fn wait_sleeping(server: &TestServer, session: &str, turn_id: &str) {
 /// `agent_started` whose pid differs from every earlier one); the session ends idle.
 async fn next_prompt_starts_a_fresh_agent(server: &TestServer, session: &str) {
     let before = agent_pids(&server.events(session).await);
-    let turn = server.send(session, "hello again").await;
-    let (_, reason, error) = turn_ended(server, session, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server
+        .send_and_expect_end_turn(session, "hello again")
+        .await;
     let after = agent_pids(&server.events(session).await);
     assert_eq!(
         after.len(),
@@ -55,14 +55,6 @@ impl Drop for KillOnDrop {
             }
         }
     }
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name} {pid}");
 }
 
 #[tokio::test]
@@ -121,9 +113,7 @@ async fn a_failed_turn_ends_in_error_and_the_next_prompt_works() {
         "a failed turn does not kill the agent: {summary:?}"
     );
 
-    let turn = server.send(sid, "hello").await;
-    let (_, reason, error) = turn_ended(&server, sid, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(sid, "hello").await;
     assert_eq!(server.wait_idle(sid).await.status, Status::Idle);
     assert_eq!(
         agent_pids(&server.events(sid).await).len(),
@@ -160,9 +150,7 @@ async fn cancel_ends_a_long_turn_promptly_and_a_second_turn_is_a_conflict() {
     assert_eq!(summary.status, Status::Idle, "{summary:?}");
 
     // The agent listened, so it is kept for the next turn.
-    let turn = server.send(sid, "hello").await;
-    let (_, reason, error) = turn_ended(&server, sid, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(sid, "hello").await;
     assert_eq!(server.wait_idle(sid).await.status, Status::Idle);
     let users = server
         .events(sid)
@@ -184,9 +172,7 @@ async fn cancel_with_a_short_grace_ends_the_turn_and_the_session_carries_on() {
     assert_eq!(status, 202);
     let (_, reason, _) = turn_ended(&server, sid, &turn_id).await;
     assert_eq!(reason, StopReason::Cancelled);
-    let turn = server.send(sid, "hello").await;
-    let (_, reason, error) = turn_ended(&server, sid, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(sid, "hello").await;
     assert_eq!(server.wait_idle(sid).await.status, Status::Idle);
 }
 
@@ -248,9 +234,9 @@ async fn a_prompt_right_after_a_cancel_kill_gets_a_fresh_agent() {
     assert_eq!(status, 202);
     let (_, reason, _) = turn_ended(&server, sid, &turn_id).await;
     assert_eq!(reason, StopReason::Cancelled);
-    let turn = server.send(sid, "hello right away").await;
-    let (_, reason, error) = turn_ended(&server, sid, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server
+        .send_and_expect_end_turn(sid, "hello right away")
+        .await;
     support::wait_process_gone(pid).await;
     let pids = agent_pids(&server.events(sid).await);
     assert_eq!(pids.len(), 2, "{pids:?}");
@@ -272,17 +258,9 @@ async fn deleting_a_session_stops_its_agent_and_tells_viewports() {
 
     // Mid-turn, with a prompt pending: the hardest moment to go.
     let turn_id = server.send(&sid, "/permission").await;
-    server
-        .wait_summary(&sid, "awaiting_input", |s| {
-            s.status == Status::AwaitingInput && s.pending_prompts == 1
-        })
-        .await;
+    let prompt_id = server.wait_pending_prompt(&sid).await;
     let pid = agent_pids(&server.events(&sid).await)[0];
     assert!(!support::process_gone(pid));
-    let prompt_id = server.prompts().await.prompts[0]
-        .prompt_id()
-        .unwrap()
-        .to_owned();
 
     let response = server
         .delete(&format!("/sessions/{sid}"))
@@ -310,23 +288,9 @@ async fn deleting_a_session_stops_its_agent_and_tells_viewports() {
         assert_eq!(status, 404, "{body}");
         assert_eq!(body["error"]["code"], "not_found", "{body}");
     };
-    let (status, body) = support::status_and_json(
-        server
-            .get(&format!("/sessions/{sid}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = status_json(server.get(&format!("/sessions/{sid}"))).await;
     not_found(status, &body);
-    let (status, body) = support::status_and_json(
-        server
-            .get(&format!("/sessions/{sid}/events"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = status_json(server.get(&format!("/sessions/{sid}/events"))).await;
     not_found(status, &body);
     let (status, body) = server.try_send(&sid, "hello").await;
     not_found(status, &body);
@@ -336,36 +300,21 @@ async fn deleting_a_session_stops_its_agent_and_tells_viewports() {
         .answer_prompt(&sid, &prompt_id, &json!({"option_id": "allow"}))
         .await;
     not_found(status, &body);
-    let (status, body) = support::status_and_json(
+    let (status, body) = status_json(
         server
             .post(&format!("/sessions/{sid}/read"))
-            .json(&json!({"seq": 1}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"seq": 1})),
     )
     .await;
     not_found(status, &body);
-    let (status, body) = support::status_and_json(
+    let (status, body) = status_json(
         server
-            .http
-            .patch(server.url(&format!("/sessions/{sid}")))
-            .bearer_auth(&server.token)
-            .json(&json!({"title": "x"}))
-            .send()
-            .await
-            .unwrap(),
+            .patch(&format!("/sessions/{sid}"))
+            .json(&json!({"title": "x"})),
     )
     .await;
     not_found(status, &body);
-    let (status, body) = support::status_and_json(
-        server
-            .delete(&format!("/sessions/{sid}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = status_json(server.delete(&format!("/sessions/{sid}"))).await;
     not_found(status, &body);
 
     viewport.attach(&sid, 0).await;
@@ -380,9 +329,7 @@ async fn deleting_a_session_stops_its_agent_and_tells_viewports() {
     }
 
     // The other session is untouched and works.
-    let turn = server.send(&keep.id, "hello").await;
-    let (_, reason, _) = turn_ended(&server, &keep.id, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn);
+    server.send_and_expect_end_turn(&keep.id, "hello").await;
     let _ = turn_id;
 }
 
@@ -392,15 +339,7 @@ async fn an_agent_dying_while_a_prompt_waits_cancels_the_prompt_and_ends_the_tur
     let session = server.create_session().await;
     let sid = session.id.as_str();
     let turn_id = server.send(sid, "/permission").await;
-    server
-        .wait_summary(sid, "awaiting_input", |s| {
-            s.status == Status::AwaitingInput && s.pending_prompts == 1
-        })
-        .await;
-    let prompt_id = server.prompts().await.prompts[0]
-        .prompt_id()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(sid).await;
     let pid = agent_pids(&server.events(sid).await)[0];
     signal(pid, "KILL");
 

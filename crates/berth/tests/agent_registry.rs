@@ -12,7 +12,7 @@ use std::path::Path;
 
 use berth_protocol::rest::{AgentList, CreateSession};
 use berth_protocol::{Event, SessionOrigin, Status, StopReason};
-use support::{TestServer, agent_pids, status_and_json, turn_ended, wait_process_gone};
+use support::{TestServer, agent_pids, signal, status_json, turn_ended, wait_process_gone};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -64,7 +64,7 @@ async fn create(server: &TestServer, agent: &str, cwd: Option<&str>) -> (u16, se
         cwd: cwd.map(str::to_owned),
         title: Some(format!("{agent} test")),
     };
-    status_and_json(server.post("/sessions").json(&body).send().await.unwrap()).await
+    status_json(server.post("/sessions").json(&body)).await
 }
 
 /// Run one prompt to `end_turn`, kill the agent with SIGKILL, run another: returns the
@@ -73,24 +73,16 @@ async fn prompt_kill_prompt(server: &TestServer, agent: &str) -> Vec<Event> {
     let (status, session) = create(server, agent, None).await;
     assert_eq!(status, 201, "{session}");
     let id = session["id"].as_str().unwrap();
-    let first = server.send(id, "hello").await;
-    let (_, reason, error) = turn_ended(server, id, &first).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(id, "hello").await;
 
     let pid = agent_pids(&server.events(id).await)[0];
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(pid, "KILL");
     wait_process_gone(pid).await;
     server
         .wait_event(id, |e| matches!(e, Event::AgentExited { .. }))
         .await;
 
-    let second = server.send(id, "hello again").await;
-    let (_, reason, error) = turn_ended(server, id, &second).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    let second = server.send_and_expect_end_turn(id, "hello again").await;
     let events: Vec<Event> = server
         .events(id)
         .await
@@ -276,9 +268,7 @@ async fn the_working_directory_policy_is_enforced() {
     let expected = inside.canonicalize().unwrap();
     assert_eq!(body["cwd"], expected.to_string_lossy().as_ref());
     let id = body["id"].as_str().unwrap();
-    let turn = server.send(id, "hello").await;
-    let (_, reason, error) = turn_ended(&server, id, &turn).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(id, "hello").await;
 }
 
 #[tokio::test]
@@ -310,7 +300,7 @@ async fn an_agent_that_loads_replays_nothing_into_the_log() {
     let replayed = events.iter().any(|e| {
         serde_json::to_string(e)
             .unwrap()
-            .contains(berth_agent_replayed_text())
+            .contains(berth_agent::demo::REPLAYED_TEXT)
     });
     assert!(!replayed, "session/load's replay was logged: {events:#?}");
     // The log holds exactly the two user messages berth recorded itself.
@@ -331,15 +321,9 @@ async fn an_agent_that_replays_after_answering_the_load_replays_nothing_into_the
     );
     let logged = serde_json::to_string(&events).unwrap();
     assert!(
-        !logged.contains(berth_agent_replayed_text()),
+        !logged.contains(berth_agent::demo::REPLAYED_TEXT),
         "a replay sent after the load's answer was logged: {events:#?}"
     );
-}
-
-/// The demo agent's replayed text (kept in sync with `berth_agent::demo::REPLAYED_TEXT`,
-/// which this integration test cannot import without depending on the agent crate).
-fn berth_agent_replayed_text() -> &'static str {
-    "replayed from the earlier conversation"
 }
 
 #[tokio::test]

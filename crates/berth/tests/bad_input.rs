@@ -222,16 +222,10 @@ async fn rest_bad_input_gets_documented_errors_and_changes_nothing() {
         assert_unchanged(&server, &before, what).await;
     }
     // PATCH with a wrong shape.
-    let response = raw_body(
-        server
-            .http
-            .patch(server.url(&format!("/sessions/{id}")))
-            .bearer_auth(&server.token),
-        "{}",
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = raw_body(server.patch(&format!("/sessions/{id}")), "{}")
+        .send()
+        .await
+        .unwrap();
     expect_error(response, 400, ErrorCode::BadRequest, "PATCH without title").await;
     assert_unchanged(&server, &before, "PATCH without title").await;
 
@@ -265,18 +259,10 @@ async fn rest_bad_input_gets_documented_errors_and_changes_nothing() {
             (
                 "PATCH",
                 server
-                    .http
-                    .patch(server.url(&format!("/sessions/{unknown}")))
-                    .bearer_auth(&server.token)
+                    .patch(&format!("/sessions/{unknown}"))
                     .json(&json!({"title": "t"})),
             ),
-            (
-                "DELETE",
-                server
-                    .http
-                    .delete(server.url(&format!("/sessions/{unknown}")))
-                    .bearer_auth(&server.token),
-            ),
+            ("DELETE", server.delete(&format!("/sessions/{unknown}"))),
             (
                 "POST turns",
                 server
@@ -651,18 +637,10 @@ async fn foreign_hosts_and_origins_are_refused() {
             (
                 "PATCH",
                 server
-                    .http
-                    .patch(server.url(&format!("/sessions/{id}")))
-                    .bearer_auth(&server.token)
+                    .patch(&format!("/sessions/{id}"))
                     .json(&json!({"title": "pwned"})),
             ),
-            (
-                "DELETE",
-                server
-                    .http
-                    .delete(server.url(&format!("/sessions/{id}")))
-                    .bearer_auth(&server.token),
-            ),
+            ("DELETE", server.delete(&format!("/sessions/{id}"))),
         ];
         for (what, request) in requests {
             let what = format!("{what} with Origin {origin}");
@@ -703,9 +681,7 @@ async fn foreign_hosts_and_origins_are_refused() {
             .unwrap();
         assert!(hello.to_text().unwrap().contains("hello"));
         let response = server
-            .http
-            .patch(server.url(&format!("/sessions/{id}")))
-            .bearer_auth(&server.token)
+            .patch(&format!("/sessions/{id}"))
             .header("origin", &origin)
             .json(&json!({"title": "renamed"}))
             .send()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use berth_protocol::{Event, Outcome, Seq, ServerFrame, Status, StopReason};
 use serde_json::{Value, json};
-use support::{TestServer, turn_ended};
+use support::{TestServer, expect_end_turn, status_json, turn_ended};
 
 /// The agent's reply in turn `turn_id`: its message chunks joined.
 fn reply_of(events: &[(Seq, Event)], turn_id: &str) -> String {
@@ -46,15 +46,6 @@ async fn raw_prompts(server: &TestServer) -> Vec<Value> {
         .clone()
 }
 
-/// Wait until the session waits on exactly one prompt.
-async fn wait_awaiting_input(server: &TestServer, session: &str) {
-    server
-        .wait_summary(session, "awaiting_input with one pending prompt", |s| {
-            s.status == Status::AwaitingInput && s.pending_prompts == 1
-        })
-        .await;
-}
-
 fn error_code(body: &Value) -> &str {
     body["error"]["code"]
         .as_str()
@@ -69,7 +60,7 @@ async fn a_permission_request_waits_without_viewers_and_exactly_one_concurrent_a
     let turn_id = server.send(sid, "/permission").await;
 
     // Nobody is looking: the prompt still waits, owned by the session.
-    wait_awaiting_input(&server, sid).await;
+    server.wait_awaiting_input(sid).await;
     let summary = server.session(sid).await;
     assert!(summary.agent_running, "{summary:?}");
 
@@ -134,12 +125,8 @@ async fn a_permission_request_waits_without_viewers_and_exactly_one_concurrent_a
     let allow = json!({"option_id": "allow"});
     let reject = json!({"option_id": "reject"});
     let (a, b) = tokio::join!(
-        async {
-            support::status_and_json(server.post(&path).json(&allow).send().await.unwrap()).await
-        },
-        async {
-            support::status_and_json(server.post(&path).json(&reject).send().await.unwrap()).await
-        },
+        status_json(server.post(&path).json(&allow)),
+        status_json(server.post(&path).json(&reject)),
     );
     let ((_, won), (lost_status, lost), winner) = match (a.0, b.0) {
         (200, _) => (a, b, "allow"),
@@ -160,8 +147,7 @@ async fn a_permission_request_waits_without_viewers_and_exactly_one_concurrent_a
         "the loser learns the winning resolution"
     );
 
-    let (_, reason, error) = turn_ended(&server, sid, &turn_id).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    expect_end_turn(&server, sid, &turn_id).await;
     let log = server.events(sid).await;
     assert_eq!(
         resolutions_of(&log, &prompt_id),
@@ -197,7 +183,7 @@ async fn a_question_rejects_invalid_answers_and_takes_one_valid_answer() {
     let session = server.create_session().await;
     let sid = session.id.as_str();
     let turn_id = server.send(sid, "/ask").await;
-    wait_awaiting_input(&server, sid).await;
+    server.wait_awaiting_input(sid).await;
 
     let prompts = raw_prompts(&server).await;
     assert_eq!(prompts.len(), 1, "{prompts:?}");
@@ -271,8 +257,7 @@ async fn a_question_rejects_invalid_answers_and_takes_one_valid_answer() {
     assert_eq!(error_code(&late), "already_resolved");
     assert_eq!(late["error"]["resolution"], won["resolved"]);
 
-    let (_, reason, error) = turn_ended(&server, sid, &turn_id).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    expect_end_turn(&server, sid, &turn_id).await;
     let log = server.events(sid).await;
     let expected = Outcome::Answered {
         answers: [("color".to_owned(), "green".to_owned())].into(),
@@ -303,11 +288,7 @@ async fn answers_to_unknown_prompts_or_sessions_are_not_found() {
 
     // A real prompt, asked through the wrong session, is not found there either.
     let turn_id = server.send(&a.id, "/permission").await;
-    wait_awaiting_input(&server, &a.id).await;
-    let prompt_id = raw_prompts(&server).await[0]["prompt_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(&a.id).await;
     let (status, body) = server.answer_prompt(&b.id, &prompt_id, &answer).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(error_code(&body), "not_found");
@@ -334,8 +315,7 @@ async fn answers_to_unknown_prompts_or_sessions_are_not_found() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["resolved"]["outcome"], json!({"cancelled": true}));
-    let (_, reason, error) = turn_ended(&server, &a.id, &turn_id).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    expect_end_turn(&server, &a.id, &turn_id).await;
     let reply = reply_of(&server.events(&a.id).await, &turn_id);
     assert!(reply.contains("Permission cancelled"), "{reply:?}");
 }
@@ -346,11 +326,7 @@ async fn cancel_resolves_a_pending_permission_and_ends_the_turn() {
     let session = server.create_session().await;
     let sid = session.id.as_str();
     let turn_id = server.send(sid, "/permission").await;
-    wait_awaiting_input(&server, sid).await;
-    let prompt_id = raw_prompts(&server).await[0]["prompt_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(sid).await;
 
     let started = Instant::now();
     let (status, body) = server.cancel_turn(sid).await;
@@ -402,9 +378,7 @@ async fn cancel_resolves_a_pending_permission_and_ends_the_turn() {
     assert_eq!(error_code(&body), "conflict");
 
     // And the session takes the next prompt.
-    let next = server.send(sid, "hello").await;
-    let (_, reason, error) = turn_ended(&server, sid, &next).await;
-    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    server.send_and_expect_end_turn(sid, "hello").await;
 }
 
 #[tokio::test]
@@ -445,8 +419,7 @@ async fn an_attached_viewport_sees_the_session_await_input_and_come_back() {
                 && summary.pending_prompts == 0)
         })
         .await;
-    let (_, reason, _) = turn_ended(&server, &sid, &turn_id).await;
-    assert_eq!(reason, StopReason::EndTurn);
+    expect_end_turn(&server, &sid, &turn_id).await;
 }
 
 #[tokio::test]
@@ -455,11 +428,7 @@ async fn an_answer_racing_a_cancel_resolves_the_prompt_once() {
     let session = server.create_session().await;
     let sid = session.id.as_str();
     let turn_id = server.send(sid, "/permission").await;
-    wait_awaiting_input(&server, sid).await;
-    let prompt_id = raw_prompts(&server).await[0]["prompt_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(sid).await;
 
     let allow = json!({"option_id": "allow"});
     let ((answer_status, answer), (cancel_status, cancel)) = tokio::join!(

@@ -11,7 +11,7 @@ use berth_protocol::{
     Event, EventRecord, Outcome, Seq, ServerFrame, Session, Status, StopReason, Timestamp,
 };
 use serde_json::json;
-use support::{TestServer, agent_pids, turn_ended};
+use support::{TestServer, agent_pids, expect_end_turn, turn_ended};
 
 /// No ghost: the summary shows no running turn and no agent.
 fn assert_no_ghost(summary: &Session) {
@@ -88,10 +88,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
     let b = server.create_session().await;
     let turn_a = server.send(&a.id, "hello from a").await;
     let turn_b = server.send(&b.id, "/ask").await;
-    assert_eq!(
-        turn_ended(&server, &a.id, &turn_a).await.1,
-        StopReason::EndTurn
-    );
+    expect_end_turn(&server, &a.id, &turn_a).await;
     server
         .wait_summary(&b.id, "the question", |s| s.pending_prompts == 1)
         .await;
@@ -103,15 +100,10 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
         .answer_prompt(&b.id, &prompt_id, &json!({"answers": {"color": "blue"}}))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        turn_ended(&server, &b.id, &turn_b).await.1,
-        StopReason::EndTurn
-    );
+    expect_end_turn(&server, &b.id, &turn_b).await;
 
     let response = server
-        .http
-        .patch(server.url(&format!("/sessions/{}", a.id)))
-        .bearer_auth(&server.token)
+        .patch(&format!("/sessions/{}", a.id))
         .json(&json!({"title": "Renamed before restart"}))
         .send()
         .await
@@ -246,11 +238,9 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
     }
 
     // And the session carries on with a fresh agent, seqs continuing.
-    let turn = server.send(&a.id, "after the restart").await;
-    assert_eq!(
-        turn_ended(&server, &a.id, &turn).await.1,
-        StopReason::EndTurn
-    );
+    server
+        .send_and_expect_end_turn(&a.id, "after the restart")
+        .await;
     let events = server.events(&a.id).await;
     let seqs: Vec<Seq> = events.iter().map(|(s, _)| *s).collect();
     assert_eq!(
@@ -377,11 +367,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
     support::wait_process_gone(agent_pid).await;
 
     // The session works again.
-    let next = server.send(&sid, "/stream 3").await;
-    assert_eq!(
-        turn_ended(&server, &sid, &next).await.1,
-        StopReason::EndTurn
-    );
+    server.send_and_expect_end_turn(&sid, "/stream 3").await;
     assert_eq!(server.wait_idle(&sid).await.status, Status::Idle);
     drop(dir);
 }
@@ -392,15 +378,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
     let session = server.create_session().await;
     let sid = session.id.clone();
     let turn_id = server.send(&sid, "/permission").await;
-    server
-        .wait_summary(&sid, "awaiting_input", |s| {
-            s.status == Status::AwaitingInput && s.pending_prompts == 1
-        })
-        .await;
-    let prompt_id = server.prompts().await.prompts[0]
-        .prompt_id()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(&sid).await;
     let old_pid = agent_pids(&server.events(&sid).await)[0];
 
     let dir = server.kill9();
@@ -487,10 +465,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
         .answer_prompt(&sid, &new_prompt, &json!({"option_id": "allow"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        turn_ended(&server, &sid, &next).await.1,
-        StopReason::EndTurn
-    );
+    expect_end_turn(&server, &sid, &next).await;
     let pids = agent_pids(&server.events(&sid).await);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert_ne!(pids[0], pids[1]);
@@ -558,11 +533,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
         Event::TurnEnded { .. } | Event::AgentExited { .. }
     ));
 
-    let next = server.send(&sid, "hello").await;
-    assert_eq!(
-        turn_ended(&server, &sid, &next).await.1,
-        StopReason::EndTurn
-    );
+    server.send_and_expect_end_turn(&sid, "hello").await;
     drop(half_open);
     drop(dir);
 }
@@ -573,15 +544,7 @@ async fn a_clean_stop_with_a_pending_permission_cancels_it_once() {
     let session = server.create_session().await;
     let sid = session.id.clone();
     let turn_id = server.send(&sid, "/permission").await;
-    server
-        .wait_summary(&sid, "awaiting_input", |s| {
-            s.status == Status::AwaitingInput && s.pending_prompts == 1
-        })
-        .await;
-    let prompt_id = server.prompts().await.prompts[0]
-        .prompt_id()
-        .unwrap()
-        .to_owned();
+    let prompt_id = server.wait_pending_prompt(&sid).await;
 
     let started = Instant::now();
     let dir = server.stop();

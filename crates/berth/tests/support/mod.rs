@@ -10,7 +10,7 @@ use std::time::Duration;
 use berth_protocol::rest::{
     CreateSession, EventsPage, PromptList, SessionList, StartTurn, TurnAccepted,
 };
-use berth_protocol::{ClientOp, Event, Seq, ServerFrame, Session};
+use berth_protocol::{ClientOp, Event, Seq, ServerFrame, Session, Status, StopReason};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -100,12 +100,17 @@ impl TestServer {
         self.child.as_ref().unwrap().id()
     }
 
-    /// `kill -9` the server, keeping the data dir.
-    pub fn kill9(&mut self) -> tempfile::TempDir {
+    /// Kill the server process (SIGKILL) and reap it, if it still runs.
+    fn kill_child(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// `kill -9` the server, keeping the data dir.
+    pub fn kill9(&mut self) -> tempfile::TempDir {
+        self.kill_child();
         self._tmp.take().expect("owned temp dir")
     }
 
@@ -133,6 +138,14 @@ impl TestServer {
         self.http.post(self.url(path)).bearer_auth(&self.token)
     }
 
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
     pub async fn create_session(&self) -> Session {
         let body = CreateSession {
             agent: "demo".into(),
@@ -144,15 +157,20 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
+    /// `POST /sessions/{session}/turns`, which must be accepted; returns the turn id.
     pub async fn send(&self, session: &str, text: &str) -> String {
-        let response = self
-            .post(&format!("/sessions/{session}/turns"))
-            .json(&StartTurn { text: text.into() })
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
-        response.json::<TurnAccepted>().await.unwrap().turn_id
+        let (status, body) = self.try_send(session, text).await;
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_value::<TurnAccepted>(body)
+            .unwrap()
+            .turn_id
+    }
+
+    /// [`TestServer::send`], then wait for the turn to end with `end_turn`; returns the turn id.
+    pub async fn send_and_expect_end_turn(&self, session: &str, text: &str) -> String {
+        let turn_id = self.send(session, text).await;
+        expect_end_turn(self, session, &turn_id).await;
+        turn_id
     }
 
     pub async fn session(&self, id: &str) -> Session {
@@ -219,9 +237,7 @@ impl TestServer {
             let s = self.session(session).await;
             if !matches!(
                 s.status,
-                berth_protocol::Status::Running
-                    | berth_protocol::Status::AwaitingInput
-                    | berth_protocol::Status::Starting
+                Status::Running | Status::AwaitingInput | Status::Starting
             ) {
                 return s;
             }
@@ -242,10 +258,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill_child();
     }
 }
 
@@ -392,11 +405,12 @@ pub async fn status_and_json(response: reqwest::Response) -> (u16, serde_json::V
     )
 }
 
-impl TestServer {
-    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.delete(self.url(path)).bearer_auth(&self.token)
-    }
+/// Send `request`; its answer as [`status_and_json`] reads it.
+pub async fn status_json(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    status_and_json(request.send().await.unwrap()).await
+}
 
+impl TestServer {
     /// `POST /sessions/{session}/prompts/{prompt_id}` with `body`.
     pub async fn answer_prompt(
         &self,
@@ -404,34 +418,25 @@ impl TestServer {
         prompt_id: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = self
-            .post(&format!("/sessions/{session}/prompts/{prompt_id}"))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        status_and_json(response).await
+        status_json(
+            self.post(&format!("/sessions/{session}/prompts/{prompt_id}"))
+                .json(body),
+        )
+        .await
     }
 
     /// `POST /sessions/{session}/cancel`.
     pub async fn cancel_turn(&self, session: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .post(&format!("/sessions/{session}/cancel"))
-            .send()
-            .await
-            .unwrap();
-        status_and_json(response).await
+        status_json(self.post(&format!("/sessions/{session}/cancel"))).await
     }
 
     /// `POST /sessions/{session}/turns` without asserting the answer.
     pub async fn try_send(&self, session: &str, text: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .post(&format!("/sessions/{session}/turns"))
-            .json(&StartTurn { text: text.into() })
-            .send()
-            .await
-            .unwrap();
-        status_and_json(response).await
+        status_json(
+            self.post(&format!("/sessions/{session}/turns"))
+                .json(&StartTurn { text: text.into() }),
+        )
+        .await
     }
 
     /// The whole log of a session as full records (with `ts`), and the epoch it was served in.
@@ -478,6 +483,27 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Wait until the session waits on exactly one prompt; returns its summary.
+    pub async fn wait_awaiting_input(&self, session: &str) -> Session {
+        self.wait_summary(session, "awaiting_input with one pending prompt", |s| {
+            s.status == Status::AwaitingInput && s.pending_prompts == 1
+        })
+        .await
+    }
+
+    /// [`TestServer::wait_awaiting_input`]; returns the id of the session's pending prompt.
+    pub async fn wait_pending_prompt(&self, session: &str) -> String {
+        self.wait_awaiting_input(session).await;
+        self.prompts()
+            .await
+            .prompts
+            .iter()
+            .find(|p| p.session == session)
+            .and_then(|p| p.prompt_id())
+            .expect("a pending prompt of the session")
+            .to_owned()
     }
 
     /// Wait until the log holds `n` events matching `pred`; returns them.
@@ -566,10 +592,7 @@ impl TestServer {
     /// `kill -9` the server and return its data dir, whether or not it owns it (a server
     /// from [`TestServer::spawn`] owns none; its caller keeps the `TempDir`).
     pub fn kill9_keep(&mut self) -> PathBuf {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill_child();
         self.data_dir.clone()
     }
 }
@@ -579,7 +602,7 @@ pub async fn turn_ended(
     server: &TestServer,
     session: &str,
     turn_id: &str,
-) -> (Seq, berth_protocol::StopReason, Option<String>) {
+) -> (Seq, StopReason, Option<String>) {
     let (seq, event) = server
         .wait_event(
             session,
@@ -592,6 +615,22 @@ pub async fn turn_ended(
         } => (seq, stop_reason, error),
         _ => unreachable!("matched above"),
     }
+}
+
+/// Wait for the `turn_ended` of `turn_id` and check it ended with `end_turn`; returns its seq.
+pub async fn expect_end_turn(server: &TestServer, session: &str, turn_id: &str) -> Seq {
+    let (seq, reason, error) = turn_ended(server, session, turn_id).await;
+    assert_eq!(reason, StopReason::EndTurn, "{error:?}");
+    seq
+}
+
+/// `kill -<name> <pid>` (`name` as `kill` takes it: `KILL`, `STOP`, …); it must succeed.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// The pids of every `agent_started` in a log, in order.

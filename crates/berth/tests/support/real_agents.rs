@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::fake_model::{self, FakeModel};
-use super::{TestServer, Viewport, WAIT, status_and_json, wait_for};
+use super::{TestServer, Viewport, WAIT, status_json, wait_for};
 
 mod scenarios;
 // Not every test crate that includes `support` runs these.
@@ -328,14 +328,11 @@ impl RealAgent {
 
     /// `POST /sessions` for this agent in [`RealAgent::workdir`]; returns the session id.
     pub async fn create_session(&self) -> String {
-        let response = self
-            .server
-            .post("/sessions")
-            .json(&json!({"agent": self.setup.id, "cwd": self.workdir, "title": "real agent"}))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = status_and_json(response).await;
+        let (status, body) =
+            status_json(self.server.post("/sessions").json(
+                &json!({"agent": self.setup.id, "cwd": self.workdir, "title": "real agent"}),
+            ))
+            .await;
         assert_eq!(status, 201, "create session: {body}");
         body["id"].as_str().expect("session id").to_owned()
     }
@@ -352,15 +349,10 @@ impl RealAgent {
         let mut all = Vec::new();
         let mut after = 0u64;
         loop {
-            let response = self
-                .server
-                .get(&format!(
-                    "/sessions/{session}/events?after={after}&limit=5000"
-                ))
-                .send()
-                .await
-                .unwrap();
-            let (status, page) = status_and_json(response).await;
+            let (status, page) = status_json(self.server.get(&format!(
+                "/sessions/{session}/events?after={after}&limit=5000"
+            )))
+            .await;
             assert_eq!(status, 200, "{page}");
             let records = page["events"].as_array().cloned().unwrap_or_default();
             if records.is_empty() {
@@ -523,9 +515,5 @@ pub async fn next_event_json(
 
 /// `kill -9 pid`.
 pub fn kill9(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -9 {pid}: {status}");
+    super::signal(pid, "KILL");
 }

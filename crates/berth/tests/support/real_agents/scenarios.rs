@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{
     RealAgent, attach_raw, brief_log, fake_model, kill9, next_event_json, of_turn, reply_of,
 };
-use crate::support::status_and_json;
+use crate::support::status_json;
 
 /// A prompt streams a reply: the live viewport sees the text arrive, the log has it in
 /// several chunks, and the fake model got the prompt.
@@ -66,8 +66,7 @@ pub async fn permission_approved_from_a_late_viewport(agent: &str) {
         })
         .await;
     let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
-    let pending = run.server.get("/prompts").send().await.unwrap();
-    let (_, pending) = status_and_json(pending).await;
+    let (_, pending) = status_json(run.server.get("/prompts")).await;
     assert!(
         pending["prompts"]
             .as_array()
