@@ -84,6 +84,13 @@ async function waitChunk(/** @type {Page} */ page, /** @type {number} */ n, time
   await page.getByTestId("transcript").getByText(new RegExp(`\\bchunk ${n}\\b`)).first().waitFor({ timeout });
 }
 
+/** Waits until the pane has rendered the log up to `cursor` (the store holds events a frame before the DOM shows them). */
+async function waitRendered(/** @type {Page} */ page, /** @type {number} */ cursor, /** @type {string} */ what) {
+  await page.locator(`[data-testid="transcript"][data-cursor="${cursor}"]`).waitFor({ timeout: 30_000 }).catch((e) => {
+    throw new Error(`${what}: the pane did not render up to seq ${cursor}: ${e}`);
+  });
+}
+
 function assertChunks(/** @type {number[]} */ chunks, /** @type {number} */ n, /** @type {string} */ where) {
   assert.deepEqual(chunks, range(n), `${where}: chunks 1..${n}, each once, in order`);
 }
@@ -275,7 +282,7 @@ group("background session", () => {
     const page = await env.browser.tab(`/s/${fg.id}`);
     await page.getByTestId("item-agent").waitFor();
     const fgCursor = (await env.server.api("GET", `/sessions/${fg.id}`)).last_seq;
-    await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgCursor, { what: "foreground loaded" });
+    await waitRendered(page, fgCursor, "foreground loaded");
     const paneBefore = await page.getByTestId("session-pane").innerHTML();
     await env.server.send(bg.id, "/stream 200 every=10");
     const badge = row(page, bg.id).getByTestId("unread-badge");
@@ -319,7 +326,7 @@ group("background session", () => {
     await row(page, fg.id).locator(".row-main").click();
     await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${fg.id}"]`)).waitFor();
     const fgEnd = (await env.server.api("GET", `/sessions/${fg.id}`)).last_seq;
-    await waitFor(async () => (await storeState(page, fg.id))?.cursor === fgEnd, { what: "foreground loaded" });
+    await waitRendered(page, fgEnd, "foreground loaded");
     await page.getByTestId("item-agent").waitFor();
     const attachedIds = await page.evaluate(() => /** @type {any} */ (window).berth.viewport.attachedIds());
     assert.ok(attachedIds.includes(bg.id), `the earlier session stays attached (${JSON.stringify(attachedIds)})`);
@@ -379,14 +386,14 @@ group("server restart", () => {
     const log = await env.server.events(s.id);
     const logged = log.filter((/** @type {any} */ e) => e.event.kind === "agent_message_chunk").length;
     assert.ok(logged >= 60, `at least the 60 chunks seen were logged (${logged})`);
-    await waitFor(async () => (await storeState(page, s.id))?.cursor === log.length, { what: "tab caught up with the log" });
+    await waitRendered(page, log.length, "tab caught up with the log");
     await page.getByTestId("item-turn-end").waitFor();
     assertChunks(await shownChunks(page), logged, "after the restart");
     // The connection is live again: the next stream arrives in the same pane.
     await sendFromComposer(page, "/stream 100 every=5");
     await env.server.turnEnded(s.id, "/stream 100 every=5");
     const log2 = await env.server.events(s.id);
-    await waitFor(async () => (await storeState(page, s.id))?.cursor === log2.length, { what: "second stream delivered" });
+    await waitRendered(page, log2.length, "second stream delivered");
     const shown = await shownChunks(page);
     assert.deepEqual(shown, [...range(logged), ...range(100)], "both streams, each chunk once, nothing skipped");
     const st = await storeState(page, s.id);
@@ -546,7 +553,7 @@ group("rich rendering and the main screens", () => {
     await env.server.turn(s.id, "Make login say why it fails");
     const page = await env.browser.tab(`/s/${s.id}`);
     const t = page.getByTestId("transcript");
-    await t.getByTestId("item-agent").waitFor();
+    await waitRendered(page, (await env.server.events(s.id)).length, "the finished turn");
     // Thought: collapsed, one line of preview.
     const thought = t.getByTestId("item-thought");
     assert.equal(await thought.evaluate((d) => /** @type {HTMLDetailsElement} */ (d).open), false);
