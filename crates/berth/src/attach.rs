@@ -172,9 +172,9 @@ impl View {
                 if !self.raw && !self.attached_once {
                     eprintln!(
                         "[berth: attached to \"{}\" ({}, {} agent); type a prompt, /cancel or /quit]",
-                        summary.title,
+                        clean(&summary.title),
                         crate::status_name(summary.status),
-                        summary.agent
+                        clean(&summary.agent)
                     );
                 }
                 self.attached_once = true;
@@ -212,7 +212,7 @@ impl View {
                 return Ok(Some(End::Quit));
             }
             ServerFrame::Error { code, message, .. } => {
-                eprintln!("[berth: error {code:?}: {message}]");
+                eprintln!("[berth: error {code:?}: {}]", clean(&message));
                 if code == berth_protocol::ErrorCode::NotFound {
                     return Ok(Some(End::Quit));
                 }
@@ -316,31 +316,59 @@ fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
     }
 }
 
-/// Agent text without terminal control sequences (an agent, or a file it quotes, must not
-/// be able to drive the user's terminal); newlines and tabs stay.
+/// Text without terminal control characters (an agent, a file it quotes, or another
+/// viewport must not be able to drive the user's terminal: escape sequences, title
+/// changes, bells, carriage returns that overwrite a line); newlines and tabs stay.
 fn clean(text: &str) -> std::borrow::Cow<'_, str> {
-    if text
-        .chars()
-        .all(|c| !c.is_control() || c == '\n' || c == '\t')
-    {
+    let keep = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if text.chars().all(keep) {
         return std::borrow::Cow::Borrowed(text);
     }
-    text.chars()
-        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
-        .collect::<String>()
-        .into()
+    text.chars().filter(|&c| keep(c)).collect::<String>().into()
 }
 
+/// How a rendered event is shown.
+#[derive(Debug, PartialEq)]
+enum Tone {
+    Plain,
+    /// Thoughts: dimmed, so the answer stands out.
+    Dim,
+}
+
+/// Print one event. Everything in it may come from the agent (titles, plans, options,
+/// errors) or from another viewport, so the whole text is cleaned here, once, and only
+/// berth's own styling is added after that.
 fn render(event: &Event) {
+    let (tone, text) = shown(event);
+    if text.is_empty() {
+        return;
+    }
     let mut out = std::io::stdout().lock();
+    let _ = match tone {
+        Tone::Plain => write!(out, "{text}"),
+        Tone::Dim => write!(out, "\x1b[2m{text}\x1b[0m"),
+    };
+    let _ = out.flush();
+}
+
+/// The terminal text of one event, cleaned.
+fn shown(event: &Event) -> (Tone, String) {
+    let (tone, text) = describe(event);
+    (tone, clean(&text).into_owned())
+}
+
+/// The terminal text of one event, before cleaning.
+fn describe(event: &Event) -> (Tone, String) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let _ = match event {
         Event::SessionCreated { agent, cwd, .. } => {
             writeln!(out, "[session created: {agent} in {cwd}]")
         }
         Event::UserMessage { text, .. } => writeln!(out, "\n> {text}"),
         Event::TurnStarted { .. } => Ok(()),
-        Event::AgentMessageChunk { text, .. } => write!(out, "{}", clean(text)),
-        Event::AgentThoughtChunk { text, .. } => write!(out, "\x1b[2m{}\x1b[0m", clean(text)),
+        Event::AgentMessageChunk { text, .. } => write!(out, "{text}"),
+        Event::AgentThoughtChunk { text, .. } => return (Tone::Dim, text.clone()),
         Event::ToolCall {
             title,
             tool_kind,
@@ -422,16 +450,77 @@ fn render(event: &Event) {
         }
         Event::TitleChanged { title } => writeln!(out, "[title: {title}]"),
         Event::Error { message } => writeln!(out, "[error: {message}]"),
-        Event::Notice { message } => writeln!(out, "[note: {}]", clean(message)),
+        Event::Notice { message } => writeln!(out, "[note: {message}]"),
         Event::CommandsChanged { commands } => {
             let names: Vec<String> = commands.iter().map(|c| format!("/{}", c.name)).collect();
-            writeln!(out, "[commands: {}]", clean(&names.join(" ")))
+            writeln!(out, "[commands: {}]", names.join(" "))
         }
-        Event::ModeChanged { mode_id } => writeln!(out, "[mode: {}]", clean(mode_id)),
+        Event::ModeChanged { mode_id } => writeln!(out, "[mode: {mode_id}]"),
         Event::AgentUpdate { update, .. } => {
             let kind = update["sessionUpdate"].as_str().unwrap_or("unknown");
-            writeln!(out, "[agent update: {}]", clean(kind))
+            writeln!(out, "[agent update: {kind}]")
         }
     };
-    let _ = out.flush();
+    (Tone::Plain, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const HOSTILE: &str = "\x1b]0;pwned\x07\x1b[2J\rgone\u{9b}31m";
+
+    fn event(wire: serde_json::Value) -> Event {
+        serde_json::from_value(wire).expect("a valid event")
+    }
+
+    #[test]
+    fn agent_controlled_text_is_cleaned_everywhere() {
+        let h = HOSTILE;
+        let events = [
+            json!({"kind": "agent_message_chunk", "turn_id": "t1", "text": h}),
+            json!({"kind": "agent_thought_chunk", "turn_id": "t1", "text": h}),
+            json!({"kind": "user_message", "turn_id": "t1", "text": h}),
+            json!({"kind": "tool_call", "turn_id": "t1", "tool_call_id": "tc1", "title": h,
+                   "tool_kind": "execute", "status": "in_progress"}),
+            json!({"kind": "plan", "turn_id": "t1",
+                   "entries": [{"content": h, "status": "pending", "priority": "high"}]}),
+            json!({"kind": "permission_requested", "turn_id": "t1", "prompt_id": "p1", "title": h,
+                   "options": [{"option_id": h, "name": h, "kind": "allow_once"}]}),
+            json!({"kind": "question_asked", "turn_id": "t1", "prompt_id": "p1", "message": h,
+                   "questions": [{"id": "q", "question": h, "options": [h], "free_text": false}]}),
+            json!({"kind": "turn_ended", "turn_id": "t1", "stop_reason": "error", "error": h}),
+            json!({"kind": "error", "message": h}),
+            json!({"kind": "title_changed", "title": h}),
+            json!({"kind": "notice", "message": h}),
+        ];
+        for wire in events {
+            let (_, text) = shown(&event(wire.clone()));
+            assert!(
+                text.chars()
+                    .all(|c| !c.is_control() || c == '\n' || c == '\t'),
+                "control characters left in {text:?} from {wire}"
+            );
+            assert!(
+                text.contains("pwned") && text.contains("gone"),
+                "the visible text stays: {text:?} from {wire}"
+            );
+        }
+    }
+
+    #[test]
+    fn thoughts_are_dimmed_after_cleaning() {
+        let (tone, text) = shown(&event(
+            json!({"kind": "agent_thought_chunk", "turn_id": "t1", "text": "think\x1b[0m"}),
+        ));
+        assert_eq!((tone, text.as_str()), (Tone::Dim, "think[0m"));
+    }
+
+    #[test]
+    fn newlines_and_tabs_stay() {
+        assert_eq!(clean("a\n\tb"), "a\n\tb");
+        assert!(matches!(clean("plain"), std::borrow::Cow::Borrowed(_)));
+    }
 }
