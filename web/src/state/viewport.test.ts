@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ClientOp, Event, ServerFrame, Session } from "../protocol";
 import { Store, immediateScheduler } from "./store";
 import { Viewport, type Link } from "./viewport";
@@ -181,15 +181,31 @@ describe("Viewport", () => {
     expect(store.list().map((s) => s.id)).toEqual(["b", "a"]);
   });
 
-  it("marks read forward only, one request at a time", async () => {
-    const { vp, calls } = setup();
-    vp.handle({ type: "session", summary: summary("a", { read_seq: 3 }) });
-    vp.markRead("a", 2);
-    vp.markRead("a", 5);
-    vp.markRead("a", 7);
-    await new Promise((r) => setTimeout(r, 0));
-    await new Promise((r) => setTimeout(r, 0));
-    expect(calls).toEqual(["read a 5", "read a 7"]);
+  it("marks read forward only, one request at a time, spaced out, the newest cursor last", async () => {
+    vi.useFakeTimers();
+    try {
+      const { vp, calls } = setup();
+      vp.handle({ type: "session", summary: summary("a", { read_seq: 3 }) });
+      vp.markRead("a", 2);
+      vp.markRead("a", 5);
+      vp.markRead("a", 7);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toEqual(["read a 5"]);
+      // A stream on screen: the cursor moves every frame; one update per interval goes out.
+      for (let seq = 8; seq <= 60; seq += 1) {
+        vp.markRead("a", seq);
+        await vi.advanceTimersByTimeAsync(16);
+      }
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(calls[calls.length - 1]).toBe("read a 60");
+      expect(calls.length).toBeLessThanOrEqual(3);
+      // Other sessions are not held back by this one's gap.
+      vp.markRead("b", 4);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls[calls.length - 1]).toBe("read b 4");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("tells when a session starts waiting or finishes", () => {

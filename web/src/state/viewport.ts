@@ -34,11 +34,19 @@ export interface ViewportOptions {
   /** Sessions kept attached besides the one on screen (switching back is instant). */
   keepAttached?: number;
   now?: () => number;
+  /**
+   * Least time between two read-cursor updates of one session. While a stream is on
+   * screen the cursor moves every frame; each update is a write on the server, and other
+   * devices' unread badges need no more than about one a second. The last one is always sent.
+   */
+  readIntervalMs?: number;
   /** A session started waiting for input or finished (the UI may notify). */
   onAttention?: (summary: Session, what: "waiting" | "finished" | "failed") => void;
   /** A session on screen was deleted. */
   onDeleted?: (id: string, title: string | null) => void;
 }
+
+const READ_INTERVAL_MS = 1000;
 
 export class Viewport {
   readonly store: Store;
@@ -296,7 +304,8 @@ export class Viewport {
 
   /**
    * The user has seen the session up to `seq` (its end was on screen in a visible tab).
-   * The read cursor lives on the server; one request in flight per session.
+   * The read cursor lives on the server; one request in flight per session, spaced by
+   * `readIntervalMs`, the newest cursor sent when the gap is over.
    */
   markRead(id: string, seq: number): void {
     const summary = this.store.summary(id);
@@ -317,10 +326,13 @@ export class Viewport {
         this.readSent.delete(id);
       })
       .finally(() => {
-        this.readInFlight.delete(id);
-        const wanted = this.readWanted.get(id);
-        this.readWanted.delete(id);
-        if (wanted !== undefined) this.markRead(id, wanted);
+        // Still "in flight" for the gap: calls meanwhile only raise `readWanted`.
+        setTimeout(() => {
+          this.readInFlight.delete(id);
+          const wanted = this.readWanted.get(id);
+          this.readWanted.delete(id);
+          if (wanted !== undefined) this.markRead(id, wanted);
+        }, this.opts.readIntervalMs ?? READ_INTERVAL_MS);
       });
   }
 }
