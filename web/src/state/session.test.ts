@@ -58,7 +58,7 @@ describe("SessionState.applyEvent", () => {
     expect(s.applyEvent(log[5]!)).toBe("applied");
     const agent = s.snapshot().items[2];
     expect(agent?.type === "agent" && agent.text).toBe("chunk 1\nchunk 2\nchunk 3\n");
-    expect(s.log).toHaveLength(6);
+    expect(s.cursor).toBe(6);
   });
 
   it("refuses a frame that leaves a gap, and one that straddles the cursor", () => {
@@ -91,7 +91,6 @@ describe("SessionState.applyEvent", () => {
       log[6]!,
     ]);
     expect(replayed.cursor).toBe(7);
-    expect(replayed.log).toHaveLength(5);
     const strip = (s: SessionState) => s.snapshot().items.map((i) => ({ ...i, key: "", seq: 0 }));
     expect(strip(replayed)).toEqual(strip(live));
   });
@@ -123,7 +122,6 @@ describe("SessionState.applyEvent", () => {
     s.attached("e1", summary("s1"));
     s.reset("e2");
     expect(s.cursor).toBe(0);
-    expect(s.log).toHaveLength(0);
     expect(s.epoch).toBe("e2");
     expect(s.snapshot().items).toHaveLength(0);
     expect(applyAll(s, turnLog())).toEqual(Array(7).fill("applied"));

@@ -1,5 +1,6 @@
-// One session's local state in a tab: its event log, cursor, epoch and the transcript
-// derived from them. Pure: no I/O, no timers, no DOM. The connection feeds it frames; the
+// One session's local state in a tab: its cursor, epoch and the transcript derived from
+// the events applied (the events themselves are not kept: the server holds the log and
+// replays it by seq when asked). Pure: no I/O, no timers, no DOM. The connection feeds it frames; the
 // views read snapshots of it.
 
 import type { EventRecord, Session } from "../protocol";
@@ -45,8 +46,6 @@ export class SessionState {
   readonly id: string;
   epoch: string | null = null;
   cursor = 0;
-  /** The log as received: one record per frame (a coalesced frame stays one record). */
-  log: EventRecord[] = [];
   transcript = new Transcript();
   /** The newest summary the server sent (attach reply or `session` frame). */
   summary: Session | null = null;
@@ -67,7 +66,6 @@ export class SessionState {
     const first = record.first_seq ?? record.seq;
     if (record.seq <= this.cursor) return "duplicate";
     if (first !== this.cursor + 1) return "discontinuous";
-    this.log.push(record);
     this.transcript.apply(record);
     this.cursor = record.seq;
     this.view = null;
@@ -78,7 +76,6 @@ export class SessionState {
   reset(epoch: string | null): void {
     this.epoch = epoch;
     this.cursor = 0;
-    this.log = [];
     // The log may have been rolled back: the next summary is not "older" than this one.
     this.summary = null;
     this.transcript = new Transcript();
