@@ -155,6 +155,26 @@ async fn build_files_are_served_with_content_types_and_missing_ones_are_404() {
         assert!(!etag.is_empty(), "{path}");
         let body = response.bytes().await.unwrap();
         assert_ne!(body, index.as_bytes(), "{path} is not index.html");
+        // Scripts and styles also come gzipped to a client that takes it: the same bytes.
+        if (path.ends_with(".js") || path.ends_with(".css")) && body.len() >= 1024 {
+            let response = http
+                .get(format!("{}{path}", server.base))
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                header(&response, "content-encoding".parse().unwrap()),
+                "gzip",
+                "{path}"
+            );
+            let gzipped = response.bytes().await.unwrap();
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut plain)
+                .unwrap();
+            assert_eq!(plain, body, "{path} gunzips to the plain file");
+            assert!(gzipped.len() < body.len(), "{path} is smaller gzipped");
+        }
         // Revalidation.
         let response = http
             .get(format!("{}{path}", server.base))

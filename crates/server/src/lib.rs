@@ -10,11 +10,12 @@
 //! - [`rest`]: the REST handlers of `/api/v1`.
 //! - [`viewport`]: one multiplexed WebSocket connection per viewport.
 //! - [`ui`]: the token exchange and the web UI embedded from `web/dist` (SPA fallback,
-//!   cache headers, CSP); a placeholder page when the UI was not built.
+//!   cache headers, CSP, gzip); a placeholder page when the UI was not built.
 
 pub mod config;
 pub mod error;
 pub mod guard;
+mod gzip;
 pub mod rest;
 pub mod ui;
 pub mod viewport;

@@ -6,6 +6,8 @@
 //! - Files of the build answer with their content type; hashed `/assets/…` are cached
 //!   for a year (`immutable`). A missing file (a path with an extension, or under
 //!   `/assets/`) is a `404`, never `index.html`; so is everything under `/api`.
+//! - Text files of 1 KiB or more go gzipped when the client takes it (`gzip.rs`; each
+//!   file compressed once), with their own ETag and `Vary: accept-encoding`.
 //! - None of this needs the token: the pages hold no secrets, the app calls `/api` and
 //!   shows its login screen on `401`. The guard's Host check still applies.
 //! - `?token=…` on a page route sets the cookie and redirects to the same path without it.
@@ -26,6 +28,7 @@ use rust_embed::RustEmbed;
 use crate::AppState;
 use crate::error;
 use crate::guard::{COOKIE, cookie};
+use crate::gzip;
 
 /// The built web UI. In debug builds rust-embed reads the directory at run time (so a
 /// rebuilt UI shows without recompiling); release builds carry the files inside.
@@ -178,10 +181,19 @@ fn file_response(
     cache: &'static str,
     asset: Asset,
 ) -> Response {
-    let etag: String = std::iter::once("\"".to_owned())
-        .chain(asset.sha256[..16].iter().map(|b| format!("{b:02x}")))
-        .chain(std::iter::once("\"".to_owned()))
+    // Text files go gzipped to clients that take it; the two copies are two
+    // representations, so each has its own ETag and caches must key on Accept-Encoding.
+    let varies = gzip::worth_it(content_type, asset.data.len());
+    let gzipped = varies && gzip::accepted(request);
+    let hash: String = asset.sha256[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
         .collect();
+    let etag = if gzipped {
+        format!("\"{hash}-gz\"")
+    } else {
+        format!("\"{hash}\"")
+    };
     let fresh = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -194,15 +206,25 @@ fn file_response(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        let compressed = gzipped
+            .then(|| gzip::compressed(&asset.sha256, &asset.data))
+            .flatten();
+        let encoded = compressed.is_some();
         // Embedded files are `'static`: no copy per request.
-        let body = match asset.data {
+        let body = compressed.unwrap_or_else(|| match asset.data {
             Cow::Borrowed(bytes) => bytes::Bytes::from_static(bytes),
             Cow::Owned(bytes) => bytes::Bytes::from(bytes),
-        };
+        });
         let mut response = body.into_response();
         set(&mut response, header::CONTENT_TYPE, content_type);
+        if encoded {
+            set(&mut response, header::CONTENT_ENCODING, "gzip");
+        }
         response
     };
+    if varies {
+        set(&mut response, header::VARY, "accept-encoding");
+    }
     set(&mut response, header::CACHE_CONTROL, cache);
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -459,6 +481,66 @@ mod tests {
         request.insert(header::IF_NONE_MATCH, "\"other\"".parse().unwrap());
         let (status, _, _) = get_with("/assets/index-Ab12.js", &request, fixture).await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    /// A build whose script is big enough to be worth compressing.
+    fn big(path: &str) -> Option<Asset> {
+        (path == "assets/app-Gh78.js").then(|| Asset {
+            data: Cow::Owned(big_script().into_bytes()),
+            sha256: [42; 32],
+        })
+    }
+
+    fn big_script() -> String {
+        "export const answer = 42;\n".repeat(400)
+    }
+
+    #[tokio::test]
+    async fn text_goes_gzipped_to_clients_that_take_it() {
+        let path = "/assets/app-Gh78.js";
+        let mut gzip = HeaderMap::new();
+        gzip.insert(
+            header::ACCEPT_ENCODING,
+            "gzip, deflate, br".parse().unwrap(),
+        );
+        let response = serve(&Method::GET, path, &gzip, false, big);
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(header(&headers, header::CONTENT_ENCODING), "gzip");
+        assert_eq!(header(&headers, header::VARY), "accept-encoding");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+            .unwrap();
+        assert_eq!(text, big_script());
+        assert!(body.len() < text.len() / 10);
+
+        // Without gzip (or refusing it): the plain file, another ETag, the same Vary.
+        let mut refused = HeaderMap::new();
+        refused.insert(header::ACCEPT_ENCODING, "gzip;q=0, br".parse().unwrap());
+        for request in [HeaderMap::new(), refused] {
+            let (status, plain, body) = get_with(path, &request, big).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body, big_script());
+            assert!(plain.get(header::CONTENT_ENCODING).is_none());
+            assert_eq!(header(&plain, header::VARY), "accept-encoding");
+            assert_ne!(plain[header::ETAG], headers[header::ETAG]);
+        }
+
+        // The gzipped copy revalidates with its own ETag.
+        let mut again = gzip.clone();
+        again.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
+        let (status, _, body) = get_with(path, &again, big).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert!(body.is_empty());
+
+        // Small files and compressed formats go as they are.
+        for small in ["/assets/index-Ab12.js", "/assets/font-Ef56.woff2"] {
+            let (_, headers, _) = get_with(small, &gzip, fixture).await;
+            assert!(headers.get(header::CONTENT_ENCODING).is_none(), "{small}");
+        }
     }
 
     #[tokio::test]
