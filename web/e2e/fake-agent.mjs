@@ -111,6 +111,22 @@ rl.on("line", (line) => {
         });
         break;
       }
+      if (text.trim() === "/multi") {
+        // A required multi-select field (an array of titled options, the shape Claude's
+        // AskUserQuestion with multiSelect sends); an option holds a comma. The reply
+        // quotes what came back.
+        const options = ["lint", "unit tests", "Yes, with tests"].map((o) => ({ const: o, title: o }));
+        const requestedSchema = {
+          type: "object",
+          properties: { checks: { type: "array", title: "Which checks?", items: { anyOf: options } } },
+          required: ["checks"],
+        };
+        request("elicitation/create", { sessionId: sid, mode: "form", message: "Pick the checks to run", requestedSchema }, (result) => {
+          update(sid, { sessionUpdate: "agent_message_chunk", content: { type: "text", text: `Form result: \`${JSON.stringify(result)}\`` } });
+          send({ id: msg.id, result: { stopReason: "end_turn" } });
+        });
+        break;
+      }
       const cwd = process.cwd();
       update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "The login check returns a bare bool; " } });
       update(sid, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "a Result would carry the reason." } });

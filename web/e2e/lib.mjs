@@ -93,6 +93,8 @@ export class BerthServer {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
+    /** @type {NodeJS.Timeout | undefined} */
+    let late;
     const url = await new Promise((resolveUrl, reject) => {
       let out = "";
       const onData = (/** @type {Buffer} */ d) => {
@@ -104,8 +106,8 @@ export class BerthServer {
       proc.stdout?.on("data", onData);
       proc.stderr?.on("data", (d) => (this.log += d.toString()));
       proc.on("exit", (code, sig) => reject(new Error(`berth exited (${code ?? sig}) before listening:\n${this.log}`)));
-      setTimeout(() => reject(new Error(`berth did not print its URL within 20 s:\n${this.log}`)), 20_000);
-    });
+      late = setTimeout(() => reject(new Error(`berth did not print its URL within 20 s:\n${this.log}`)), 20_000);
+    }).finally(() => clearTimeout(late));
     this.url = /** @type {string} */ (url);
     this.port = Number(new URL(this.url).port);
     await waitFor(async () => (await fetch(`${this.url}/api/v1/health`)).ok, { what: "health", timeout: 20_000 });
@@ -116,10 +118,17 @@ export class BerthServer {
   /** Kill the process (SIGKILL by default: a crash, nothing flushed on purpose). */
   async kill(signal = /** @type {NodeJS.Signals} */ ("SIGKILL")) {
     const proc = this.proc;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill(signal);
-    await exited;
+    if (!proc) return;
+    // Already gone (exited, or killed by a signal: then exitCode stays null): waiting for
+    // its `exit` again would hang the run.
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill(signal);
+      // A server that ignores SIGTERM must not hang the run either.
+      const hard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(hard);
+    }
     this.proc = null;
   }
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use agent_client_protocol::v1::schema as acp;
 use berth_protocol::{
-    AgentCapabilities, AgentCommand, Event, PermissionOption, PermissionOptionKind, PlanEntry,
-    Question, StopReason,
+    AgentCapabilities, AgentCommand, AnswerValue, Event, PermissionOption, PermissionOptionKind,
+    PlanEntry, Question, StopReason,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -226,7 +226,8 @@ pub(crate) fn permission_options(options: &[acp::PermissionOption]) -> Vec<Permi
 }
 
 /// One question per top-level property of a form elicitation. The schema type keeps
-/// properties in a sorted map, so questions come in property-name order.
+/// properties in a sorted map, so questions come in property-name order. An array
+/// property (a multi-select) is a `multiple` question.
 pub(crate) fn questions(schema: &acp::ElicitationSchema) -> Vec<Question> {
     schema
         .properties
@@ -239,6 +240,7 @@ pub(crate) fn questions(schema: &acp::ElicitationSchema) -> Vec<Question> {
                 free_text: options.is_none(),
                 options,
                 optional: !is_required(schema, name),
+                multiple: matches!(property, acp::ElicitationPropertySchema::Array(_)),
             }
         })
         .collect()
@@ -273,16 +275,7 @@ fn describe_property(
             b.description.clone(),
             Some(vec!["true".to_owned(), "false".to_owned()]),
         ),
-        P::Array(m) => {
-            let options = match &m.items {
-                acp::MultiSelectItems::String(items) => Some(items.values.clone()),
-                acp::MultiSelectItems::Titled(items) => {
-                    Some(items.options.iter().map(|o| o.value.clone()).collect())
-                }
-                _ => None,
-            };
-            (m.title.clone(), m.description.clone(), options)
-        }
+        P::Array(m) => (m.title.clone(), m.description.clone(), array_options(m)),
         P::Other(other) => {
             let text = |key: &str| {
                 other
@@ -297,12 +290,28 @@ fn describe_property(
     }
 }
 
+/// The values a multi-select offers (`None` for item types berth does not know).
+fn array_options(array: &acp::MultiSelectPropertySchema) -> Option<Vec<String>> {
+    match &array.items {
+        acp::MultiSelectItems::String(items) => Some(items.values.clone()),
+        acp::MultiSelectItems::Titled(items) => {
+            Some(items.options.iter().map(|o| o.value.clone()).collect())
+        }
+        _ => None,
+    }
+}
+
 /// The `accept` content for berth's answers: each answer typed the way its property
-/// asks (numbers, booleans, comma-separated multi-selects), falling back to the string.
+/// asks (numbers, booleans, string lists for multi-selects), falling back to the string.
 /// Answers to properties the form does not have are dropped.
+///
+/// A list goes to a multi-select as it is, never joined: options may hold commas. A
+/// string answer to a multi-select is one choice when it is one of the property's
+/// options (`"Yes, with tests"` stays whole); any other string is split on commas, as
+/// berth did before answers could be lists (free text typed as `a, b`).
 pub(crate) fn answers_to_content(
     schema: &acp::ElicitationSchema,
-    answers: BTreeMap<String, String>,
+    answers: BTreeMap<String, AnswerValue>,
 ) -> BTreeMap<String, acp::ElicitationContentValue> {
     use acp::ElicitationContentValue as V;
     use acp::ElicitationPropertySchema as P;
@@ -316,24 +325,51 @@ pub(crate) fn answers_to_content(
         if answer.is_empty() && !is_required(schema, &id) {
             continue;
         }
-        let value = match property {
-            P::Number(_) => answer.trim().parse().map(V::Number).ok(),
-            P::Integer(_) => answer.trim().parse().map(V::Integer).ok(),
-            P::Boolean(_) => answer.trim().parse().map(V::Boolean).ok(),
-            P::Array(_) => Some(V::StringArray(
-                answer
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            )),
-            _ => None,
-        }
-        .unwrap_or(V::String(answer));
+        let value = match (property, answer) {
+            (P::Array(_), AnswerValue::Many(choices)) => V::StringArray(choices),
+            (P::Array(array), AnswerValue::One(answer)) => {
+                let whole = array_options(array).is_some_and(|o| o.contains(&answer));
+                V::StringArray(if whole {
+                    vec![answer]
+                } else {
+                    answer
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+            }
+            (_, AnswerValue::One(answer)) => typed(property, answer),
+            // Only multi-selects take lists (the session refuses others): one choice is
+            // that string; more go as they are, for the agent to judge.
+            (_, AnswerValue::Many(mut choices)) if choices.len() == 1 => {
+                typed(property, choices.remove(0))
+            }
+            (_, AnswerValue::Many(choices)) => {
+                tracing::warn!(question = %id, "a list answer to a field that takes one value");
+                V::StringArray(choices)
+            }
+        };
         content.insert(id, value);
     }
     content
+}
+
+/// A single-valued answer typed the way its property asks, else the string.
+fn typed(
+    property: &acp::ElicitationPropertySchema,
+    answer: String,
+) -> acp::ElicitationContentValue {
+    use acp::ElicitationContentValue as V;
+    use acp::ElicitationPropertySchema as P;
+    match property {
+        P::Number(_) => answer.trim().parse().map(V::Number).ok(),
+        P::Integer(_) => answer.trim().parse().map(V::Integer).ok(),
+        P::Boolean(_) => answer.trim().parse().map(V::Boolean).ok(),
+        _ => None,
+    }
+    .unwrap_or(V::String(answer))
 }
 
 /// The snake_case wire name of a unit enum value (`ToolKind::SwitchMode` → `"switch_mode"`).
@@ -566,7 +602,11 @@ mod tests {
                 "name": {"type": "string"},
                 "count": {"type": "integer", "title": "How many?"},
                 "ok": {"type": "boolean", "title": "Proceed?"},
-                "tags": {"type": "array", "title": "Tags", "items": {"type": "string", "enum": ["x", "y"]}}
+                "tags": {"type": "array", "title": "Tags", "items": {"type": "string", "enum": ["x", "y"]}},
+                "checks": {"type": "array", "title": "Checks", "items": {"anyOf": [
+                    {"const": "lint", "title": "lint"},
+                    {"const": "Yes, with tests", "title": "Yes, with tests", "description": "and docs"}
+                ]}}
             },
             "required": ["color"]
         }))
@@ -578,21 +618,34 @@ mod tests {
         assert_eq!(
             serde_json::to_value(questions(&form())).unwrap(),
             json!([
+                {"id": "checks", "question": "Checks", "options": ["lint", "Yes, with tests"], "free_text": false, "optional": true, "multiple": true},
                 {"id": "color", "question": "Pick a color", "options": ["red", "green", "blue"], "free_text": false},
                 {"id": "count", "question": "How many?", "free_text": true, "optional": true},
                 {"id": "name", "question": "name", "free_text": true, "optional": true},
                 {"id": "ok", "question": "Proceed?", "options": ["true", "false"], "free_text": false, "optional": true},
                 {"id": "size", "question": "Which size?", "options": ["s", "l"], "free_text": false, "optional": true},
-                {"id": "tags", "question": "Tags", "options": ["x", "y"], "free_text": false, "optional": true}
+                {"id": "tags", "question": "Tags", "options": ["x", "y"], "free_text": false, "optional": true, "multiple": true}
             ])
         );
     }
 
+    fn answers(pairs: &[(&str, AnswerValue)]) -> BTreeMap<String, AnswerValue> {
+        pairs
+            .iter()
+            .map(|(id, value)| ((*id).to_owned(), value.clone()))
+            .collect()
+    }
+
+    fn list(choices: &[&str]) -> AnswerValue {
+        AnswerValue::Many(choices.iter().map(|c| (*c).to_owned()).collect())
+    }
+
     #[test]
     fn unfilled_optional_answers_stay_out_of_the_content() {
-        let answers = BTreeMap::from([
-            ("color".to_owned(), "red".to_owned()),
-            ("name".to_owned(), String::new()),
+        let answers = answers(&[
+            ("color", "red".into()),
+            ("name", "".into()),
+            ("tags", list(&[])),
         ]);
         assert_eq!(
             serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
@@ -602,16 +655,53 @@ mod tests {
 
     #[test]
     fn answers_are_typed_by_the_form() {
-        let answers = BTreeMap::from([
-            ("color".to_owned(), "red".to_owned()),
-            ("count".to_owned(), "3".to_owned()),
-            ("ok".to_owned(), "true".to_owned()),
-            ("tags".to_owned(), "x, y".to_owned()),
-            ("stray".to_owned(), "ignored".to_owned()),
+        let answers = answers(&[
+            ("color", "red".into()),
+            ("count", "3".into()),
+            ("ok", "true".into()),
+            ("tags", "x, y".into()),
+            ("stray", "ignored".into()),
         ]);
         assert_eq!(
             serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
             json!({"color": "red", "count": 3, "ok": true, "tags": ["x", "y"]})
+        );
+    }
+
+    #[test]
+    fn list_answers_reach_a_multi_select_as_they_are() {
+        let answers = answers(&[
+            ("checks", list(&["lint", "Yes, with tests"])),
+            ("tags", list(&["y"])),
+        ]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
+            json!({"checks": ["lint", "Yes, with tests"], "tags": ["y"]})
+        );
+    }
+
+    #[test]
+    fn a_string_answer_to_a_multi_select_is_one_option_or_a_comma_list() {
+        // An option is kept whole, commas and all.
+        let one = answers(&[("checks", "Yes, with tests".into())]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), one)).unwrap(),
+            json!({"checks": ["Yes, with tests"]})
+        );
+        // Anything else splits on commas, as before lists existed.
+        let split = answers(&[("checks", "lint, docs ,".into())]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), split)).unwrap(),
+            json!({"checks": ["lint", "docs"]})
+        );
+    }
+
+    #[test]
+    fn a_one_item_list_to_a_single_valued_field_is_its_value() {
+        let answers = answers(&[("color", list(&["red"])), ("count", list(&["4"]))]);
+        assert_eq!(
+            serde_json::to_value(answers_to_content(&form(), answers)).unwrap(),
+            json!({"color": "red", "count": 4})
         );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use berth_agent::{AgentError, AgentEvent, AgentLink, AgentSpec, LinkConfig};
 use berth_protocol::{
-    Event, Outcome, PermissionOption, PermissionOptionKind, Question, StopReason,
+    AnswerValue, Event, Outcome, PermissionOption, PermissionOptionKind, Question, StopReason,
 };
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -341,6 +341,7 @@ async fn question_asked(h: &mut Harness, turn_id: &str) -> tokio::sync::oneshot:
                     ]),
                     free_text: false,
                     optional: false,
+                    multiple: false,
                 }]
             );
             reply
@@ -353,7 +354,7 @@ async fn question_asked(h: &mut Harness, turn_id: &str) -> tokio::sync::oneshot:
 async fn question_round_trip() {
     let mut h = start(demo()).await;
     let reply = question_asked(&mut h, "q1").await;
-    let answers = BTreeMap::from([("color".to_owned(), "green".to_owned())]);
+    let answers = BTreeMap::from([("color".to_owned(), "green".into())]);
     reply.send(Outcome::Answered { answers }).unwrap();
     let turn = h.finish("q1").await;
     assert_eq!(turn.result, Ok(StopReason::EndTurn));
@@ -366,6 +367,50 @@ async fn question_round_trip() {
     h.stop().await;
 }
 
+/// A multi-select form field is a `multiple` question, and a list answer reaches the
+/// agent as a string array, each choice whole (one holds a comma).
+#[tokio::test]
+async fn multiple_choice_round_trip() {
+    let mut h = start(demo()).await;
+    h.link.prompt("m1", "/ask-many").unwrap();
+    let reply = match h.next().await {
+        AgentEvent::Question {
+            message,
+            questions,
+            reply,
+        } => {
+            assert_eq!(message, "Which checks should run?");
+            assert_eq!(
+                questions,
+                vec![Question {
+                    id: "checks".to_owned(),
+                    question: "Pick any".to_owned(),
+                    options: Some(vec![
+                        "lint".to_owned(),
+                        "unit tests".to_owned(),
+                        "e2e, in Chromium".to_owned()
+                    ]),
+                    free_text: false,
+                    optional: false,
+                    multiple: true,
+                }]
+            );
+            reply
+        }
+        other => panic!("expected a question, got {other:?}"),
+    };
+    let choices = AnswerValue::Many(vec!["lint".to_owned(), "e2e, in Chromium".to_owned()]);
+    let answers = BTreeMap::from([("checks".to_owned(), choices)]);
+    reply.send(Outcome::Answered { answers }).unwrap();
+    let turn = h.finish("m1").await;
+    assert_eq!(turn.result, Ok(StopReason::EndTurn));
+    assert_eq!(
+        turn.text(),
+        "You picked: [\"lint\", \"e2e, in Chromium\"]\n"
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn cancel_ends_a_sleeping_turn_promptly() {
     let mut h = start(demo()).await;
@@ -375,7 +420,8 @@ async fn cancel_ends_a_sleeping_turn_promptly() {
         matches!(h.update().await, Event::AgentMessageChunk { text, .. } if text.starts_with("Sleeping"))
     );
     h.link.cancel().unwrap();
-    let turn = timeout(Duration::from_secs(5), h.finish("z1"))
+    // The turn would sleep 30 s: ending well before that proves the cancel.
+    let turn = timeout(Duration::from_secs(20), h.finish("z1"))
         .await
         .expect("cancel was not prompt");
     assert_eq!(turn.result, Ok(StopReason::Cancelled));

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_protocol::rest::{Resolved, StartTurn, TurnAccepted};
-use berth_protocol::{Answer, ClientOp, Event, Seq, ServerFrame, SessionOrigin};
+use berth_protocol::{
+    Answer, AnswerValue, ClientOp, Event, Question, Seq, ServerFrame, SessionOrigin,
+};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -298,21 +300,53 @@ fn answer_from(event: &Event, line: &str) -> Result<Answer, String> {
         Event::QuestionAsked { questions, .. } => {
             let mut answers = BTreeMap::new();
             if let [question] = questions.as_slice() {
-                let value = line
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| question.options.as_ref()?.get(n.wrapping_sub(1)).cloned())
-                    .unwrap_or_else(|| line.to_owned());
+                let value = if question.multiple {
+                    chosen(question, line)
+                } else {
+                    line.parse::<usize>()
+                        .ok()
+                        .and_then(|n| question.options.as_ref()?.get(n.wrapping_sub(1)).cloned())
+                        .unwrap_or_else(|| line.to_owned())
+                        .into()
+                };
                 answers.insert(question.id.clone(), value);
             } else {
                 for pair in line.split_whitespace() {
                     let (k, v) = pair.split_once('=').ok_or("answer as id=value pairs")?;
-                    answers.insert(k.to_owned(), v.to_owned());
+                    let value = match questions.iter().find(|q| q.id == k && q.multiple) {
+                        Some(question) => chosen(question, v),
+                        None => v.into(),
+                    };
+                    answers.insert(k.to_owned(), value);
                 }
             }
             Ok(Answer::Answers { answers })
         }
         _ => Err("nothing to answer".into()),
+    }
+}
+
+/// The answer to a `multiple` question typed as option numbers separated by commas or
+/// spaces (`1,3`): those options, in that order, once each. Anything else is sent as
+/// typed, one choice (an option's text or free text; the server judges it).
+fn chosen(question: &Question, typed: &str) -> AnswerValue {
+    let options = question.options.as_deref().unwrap_or_default();
+    let numbers: Option<Vec<usize>> = typed
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse().ok().filter(|n| (1..=options.len()).contains(n)))
+        .collect();
+    match numbers {
+        Some(numbers) if !numbers.is_empty() => {
+            let mut choices: Vec<String> = Vec::new();
+            for n in numbers {
+                if !choices.contains(&options[n - 1]) {
+                    choices.push(options[n - 1].clone());
+                }
+            }
+            AnswerValue::Many(choices)
+        }
+        _ => typed.into(),
     }
 }
 
@@ -411,14 +445,32 @@ fn describe(event: &Event) -> (Tone, String) {
         } => {
             let _ = writeln!(out, "\n? {message}  (prompt {prompt_id})");
             for q in questions {
-                let options = q
-                    .options
-                    .as_ref()
-                    .map(|o| o.join(" / "))
-                    .unwrap_or_default();
+                let options = match &q.options {
+                    // Numbered: several choices are typed by number (`1,3`).
+                    Some(o) if q.multiple => {
+                        let numbered: Vec<String> = o
+                            .iter()
+                            .enumerate()
+                            .map(|(i, o)| format!("{}) {o}", i + 1))
+                            .collect();
+                        format!("{} (choose one or more)", numbered.join(" / "))
+                    }
+                    Some(o) => o.join(" / "),
+                    None => String::new(),
+                };
                 let _ = writeln!(out, "  {}: {} {}", q.id, q.question, options);
             }
-            writeln!(out, "  type your answer (or a number), or `cancel`")
+            match questions.as_slice() {
+                [q] if q.multiple => writeln!(
+                    out,
+                    "  type the numbers of your choices (e.g. 1,3), or `cancel`"
+                ),
+                qs if qs.iter().any(|q| q.multiple) => writeln!(
+                    out,
+                    "  type id=value pairs (id=1,3 for several choices), or `cancel`"
+                ),
+                _ => writeln!(out, "  type your answer (or a number), or `cancel`"),
+            }
         }
         Event::PromptResolved { outcome, .. } => writeln!(
             out,

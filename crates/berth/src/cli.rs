@@ -193,7 +193,8 @@ pub struct AnswerArgs {
     /// Choose a permission option by id.
     #[arg(long, conflicts_with_all = ["answers", "cancel"])]
     pub option: Option<String>,
-    /// Answer a question: `--answer color=red` (repeatable).
+    /// Answer a question: `--answer color=red` (repeatable; repeat an ID to give a
+    /// multiple-choice question several choices).
     #[arg(long = "answer", value_name = "ID=VALUE", conflicts_with = "cancel")]
     pub answers: Vec<String>,
     /// Resolve the prompt as cancelled.

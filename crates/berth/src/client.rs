@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use berth_protocol::rest::{CreateSession, Resolved, SessionList, StartTurn, TurnAccepted};
-use berth_protocol::{Answer, ErrorBody, Session};
+use berth_protocol::{Answer, AnswerValue, ErrorBody, Session};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -222,13 +222,25 @@ pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
     } else if let Some(option_id) = args.option {
         Answer::Select { option_id }
     } else if !args.answers.is_empty() {
-        let mut answers = BTreeMap::new();
+        // An id given more than once answers a multiple-choice question with a list.
+        let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pair in &args.answers {
             let (k, v) = pair
                 .split_once('=')
                 .with_context(|| format!("`--answer {pair}`: expected ID=VALUE"))?;
-            answers.insert(k.to_owned(), v.to_owned());
+            given.entry(k.to_owned()).or_default().push(v.to_owned());
         }
+        let answers = given
+            .into_iter()
+            .map(|(id, mut values)| {
+                let value = if values.len() == 1 {
+                    AnswerValue::One(values.remove(0))
+                } else {
+                    AnswerValue::Many(values)
+                };
+                (id, value)
+            })
+            .collect();
         Answer::Answers { answers }
     } else {
         bail!("say how to answer: --option ID, --answer ID=VALUE or --cancel");

@@ -24,6 +24,11 @@ async fn claude_question_is_answered() {
 }
 
 #[tokio::test]
+async fn claude_multiple_choice_question_is_answered_with_two_choices() {
+    real::multiple_choice_question_answered(AGENT).await;
+}
+
+#[tokio::test]
 async fn claude_cancel_stops_a_running_turn() {
     real::cancel_stops_a_running_turn(AGENT).await;
 }

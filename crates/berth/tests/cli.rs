@@ -547,6 +547,104 @@ async fn attach_answers_a_permission_prompt_typed_on_stdin() {
     attach.kill().await;
 }
 
+/// The choices of `/ask-many` typed by number, `1, 3`, go out as a list; the option
+/// holding a comma stays one choice.
+#[tokio::test]
+async fn attach_answers_a_multiple_choice_question_by_numbers() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = ok(&server, home.path(), &["new", "--title", "checks"])
+        .await
+        .trim()
+        .to_owned();
+
+    let mut command = berth_command(home.path());
+    command
+        .args(client_args(&server, &["attach", &id]))
+        .stdin(Stdio::piped());
+    let mut attach = Running::spawn(command);
+    let mut stdin = attach.child.stdin.take().unwrap();
+    attach
+        .until("the session header", |l| l.contains("[session created"))
+        .await;
+
+    server.send(&id, "/ask-many").await;
+    attach
+        .until("the numbered options", |l| {
+            l.contains("1) lint / 2) unit tests / 3) e2e, in Chromium (choose one or more)")
+        })
+        .await;
+    attach
+        .until("the answer hint", |l| {
+            l.contains("type the numbers of your choices (e.g. 1,3)")
+        })
+        .await;
+    stdin.write_all(b"1, 3\n").await.unwrap();
+    stdin.flush().await.unwrap();
+
+    let (_, resolved) = server
+        .wait_event(&id, |e| matches!(e, Event::PromptResolved { .. }))
+        .await;
+    let expected = berth_protocol::Outcome::Answered {
+        answers: [(
+            "checks".to_owned(),
+            vec!["lint".to_owned(), "e2e, in Chromium".to_owned()].into(),
+        )]
+        .into(),
+    };
+    match resolved {
+        Event::PromptResolved { outcome, .. } => assert_eq!(outcome, expected),
+        other => panic!("unexpected resolution {other:?}"),
+    }
+    attach
+        .until("the agent's reply", |l| {
+            l.contains(r#"You picked: ["lint", "e2e, in Chromium"]"#)
+        })
+        .await;
+    drop(stdin);
+    attach.kill().await;
+}
+
+/// `berth answer` with one id given twice answers a multiple-choice question with both.
+#[tokio::test]
+async fn answer_repeats_an_id_for_several_choices() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let id = ok(&server, home, &["new", "--title", "checks"])
+        .await
+        .trim()
+        .to_owned();
+    ok(&server, home, &["send", &id, "/ask-many"]).await;
+    support::wait_for("the prompt", || async {
+        !server.prompts().await.prompts.is_empty()
+    })
+    .await;
+    let prompt_id = server.prompts().await.prompts[0]
+        .prompt_id()
+        .unwrap()
+        .to_owned();
+    let printed = ok(
+        &server,
+        home,
+        &[
+            "answer",
+            &id,
+            &prompt_id,
+            "--answer",
+            "checks=unit tests",
+            "--answer",
+            "checks=e2e, in Chromium",
+        ],
+    )
+    .await;
+    let outcome: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(
+        outcome,
+        json!({"answers": {"checks": ["unit tests", "e2e, in Chromium"]}})
+    );
+}
+
 #[tokio::test]
 async fn attach_resumes_across_a_server_restart_on_the_same_port() {
     let mut server = TestServer::start().await;

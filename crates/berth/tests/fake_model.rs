@@ -113,6 +113,27 @@ async fn anthropic_streams_text_tool_uses_and_questions() {
         "{text}"
     );
 
+    // The multi-select question.
+    let (_, text) = post(
+        &fake,
+        "/v1/messages",
+        &anthropic_request(
+            json!([{"role": "user", "content": "ask several"}]),
+            &["AskUserQuestion"],
+        ),
+    )
+    .await;
+    let input: String = sse_data(&text)
+        .iter()
+        .filter_map(|e| e["delta"]["partial_json"].as_str().map(str::to_owned))
+        .collect();
+    let input: Value = serde_json::from_str(&input).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(input["questions"][0]["multiSelect"], true, "{input}");
+    assert_eq!(
+        input["questions"][0]["question"],
+        fake_model::MULTI_QUESTION
+    );
+
     // After a tool result: text quoting it.
     let (_, text) = post(
         &fake,
@@ -135,9 +156,9 @@ async fn anthropic_streams_text_tool_uses_and_questions() {
 
     // Recorded, with the conversation read back.
     let requests = fake.model_requests();
-    assert_eq!(requests.len(), 5);
+    assert_eq!(requests.len(), 6);
     assert!(requests.iter().all(|r| r.api == Api::Anthropic));
-    let last = requests[4].conversation();
+    let last = requests[5].conversation();
     assert!(last.ends_with_tool_result);
     assert_eq!(last.tool_results, ["it worked"]);
     assert_eq!(last.user_texts, ["run tool"]);
@@ -304,6 +325,9 @@ async fn odd_requests_get_answers_not_panics_and_are_recorded() {
 #[tokio::test]
 async fn a_slow_stream_trickles_until_the_client_goes() {
     let fake = FakeModel::start();
+    // Timed from before the request: the stream's chunks are 100 ms apart from its start,
+    // so the third can never come sooner than 200 ms after this, however slow the test.
+    let started = std::time::Instant::now();
     let response = reqwest::Client::new()
         .post(format!("{}/v1/messages", fake.url()))
         .json(&anthropic_request(
@@ -315,7 +339,6 @@ async fn a_slow_stream_trickles_until_the_client_goes() {
         .unwrap();
     let mut response = response;
     let mut seen = String::new();
-    let started = std::time::Instant::now();
     while seen.matches(fake_model::SLOW_CHUNK).count() < 3 {
         let chunk = tokio::time::timeout(support::WAIT, response.chunk())
             .await

@@ -217,6 +217,7 @@ async fn a_question_rejects_invalid_answers_and_takes_one_valid_answer() {
         json!({"option_id": "green"}),
         json!({"cancel": false}),
         json!({"answers": "green"}),
+        json!({"answers": {"color": ["green"]}}),
         json!({}),
     ];
     for body in &invalid {
@@ -260,13 +261,86 @@ async fn a_question_rejects_invalid_answers_and_takes_one_valid_answer() {
     expect_end_turn(&server, sid, &turn_id).await;
     let log = server.events(sid).await;
     let expected = Outcome::Answered {
-        answers: [("color".to_owned(), "green".to_owned())].into(),
+        answers: [("color".to_owned(), "green".into())].into(),
     };
     assert_eq!(resolutions_of(&log, &prompt_id), vec![expected]);
     let reply = reply_of(&log, &turn_id);
     assert!(reply.contains("You picked: green"), "{reply:?}");
     assert!(raw_prompts(&server).await.is_empty());
     assert_eq!(server.wait_idle(sid).await.status, Status::Idle);
+}
+
+/// The demo's `/ask-many`: a multi-select field is a `multiple` question; its answer is a
+/// list of distinct offered choices, and the agent gets each choice whole (one holds a
+/// comma).
+#[tokio::test]
+async fn a_multiple_choice_question_takes_a_list_of_choices() {
+    let server = TestServer::start().await;
+    let session = server.create_session().await;
+    let sid = session.id.as_str();
+    let turn_id = server.send(sid, "/ask-many").await;
+    server.wait_awaiting_input(sid).await;
+
+    let prompts = raw_prompts(&server).await;
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    let question = &prompts[0]["questions"][0];
+    assert_eq!(question["id"], "checks", "{question}");
+    assert_eq!(question["multiple"], true, "{question}");
+    assert_eq!(
+        question["options"],
+        json!(["lint", "unit tests", "e2e, in Chromium"])
+    );
+    let prompt_id = prompts[0]["prompt_id"].as_str().unwrap().to_owned();
+
+    for (body, says) in [
+        (json!({"answers": {"checks": ["lint", "lint"]}}), "twice"),
+        (json!({"answers": {"checks": ["lint", "mypy"]}}), "`mypy`"),
+        (
+            json!({"answers": {"checks": []}}),
+            "`checks` is not answered",
+        ),
+        // A string is one choice, not a comma list.
+        (
+            json!({"answers": {"checks": "lint, unit tests"}}),
+            "not an option",
+        ),
+        (json!({"answers": {"checks": ["lint", 3]}}), ""),
+    ] {
+        let (status, error) = server.answer_prompt(sid, &prompt_id, &body).await;
+        assert_eq!(status, 400, "{body} → {error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body} → {error}");
+    }
+    assert_eq!(
+        raw_prompts(&server).await.len(),
+        1,
+        "the prompt stays pending"
+    );
+
+    let chosen = json!(["lint", "e2e, in Chromium"]);
+    let (status, won) = server
+        .answer_prompt(sid, &prompt_id, &json!({"answers": {"checks": chosen}}))
+        .await;
+    assert_eq!(status, 200, "{won}");
+    assert_eq!(
+        won["resolved"]["outcome"],
+        json!({"answers": {"checks": chosen}})
+    );
+    expect_end_turn(&server, sid, &turn_id).await;
+    let log = server.events(sid).await;
+    let expected = Outcome::Answered {
+        answers: [(
+            "checks".to_owned(),
+            vec!["lint".to_owned(), "e2e, in Chromium".to_owned()].into(),
+        )]
+        .into(),
+    };
+    assert_eq!(resolutions_of(&log, &prompt_id), vec![expected]);
+    let reply = reply_of(&log, &turn_id);
+    assert!(
+        reply.contains(r#"You picked: ["lint", "e2e, in Chromium"]"#),
+        "{reply:?}"
+    );
 }
 
 #[tokio::test]

@@ -322,4 +322,9 @@ pub struct Question {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub optional: bool,
+    /// Extension: several choices may be given (a multi-select field); its answer is a
+    /// list of strings (a single string counts as one choice).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub multiple: bool,
 }

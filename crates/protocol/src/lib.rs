@@ -22,7 +22,7 @@ pub use event::{
     AgentCapabilities, AgentCommand, Event, EventRecord, PermissionOption, PermissionOptionKind,
     PlanEntry, Question, SessionOrigin, StopReason,
 };
-pub use prompt::{Answer, Outcome, Prompt, Resolution};
+pub use prompt::{Answer, AnswerValue, Outcome, Prompt, Resolution};
 pub use session::{Session, Status};
 pub use ws::{ClientOp, ServerFrame};
 

@@ -10,7 +10,8 @@ use crate::{Event, Seq, Timestamp};
 /// How a prompt was resolved: the `outcome` of `prompt_resolved`.
 ///
 /// Wire shapes: `{"option_id": "…"}`, `{"answers": {"<question id>": "…"}}`,
-/// `{"cancelled": true}`.
+/// `{"cancelled": true}`. An answer may also be a list of strings (extension, for
+/// `multiple` questions): `{"answers": {"<question id>": ["…", "…"]}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
@@ -19,7 +20,7 @@ pub enum Outcome {
         option_id: String,
     },
     Answered {
-        answers: BTreeMap<String, String>,
+        answers: BTreeMap<String, AnswerValue>,
     },
     /// Always `cancelled: true`; `{"cancelled": false}` does not parse.
     Cancelled {
@@ -35,6 +36,51 @@ impl Outcome {
     }
 }
 
+/// One question's answer in `answers`: a string, as in v1, or (extension) a list of
+/// strings, the choices given to a `multiple` question. Plain strings serialise exactly
+/// as before; a list is never joined into one string on its way to the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(untagged)]
+pub enum AnswerValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AnswerValue {
+    /// The choices given: a string is one choice, an empty string none.
+    pub fn choices(&self) -> &[String] {
+        match self {
+            AnswerValue::One(value) if value.is_empty() => &[],
+            AnswerValue::One(value) => std::slice::from_ref(value),
+            AnswerValue::Many(values) => values,
+        }
+    }
+
+    /// Unanswered: `""` or `[]` (an optional question may be submitted so).
+    pub fn is_empty(&self) -> bool {
+        self.choices().is_empty()
+    }
+}
+
+impl From<String> for AnswerValue {
+    fn from(value: String) -> Self {
+        AnswerValue::One(value)
+    }
+}
+
+impl From<&str> for AnswerValue {
+    fn from(value: &str) -> Self {
+        AnswerValue::One(value.to_owned())
+    }
+}
+
+impl From<Vec<String>> for AnswerValue {
+    fn from(values: Vec<String>) -> Self {
+        AnswerValue::Many(values)
+    }
+}
+
 /// Body of `POST /sessions/{id}/prompts/{prompt_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -44,7 +90,7 @@ pub enum Answer {
         option_id: String,
     },
     Answers {
-        answers: BTreeMap<String, String>,
+        answers: BTreeMap<String, AnswerValue>,
     },
     /// `{"cancel": true}`; `{"cancel": false}` does not parse (it is no answer).
     Cancel {

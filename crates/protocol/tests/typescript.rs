@@ -49,6 +49,7 @@ fn export(cfg: &Config) {
         event::Question,
         prompt::Outcome,
         prompt::Answer,
+        prompt::AnswerValue,
         prompt::Resolution,
         prompt::Prompt,
         session::Session,

@@ -11,9 +11,10 @@ use berth_protocol::rest::{
     TurnAccepted,
 };
 use berth_protocol::{
-    AgentCapabilities, AgentCommand, Answer, ClientOp, ErrorBody, ErrorCode, ErrorDetail, Event,
-    EventRecord, Outcome, PermissionOption, PermissionOptionKind, PlanEntry, Prompt, Question,
-    Resolution, ServerFrame, Session, SessionOrigin, Status, StopReason, Timestamp,
+    AgentCapabilities, AgentCommand, Answer, AnswerValue, ClientOp, ErrorBody, ErrorCode,
+    ErrorDetail, Event, EventRecord, Outcome, PermissionOption, PermissionOptionKind, PlanEntry,
+    Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status, StopReason,
+    Timestamp,
 };
 use insta::assert_snapshot;
 use serde::Serialize;
@@ -127,6 +128,7 @@ fn question_asked() -> Event {
                 options: Some(vec!["red".into(), "green".into(), "blue".into()]),
                 free_text: false,
                 optional: false,
+                multiple: false,
             },
             Question {
                 id: "name".into(),
@@ -134,15 +136,54 @@ fn question_asked() -> Event {
                 options: None,
                 free_text: true,
                 optional: true,
+                multiple: false,
             },
         ],
     }
 }
 
-fn answers() -> BTreeMap<String, String> {
+fn answers() -> BTreeMap<String, AnswerValue> {
     BTreeMap::from([
-        ("color".to_owned(), "green".to_owned()),
-        ("name".to_owned(), "berth".to_owned()),
+        ("color".to_owned(), "green".into()),
+        ("name".to_owned(), "berth".into()),
+    ])
+}
+
+/// A multi-select question (extension `multiple`) beside a free-text one.
+fn question_asked_multiple() -> Event {
+    Event::QuestionAsked {
+        turn_id: "t1".into(),
+        prompt_id: "p3".into(),
+        message: "Which checks?".into(),
+        questions: vec![
+            Question {
+                id: "checks".into(),
+                question: "Pick any".into(),
+                options: Some(vec!["lint".into(), "Yes, with tests".into(), "docs".into()]),
+                free_text: false,
+                optional: true,
+                multiple: true,
+            },
+            Question {
+                id: "note".into(),
+                question: "Anything else?".into(),
+                options: None,
+                free_text: true,
+                optional: true,
+                multiple: false,
+            },
+        ],
+    }
+}
+
+/// Answers with a list (extension): choices may hold commas, and stay apart.
+fn answers_with_a_list() -> BTreeMap<String, AnswerValue> {
+    BTreeMap::from([
+        (
+            "checks".to_owned(),
+            vec!["lint".to_owned(), "Yes, with tests".to_owned()].into(),
+        ),
+        ("note".to_owned(), "".into()),
     ])
 }
 
@@ -316,6 +357,8 @@ event_snapshot!(
 
 event_snapshot!(event_question_asked, question_asked());
 
+event_snapshot!(event_question_asked_multiple, question_asked_multiple());
+
 event_snapshot!(
     event_prompt_resolved_selected,
     Event::PromptResolved {
@@ -331,6 +374,16 @@ event_snapshot!(
     Event::PromptResolved {
         prompt_id: "p2".into(),
         outcome: Outcome::Answered { answers: answers() },
+    }
+);
+
+event_snapshot!(
+    event_prompt_resolved_answered_with_a_list,
+    Event::PromptResolved {
+        prompt_id: "p3".into(),
+        outcome: Outcome::Answered {
+            answers: answers_with_a_list()
+        },
     }
 );
 
@@ -768,6 +821,13 @@ fn outcome_answered() {
 }
 
 #[test]
+fn outcome_answered_with_a_list() {
+    assert_snapshot!(wire(&Outcome::Answered {
+        answers: answers_with_a_list()
+    }));
+}
+
+#[test]
 fn outcome_cancelled() {
     assert_snapshot!(wire(&Outcome::cancelled()));
 }
@@ -783,7 +843,19 @@ fn outcome_parses_untagged_shapes() {
     assert_eq!(
         parse::<Outcome>(json!({"answers": {"color": "red"}})),
         Outcome::Answered {
-            answers: BTreeMap::from([("color".to_owned(), "red".to_owned())])
+            answers: BTreeMap::from([("color".to_owned(), "red".into())])
+        }
+    );
+    assert_eq!(
+        parse::<Outcome>(json!({"answers": {"checks": ["a, b", "c"], "none": []}})),
+        Outcome::Answered {
+            answers: BTreeMap::from([
+                (
+                    "checks".to_owned(),
+                    AnswerValue::Many(vec!["a, b".into(), "c".into()])
+                ),
+                ("none".to_owned(), AnswerValue::Many(vec![])),
+            ])
         }
     );
     assert_eq!(
@@ -793,6 +865,9 @@ fn outcome_parses_untagged_shapes() {
     refuse::<Outcome>(json!({"cancelled": false}));
     refuse::<Outcome>(json!({}));
     refuse::<Outcome>(json!({"answers": {"color": 1}}));
+    refuse::<Outcome>(json!({"answers": {"color": ["red", 1]}}));
+    refuse::<Outcome>(json!({"answers": {"color": [["red"]]}}));
+    refuse::<Outcome>(json!({"answers": {"color": null}}));
 }
 
 #[test]
@@ -806,6 +881,13 @@ fn answer_select() {
 #[test]
 fn answer_answers() {
     assert_snapshot!(wire(&Answer::Answers { answers: answers() }));
+}
+
+#[test]
+fn answer_answers_with_a_list() {
+    assert_snapshot!(wire(&Answer::Answers {
+        answers: answers_with_a_list()
+    }));
 }
 
 #[test]
@@ -824,7 +906,16 @@ fn answer_parses_untagged_shapes() {
     assert_eq!(
         parse::<Answer>(json!({"answers": {"color": "blue"}})),
         Answer::Answers {
-            answers: BTreeMap::from([("color".to_owned(), "blue".to_owned())])
+            answers: BTreeMap::from([("color".to_owned(), "blue".into())])
+        }
+    );
+    assert_eq!(
+        parse::<Answer>(json!({"answers": {"checks": ["lint", "Yes, with tests"]}})),
+        Answer::Answers {
+            answers: BTreeMap::from([(
+                "checks".to_owned(),
+                AnswerValue::Many(vec!["lint".into(), "Yes, with tests".into()])
+            )])
         }
     );
     assert_eq!(
@@ -842,6 +933,28 @@ fn answer_parses_untagged_shapes() {
     refuse::<Answer>(json!({}));
     refuse::<Answer>(json!({"option_id": 3}));
     refuse::<Answer>(json!({"cancelled": true}));
+    refuse::<Answer>(json!({"answers": {"checks": [1, 2]}}));
+    refuse::<Answer>(json!({"answers": {"checks": {"a": true}}}));
+}
+
+#[test]
+fn answer_values_keep_the_v1_string_shape() {
+    // A plain string is exactly the v1 wire value; only a list is new.
+    assert_eq!(
+        serde_json::to_value(AnswerValue::from("red")).unwrap(),
+        json!("red")
+    );
+    assert_eq!(
+        serde_json::to_value(AnswerValue::from(vec!["a, b".to_owned()])).unwrap(),
+        json!(["a, b"])
+    );
+    assert_eq!(AnswerValue::from("red").choices(), ["red".to_owned()]);
+    assert!(AnswerValue::from("").is_empty());
+    assert!(AnswerValue::Many(vec![]).is_empty());
+    assert_eq!(
+        AnswerValue::Many(vec!["a".into(), "b".into()]).choices(),
+        ["a".to_owned(), "b".to_owned()]
+    );
 }
 
 #[test]

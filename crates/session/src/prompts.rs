@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use berth_protocol::{Answer, Event, Outcome, Prompt, Resolution, Seq};
+use berth_protocol::{Answer, AnswerValue, Event, Outcome, Prompt, Question, Resolution, Seq};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -131,23 +131,11 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
                         q.id
                     )));
                 };
-                // An optional field may be submitted empty, as forms do.
-                if q.optional && value.is_empty() {
-                    continue;
-                }
-                if let Some(options) = &q.options
-                    && !q.free_text
-                    && !options.contains(value)
-                {
-                    return Err(SessionError::BadRequest(format!(
-                        "`{value}` is not an option of question `{}`; choose one of {options:?}",
-                        q.id
-                    )));
-                }
+                validate_answer(q, value)?;
             }
             // A form whose every question is optional still needs some answer: an empty
             // submission would tell the agent "accepted" with nothing in it.
-            if !answers.values().any(|value| !value.is_empty()) {
+            if answers.values().all(AnswerValue::is_empty) {
                 return Err(SessionError::BadRequest(
                     "answer at least one question, or cancel the prompt".into(),
                 ));
@@ -163,10 +151,62 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
     }
 }
 
+/// One question's answer. A `multiple` question takes a list of distinct choices (a
+/// string counts as one choice), each an offered option unless free text is allowed; an
+/// empty list (or `""`) leaves it unanswered, which only an optional question may be.
+/// Any other question takes one string, from its options unless free text is allowed.
+fn validate_answer(q: &Question, value: &AnswerValue) -> Result<(), SessionError> {
+    let id = &q.id;
+    let closed = q.options.as_ref().filter(|_| !q.free_text);
+    if !q.multiple {
+        let AnswerValue::One(value) = value else {
+            return Err(SessionError::BadRequest(format!(
+                "question `{id}` takes one answer, not a list"
+            )));
+        };
+        // An optional field may be submitted empty, as forms do.
+        if q.optional && value.is_empty() {
+            return Ok(());
+        }
+        return match closed {
+            Some(options) if !options.contains(value) => Err(SessionError::BadRequest(format!(
+                "`{value}` is not an option of question `{id}`; choose one of {options:?}"
+            ))),
+            _ => Ok(()),
+        };
+    }
+    let choices = value.choices();
+    if choices.is_empty() && !q.optional {
+        return Err(SessionError::BadRequest(format!(
+            "question `{id}` is not answered (choose one or more)"
+        )));
+    }
+    for (i, choice) in choices.iter().enumerate() {
+        if choice.is_empty() {
+            return Err(SessionError::BadRequest(format!(
+                "question `{id}`: a choice is empty"
+            )));
+        }
+        if choices[..i].contains(choice) {
+            return Err(SessionError::BadRequest(format!(
+                "question `{id}`: `{choice}` is chosen twice"
+            )));
+        }
+        if let Some(options) = closed
+            && !options.contains(choice)
+        {
+            return Err(SessionError::BadRequest(format!(
+                "`{choice}` is not an option of question `{id}`; choose from {options:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_protocol::{PermissionOption, PermissionOptionKind, Question};
+    use berth_protocol::{PermissionOption, PermissionOptionKind};
 
     fn permission() -> Pending {
         Pending {
@@ -200,6 +240,7 @@ mod tests {
                     options: Some(vec!["red".into(), "green".into()]),
                     free_text: false,
                     optional: false,
+                    multiple: false,
                 }],
             },
             reply: None,
@@ -211,7 +252,7 @@ mod tests {
         Answer::Answers {
             answers: pairs
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), (*v).into()))
                 .collect(),
         }
     }
@@ -252,6 +293,7 @@ mod tests {
             free_text: options.is_none(),
             options,
             optional: true,
+            multiple: false,
         };
         Pending {
             seq: 6,
@@ -288,6 +330,192 @@ mod tests {
         }
         let chosen = answers(&[("question_0", "blue"), ("question_0_custom", "")]);
         assert!(prompts.take_for_answer("p3", &chosen).is_ok());
+    }
+
+    /// Claude's multi-select AskUserQuestion: an array field of options (one holding a
+    /// comma) plus its optional "Other" box; nothing required.
+    fn multiple_form(optional: bool) -> Pending {
+        Pending {
+            seq: 7,
+            event: Event::QuestionAsked {
+                turn_id: "t".into(),
+                prompt_id: "p4".into(),
+                message: "Which checks?".into(),
+                questions: vec![
+                    Question {
+                        id: "question_0".into(),
+                        question: "Checks".into(),
+                        options: Some(vec!["lint".into(), "Yes, with tests".into(), "docs".into()]),
+                        free_text: false,
+                        optional,
+                        multiple: true,
+                    },
+                    Question {
+                        id: "question_0_custom".into(),
+                        question: "Other".into(),
+                        options: None,
+                        free_text: true,
+                        optional: true,
+                        multiple: false,
+                    },
+                ],
+            },
+            reply: None,
+            deadline: None,
+        }
+    }
+
+    fn many(pairs: &[(&str, &[&str])]) -> Answer {
+        Answer::Answers {
+            answers: pairs
+                .iter()
+                .map(|(k, vs)| {
+                    let choices: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
+                    (k.to_string(), choices.into())
+                })
+                .collect(),
+        }
+    }
+
+    fn refused(prompts: &mut Prompts, id: &str, answer: &Answer) -> String {
+        match prompts.take_for_answer(id, answer) {
+            Err(SessionError::BadRequest(message)) => message,
+            other => panic!(
+                "{answer:?} should be refused, got {:?}",
+                other.map(|p| p.seq)
+            ),
+        }
+    }
+
+    #[test]
+    fn a_multiple_question_takes_distinct_offered_choices() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p4".into(), multiple_form(true));
+        for (answer, says) in [
+            (
+                many(&[("question_0", &["lint", "purple"])]),
+                "`purple` is not an option",
+            ),
+            (
+                many(&[("question_0", &["lint", "lint"])]),
+                "`lint` is chosen twice",
+            ),
+            (many(&[("question_0", &["lint", ""])]), "a choice is empty"),
+            // A comma does not split a choice: "Yes" is no option.
+            (answers(&[("question_0", "Yes")]), "`Yes` is not an option"),
+            (answers(&[("question_0", "lint, docs")]), "not an option"),
+            // Unanswered everywhere: the all-optional form still needs an answer.
+            (many(&[("question_0", &[])]), "answer at least one question"),
+            (
+                Answer::Answers {
+                    answers: [
+                        ("question_0".to_owned(), AnswerValue::Many(vec![])),
+                        ("question_0_custom".to_owned(), "".into()),
+                    ]
+                    .into(),
+                },
+                "answer at least one question",
+            ),
+        ] {
+            let message = refused(&mut prompts, "p4", &answer);
+            assert!(message.contains(says), "{answer:?}: {message}");
+        }
+        assert_eq!(prompts.len(), 1);
+
+        // Several choices (one holding a comma), the "Other" box left empty.
+        let chosen = Answer::Answers {
+            answers: [
+                (
+                    "question_0".to_owned(),
+                    vec!["lint".to_owned(), "Yes, with tests".to_owned()].into(),
+                ),
+                ("question_0_custom".to_owned(), "".into()),
+            ]
+            .into(),
+        };
+        assert!(prompts.take_for_answer("p4", &chosen).is_ok());
+
+        // A single string is one choice, even one holding a comma.
+        for one in [
+            answers(&[("question_0", "Yes, with tests")]),
+            many(&[("question_0", &["docs"])]),
+            // Nothing picked, something typed in "Other".
+            Answer::Answers {
+                answers: [
+                    ("question_0".to_owned(), AnswerValue::Many(vec![])),
+                    ("question_0_custom".to_owned(), "all of them".into()),
+                ]
+                .into(),
+            },
+        ] {
+            prompts.insert("p4".into(), multiple_form(true));
+            assert!(prompts.take_for_answer("p4", &one).is_ok(), "{one:?}");
+        }
+    }
+
+    #[test]
+    fn a_required_multiple_question_needs_a_choice() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p4".into(), multiple_form(false));
+        for answer in [
+            many(&[("question_0", &[]), ("question_0_custom", &["x"])]),
+            answers(&[("question_0", ""), ("question_0_custom", "x")]),
+            answers(&[("question_0_custom", "x")]),
+        ] {
+            let message = refused(&mut prompts, "p4", &answer);
+            assert!(
+                message.contains("`question_0` is not answered"),
+                "{message}"
+            );
+        }
+        assert!(
+            prompts
+                .take_for_answer("p4", &many(&[("question_0", &["docs", "lint"])]))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_list_answers_only_a_multiple_question() {
+        let mut prompts = Prompts::default();
+        prompts.insert("p2".into(), question());
+        prompts.insert("p3".into(), optional_form());
+        for (id, answer) in [
+            ("p2", many(&[("color", &["red"])])),
+            ("p2", many(&[("color", &["red", "green"])])),
+            ("p3", many(&[("question_0_custom", &["free"])])),
+        ] {
+            let message = refused(&mut prompts, id, &answer);
+            assert!(
+                message.contains("takes one answer, not a list"),
+                "{message}"
+            );
+            assert!(
+                message.contains("question `"),
+                "names the question: {message}"
+            );
+        }
+        assert_eq!(prompts.len(), 2);
+    }
+
+    #[test]
+    fn a_multiple_free_text_question_takes_any_distinct_strings() {
+        let mut prompts = Prompts::default();
+        let mut pending = multiple_form(true);
+        if let Event::QuestionAsked { questions, .. } = &mut pending.event {
+            questions[0].free_text = true;
+        }
+        prompts.insert("p4".into(), pending);
+        let message = refused(&mut prompts, "p4", &many(&[("question_0", &["x", "x"])]));
+        assert!(message.contains("chosen twice"), "{message}");
+        assert!(
+            prompts
+                .take_for_answer(
+                    "p4",
+                    &many(&[("question_0", &["lint", "my own, with a comma"])])
+                )
+                .is_ok()
+        );
     }
 
     #[test]

@@ -284,7 +284,7 @@ async fn sessions_are_listed_newest_first() {
     assert_eq!(last, [0, 4, 0, 0]);
 
     let bump = SessionUpdate {
-        updated_at: Some(Utc::now()),
+        updated_at: Some(row("new", 61).updated_at),
         ..SessionUpdate::default()
     };
     store.update_session("old", bump).await.unwrap();
@@ -455,7 +455,8 @@ async fn reads_do_not_wait_for_a_writer() {
     // Overlapping reads also need more than one pooled connection.
     let reads = (0..32).map(|i| store.read_events("s", i * 10, 50));
     let reads = futures::future::join_all(reads);
-    let reads = tokio::time::timeout(Duration::from_secs(2), reads)
+    // Under BUSY_TIMEOUT (5 s): a read blocked by the writer would still be caught.
+    let reads = tokio::time::timeout(Duration::from_secs(4), reads)
         .await
         .expect("reads waited for the writer");
     for (i, read) in reads.into_iter().enumerate() {

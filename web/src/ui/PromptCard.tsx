@@ -1,8 +1,8 @@
 import { memo, useState, type FormEvent } from "react";
-import type { Answer, AskEvent, Outcome, Resolution } from "../protocol";
+import type { Answer, AnswerValue, AskEvent, Outcome, Resolution } from "../protocol";
 import { outcomeKind } from "../protocol";
 import { ApiError, errorText } from "../api/rest";
-import { formAnswer } from "./answers";
+import { describeAnswer, formAnswer, toggle } from "./answers";
 import { useServices } from "./hooks";
 
 /** Words for how a prompt was resolved. */
@@ -14,11 +14,11 @@ function describeOutcome(event: AskEvent, outcome: Outcome): string {
       return opt ? opt.name : id;
     }
     case "answered": {
-      const answers = (outcome as { answers: Record<string, string> }).answers;
+      const answers = (outcome as { answers: Record<string, AnswerValue> }).answers;
       return Object.entries(answers)
         .map(([k, v]) => {
           const q = event.kind === "question_asked" ? event.questions.find((x) => x.id === k) : undefined;
-          return `${q?.question ?? k}: ${v}`;
+          return `${q?.question ?? k}: ${describeAnswer(v)}`;
         })
         .join("; ");
     }
@@ -121,7 +121,8 @@ function QuestionForm({
   onAnswer: (a: Answer) => void;
 }) {
   const [values, setValues] = useState<Record<string, string>>({});
-  const { complete, answers } = formAnswer(event.questions, values);
+  const [ticked, setTicked] = useState<Record<string, readonly string[]>>({});
+  const { complete, answers } = formAnswer(event.questions, values, ticked);
   function submit(e: FormEvent) {
     e.preventDefault();
     if (complete) onAnswer({ answers });
@@ -131,13 +132,31 @@ function QuestionForm({
       {event.questions.map((q) => {
         const options = q.options ?? [];
         const set = (v: string) => setValues((old) => ({ ...old, [q.id]: v }));
+        const tick = (o: string, on: boolean) => setTicked((old) => ({ ...old, [q.id]: toggle(options, old[q.id] ?? [], o, on) }));
         return (
           <fieldset key={q.id} className="question">
             <legend>
               {q.question}
+              {q.multiple && options.length > 0 ? <span className="muted"> (choose one or more)</span> : null}
               {q.optional ? <span className="muted optional"> (optional)</span> : null}
             </legend>
-            {options.length > 0 ? (
+            {q.multiple && options.length > 0 ? (
+              <div className="question-options">
+                {options.map((o) => (
+                  <label key={o} className="choice">
+                    <input
+                      type="checkbox"
+                      name={`${event.prompt_id}-${q.id}`}
+                      value={o}
+                      checked={(ticked[q.id] ?? []).includes(o)}
+                      onChange={(e) => tick(o, e.target.checked)}
+                      data-testid={`question-option-${q.id}-${o}`}
+                    />
+                    {o}
+                  </label>
+                ))}
+              </div>
+            ) : options.length > 0 ? (
               <div className="question-options">
                 {options.map((o) => (
                   <label key={o} className="choice">
@@ -158,13 +177,13 @@ function QuestionForm({
               <input
                 type="text"
                 className="input"
-                placeholder={options.length > 0 ? "Or type an answer" : "Your answer"}
-                value={options.includes(values[q.id] ?? "") ? "" : (values[q.id] ?? "")}
+                placeholder={options.length === 0 ? "Your answer" : q.multiple ? "Or add your own" : "Or type an answer"}
+                value={!q.multiple && options.includes(values[q.id] ?? "") ? "" : (values[q.id] ?? "")}
                 onChange={(e) => set(e.target.value)}
                 data-testid={`question-text-${q.id}`}
               />
             ) : null}
-            {q.optional && options.includes(values[q.id] ?? "") ? (
+            {q.optional && !q.multiple && options.includes(values[q.id] ?? "") ? (
               <button type="button" className="btn link small" onClick={() => set("")} data-testid={`question-clear-${q.id}`}>
                 Clear (leave unanswered)
               </button>

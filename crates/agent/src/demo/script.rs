@@ -8,10 +8,11 @@ use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     ContentBlock, ContentChunk, CreateElicitationRequest, ElicitationAction,
     ElicitationContentValue, ElicitationFormMode, ElicitationSchema, ElicitationSessionScope,
-    PermissionOption, PermissionOptionKind, Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus,
-    RequestPermissionOutcome, RequestPermissionRequest, SessionId, SessionNotification,
-    SessionUpdate, StopReason, StringPropertySchema, TextContent, ToolCall, ToolCallContent,
-    ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
+    EnumOption, MultiSelectPropertySchema, PermissionOption, PermissionOptionKind, Plan, PlanEntry,
+    PlanEntryPriority, PlanEntryStatus, RequestPermissionOutcome, RequestPermissionRequest,
+    SessionId, SessionNotification, SessionUpdate, StopReason, StringPropertySchema, TextContent,
+    ToolCall, ToolCallContent, ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate,
+    ToolCallUpdateFields, ToolKind,
 };
 use agent_client_protocol::{self as acp, UntypedMessage};
 use serde_json::json;
@@ -28,6 +29,8 @@ pub(super) enum Command {
     Permission,
     /// `/ask`
     Ask,
+    /// `/ask-many`
+    AskMany,
     /// `/sleep S`
     Sleep(Duration),
     /// `/crash`
@@ -39,6 +42,9 @@ pub(super) enum Command {
     /// Anything else.
     Chat,
 }
+
+/// The options of `/ask-many` (question id `checks`).
+const ASK_MANY_OPTIONS: [&str; 3] = ["lint", "unit tests", "e2e, in Chromium"];
 
 const STREAM_USAGE: &str = "Usage: `/stream N [every=MS]`, e.g. `/stream 100 every=20`.\n";
 const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
@@ -70,6 +76,7 @@ pub(super) fn parse(text: &str) -> Command {
         },
         "/permission" => Command::Permission,
         "/ask" => Command::Ask,
+        "/ask-many" => Command::AskMany,
         "/crash" => Command::Crash,
         "/fail" => Command::Fail,
         _ => Command::Chat,
@@ -108,6 +115,7 @@ impl Turn {
             Command::Stream { count, every } => self.stream(count, every).await,
             Command::Permission => self.permission().await,
             Command::Ask => self.ask().await,
+            Command::AskMany => self.ask_many().await,
             Command::Sleep(duration) => self.sleep(duration).await,
             Command::Crash => self.crash().await,
             Command::Fail => Err(acp::Error::new(
@@ -257,6 +265,51 @@ impl Turn {
         Ok(self.finished())
     }
 
+    /// One multi-select question (an array property, as Claude's AskUserQuestion with
+    /// `multiSelect` sends it); an option holds a comma, to show choices stay whole.
+    async fn ask_many(&self) -> Result<StopReason, acp::Error> {
+        if !self.forms {
+            self.say("I wanted to ask you something, but this client cannot answer forms.\n")?;
+            return Ok(StopReason::EndTurn);
+        }
+        let options = ASK_MANY_OPTIONS
+            .iter()
+            .map(|option| EnumOption::new(*option, *option))
+            .collect();
+        let schema = ElicitationSchema::new().property(
+            "checks",
+            MultiSelectPropertySchema::titled(options).title("Pick any"),
+            true,
+        );
+        let request = CreateElicitationRequest::new(
+            ElicitationFormMode::new(
+                ElicitationSessionScope::new(self.session_id.clone()),
+                schema,
+            ),
+            "Which checks should run?",
+        );
+        let response = tokio::select! {
+            response = self.cx.send_request(request).block_task() => response?,
+            () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
+        };
+        let reply = match response.action {
+            ElicitationAction::Accept(accept) => match accept
+                .content
+                .as_ref()
+                .and_then(|content| content.get("checks"))
+            {
+                // Debug-formatted, so each choice shows whole (quotes, commas and all).
+                Some(ElicitationContentValue::StringArray(checks)) => {
+                    format!("You picked: {checks:?}\n")
+                }
+                _ => "You picked nothing\n".to_owned(),
+            },
+            _ => "Question cancelled\n".to_owned(),
+        };
+        self.say(reply)?;
+        Ok(self.finished())
+    }
+
     async fn sleep(&self, duration: Duration) -> Result<StopReason, acp::Error> {
         self.say(format!("Sleeping for {} s…\n", duration.as_secs_f64()))?;
         tokio::select! {
@@ -333,7 +386,7 @@ fn reply_chunks(text: &str) -> Vec<String> {
         "\nI am a scripted agent. Try:\n\n\
          - `/stream 100 every=20` to stream chunks\n\
          - `/permission` to be asked for a permission\n\
-         - `/ask` to be asked a question\n\
+         - `/ask` to be asked a question, `/ask-many` for several choices\n\
          - `/sleep 5`, then cancel\n\
          - `/crash` or `/fail` to see failures\n",
     );
@@ -369,6 +422,7 @@ mod tests {
         assert_eq!(parse("/sleep forever"), Command::Usage(SLEEP_USAGE));
         assert_eq!(parse("/permission"), Command::Permission);
         assert_eq!(parse("/ask"), Command::Ask);
+        assert_eq!(parse("/ask-many"), Command::AskMany);
         assert_eq!(parse("/crash"), Command::Crash);
         assert_eq!(parse("/fail"), Command::Fail);
         assert_eq!(parse("hello /stream 5"), Command::Chat);

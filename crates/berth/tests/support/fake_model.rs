@@ -17,6 +17,7 @@
 //! |---|---|
 //! | `run tool` | a sentence, then a shell tool call that needs permission (writes `berth-tool.txt`) |
 //! | `ask me` | (Anthropic) an `AskUserQuestion` tool use: "Which colour?" red / blue |
+//! | `ask several` | (Anthropic) a multi-select `AskUserQuestion`: "Which checks should run?" |
 //! | `slow` | a stream that trickles one chunk every 100 ms for two minutes |
 //! | `say hello` | `Hello from the fake model`, streamed in five chunks |
 //! | anything else | `OK.` |
@@ -57,6 +58,10 @@ pub const TOOL_COMMAND: &str = "echo berth-tool-ok > berth-tool.txt";
 /// The question of the `ask me` tool use, and its options.
 pub const QUESTION: &str = "Which colour?";
 pub const QUESTION_OPTIONS: [&str; 2] = ["red", "blue"];
+/// The multi-select question of the `ask several` tool use, and its options (one holds
+/// a comma, as a model may well write).
+pub const MULTI_QUESTION: &str = "Which checks should run?";
+pub const MULTI_OPTIONS: [&str; 3] = ["lint", "unit tests", "Yes, with tests"];
 /// Every reply that follows a tool result starts with this.
 pub const AFTER_TOOL: &str = "Tool finished: ";
 /// The chunk a slow stream repeats.
@@ -344,7 +349,8 @@ pub fn plan(api: Api, c: &Conversation) -> Plan {
             pause: quick,
         };
     }
-    if user.contains("ask me") && c.tools.iter().any(|t| t == "AskUserQuestion") {
+    let asks = c.tools.iter().any(|t| t == "AskUserQuestion");
+    if asks && user.contains("ask me") {
         let options: Vec<Value> = QUESTION_OPTIONS
             .iter()
             .map(|o| json!({"label": o, "description": format!("the colour {o}")}))
@@ -356,6 +362,24 @@ pub fn plan(api: Api, c: &Conversation) -> Plan {
                     "question": QUESTION,
                     "header": "Colour",
                     "multiSelect": false,
+                    "options": options,
+                }]}),
+            }],
+            pause: quick,
+        };
+    }
+    if asks && user.contains("ask several") {
+        let options: Vec<Value> = MULTI_OPTIONS
+            .iter()
+            .map(|o| json!({"label": o, "description": format!("run {o}")}))
+            .collect();
+        return Plan {
+            steps: vec![Step::Tool {
+                name: "AskUserQuestion".into(),
+                input: json!({"questions": [{
+                    "question": MULTI_QUESTION,
+                    "header": "Checks",
+                    "multiSelect": true,
                     "options": options,
                 }]}),
             }],

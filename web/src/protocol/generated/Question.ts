@@ -7,4 +7,9 @@ export type Question = { id: string, question: string, options?: Array<string>, 
 /**
  * Extension: the question may be left unanswered (the form does not require it).
  */
-optional?: boolean, };
+optional?: boolean, 
+/**
+ * Extension: several choices may be given (a multi-select field); its answer is a
+ * list of strings (a single string counts as one choice).
+ */
+multiple?: boolean, };

@@ -4,6 +4,7 @@ export type { AgentCommand } from "./AgentCommand";
 export type { AgentInfo } from "./AgentInfo";
 export type { AgentList } from "./AgentList";
 export type { Answer } from "./Answer";
+export type { AnswerValue } from "./AnswerValue";
 export type { ClientOp } from "./ClientOp";
 export type { CreateSession } from "./CreateSession";
 export type { ErrorBody } from "./ErrorBody";

@@ -325,3 +325,89 @@ pub async fn question_answered(agent: &str) {
         "no tool result carries the answer {answer:?}: {results:?}"
     );
 }
+
+/// (Claude) The model asks a multi-select question (AskUserQuestion with `multiSelect`):
+/// it reaches berth as a `multiple` question, two choices (one holding a comma) are sent
+/// as a list over REST, and the tool result the model gets holds both, each whole.
+pub async fn multiple_choice_question_answered(agent: &str) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let turn = run.send(&sid, "ask several questions").await;
+    let asked = run
+        .wait_event(&sid, "question_asked", |e| {
+            e["kind"] == "question_asked" && e["turn_id"] == turn.as_str()
+        })
+        .await;
+    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
+    let questions = asked["questions"].as_array().expect("questions").clone();
+    let multiple = questions
+        .iter()
+        .find(|q| q["multiple"] == true)
+        .unwrap_or_else(|| panic!("no multiple question: {asked}"));
+    assert_eq!(
+        multiple["options"],
+        json!(fake_model::MULTI_OPTIONS),
+        "{asked}"
+    );
+    let shown = format!("{}{}", asked["message"], multiple["question"]);
+    assert!(shown.contains(fake_model::MULTI_QUESTION), "{asked}");
+    let question_id = multiple["id"].as_str().expect("question id");
+
+    // As a form submits it: two boxes ticked, every other field left empty.
+    let chosen = [fake_model::MULTI_OPTIONS[0], fake_model::MULTI_OPTIONS[2]];
+    let mut answers = serde_json::Map::new();
+    for q in &questions {
+        let id = q["id"].as_str().expect("question id");
+        let value = if id == question_id {
+            json!(chosen)
+        } else {
+            json!("")
+        };
+        answers.insert(id.to_owned(), value);
+    }
+    let (status, body) = run
+        .server
+        .answer_prompt(&sid, &prompt_id, &json!({ "answers": answers }))
+        .await;
+    assert_eq!(status, 200, "answering {asked}: {body}");
+    assert_eq!(
+        body["resolved"]["outcome"]["answers"][question_id],
+        json!(chosen)
+    );
+    run.finished_reply(&sid, &turn).await;
+
+    let results: Vec<String> = run
+        .fake
+        .model_requests()
+        .into_iter()
+        .filter_map(|r| {
+            let c = r.conversation();
+            c.ends_with_tool_result
+                .then(|| c.tool_results.last().cloned())
+                .flatten()
+        })
+        .collect();
+    // claude-agent-acp 0.100.0 joins a multi-select's picks the way Claude Code's own UI
+    // does: `, `-separated, a pick holding `, ` (or `"`) JSON-quoted, so each stays
+    // whole: `lint, "Yes, with tests"`. Split on commas, it would read `lint, Yes, with
+    // tests` (three picks); sent as one string, `"lint, Yes, with tests"` (one).
+    let joined: Vec<String> = chosen
+        .iter()
+        .map(|c| {
+            if c.contains(", ") || c.contains('"') {
+                serde_json::to_string(c).unwrap()
+            } else {
+                (*c).to_owned()
+            }
+        })
+        .collect();
+    let expected = format!(
+        "\"{}\"=\"{}\"",
+        fake_model::MULTI_QUESTION,
+        joined.join(", ")
+    );
+    assert!(
+        results.iter().any(|r| r.contains(&expected)),
+        "no tool result carries both choices as {expected}: {results:?}"
+    );
+}
