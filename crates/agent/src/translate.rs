@@ -233,7 +233,13 @@ pub(crate) fn questions(schema: &acp::ElicitationSchema) -> Vec<Question> {
         .properties
         .iter()
         .map(|(name, property)| {
-            let (title, description, options) = describe_property(property);
+            let (title, description, mut options) = describe_property(property);
+            // A form listing an option twice would have it ticked twice (and refused as
+            // chosen twice): each option once, in the order offered.
+            if let Some(options) = &mut options {
+                let mut seen = std::collections::HashSet::new();
+                options.retain(|o| seen.insert(o.clone()));
+            }
             Question {
                 id: name.clone(),
                 question: title.or(description).unwrap_or_else(|| name.clone()),
@@ -326,19 +332,8 @@ pub(crate) fn answers_to_content(
             continue;
         }
         let value = match (property, answer) {
-            (P::Array(_), AnswerValue::Many(choices)) => V::StringArray(choices),
-            (P::Array(array), AnswerValue::One(answer)) => {
-                let whole = array_options(array).is_some_and(|o| o.contains(&answer));
-                V::StringArray(if whole {
-                    vec![answer]
-                } else {
-                    answer
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|item| !item.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
+            (P::Array(array), answer) => {
+                V::StringArray(answer.choices(array_options(array).as_deref()))
             }
             (_, AnswerValue::One(answer)) => typed(property, answer),
             // Only multi-selects take lists (the session refuses others): one choice is
@@ -693,6 +688,21 @@ mod tests {
         assert_eq!(
             serde_json::to_value(answers_to_content(&form(), split)).unwrap(),
             json!({"checks": ["lint", "docs"]})
+        );
+    }
+
+    #[test]
+    fn an_option_listed_twice_is_offered_once() {
+        let schema: acp::ElicitationSchema = serde_json::from_value(json!({
+            "type": "object",
+            "properties": {
+                "pick": {"type": "array", "items": {"type": "string", "enum": ["a", "b", "a"]}}
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            questions(&schema)[0].options.as_deref(),
+            Some(&["a".to_owned(), "b".to_owned()][..])
         );
     }
 

@@ -19,6 +19,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::cli::AttachArgs;
 use crate::client::Client;
 
+/// berth's own status lines, on stderr. They quote server and agent text (titles,
+/// errors, close reasons), so they are cleaned like everything printed.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!("{}", clean(&format!($($arg)*)))
+    };
+}
+
 /// Why one connection's pump ended.
 enum End {
     Quit,
@@ -59,20 +67,20 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
                 match view.pump(&client, ws, input.as_mut()).await {
                     Ok(End::Quit) => return Ok(()),
                     Ok(End::Lost(why)) => {
-                        eprintln!(
+                        note!(
                             "\n[berth: connection lost ({why}); resuming after seq {}]",
                             view.last_seq
                         );
                     }
                     Err(error) => {
-                        eprintln!(
+                        note!(
                             "\n[berth: connection lost ({error:#}); resuming after seq {}]",
                             view.last_seq
                         );
                     }
                 }
             }
-            Err(error) => eprintln!("[berth: cannot connect ({error:#}); retrying]"),
+            Err(error) => note!("[berth: cannot connect ({error:#}); retrying]"),
         }
         let jitter = Duration::from_millis(rand::random::<u64>() % 250);
         tokio::time::sleep(backoff + jitter).await;
@@ -136,7 +144,7 @@ impl View {
                         None => return Ok(End::Lost("closed".into())),
                     };
                     if self.raw {
-                        println!("{text}");
+                        println!("{}", raw_line(&text));
                     }
                     let frame: ServerFrame = serde_json::from_str(&text).context("unreadable frame from server")?;
                     if let Some(end) = self.on_frame(frame, &mut ws).await? {
@@ -172,11 +180,11 @@ impl View {
             ServerFrame::Attached { summary, epoch, .. } => {
                 self.epoch = Some(epoch);
                 if !self.raw && !self.attached_once {
-                    eprintln!(
+                    note!(
                         "[berth: attached to \"{}\" ({}, {} agent); type a prompt, /cancel or /quit]",
-                        clean(&summary.title),
+                        summary.title,
                         crate::status_name(summary.status),
-                        clean(&summary.agent)
+                        summary.agent
                     );
                 }
                 self.attached_once = true;
@@ -189,7 +197,7 @@ impl View {
             } => {
                 let first = first_seq.unwrap_or(seq);
                 if first != self.last_seq + 1 {
-                    eprintln!(
+                    note!(
                         "[berth: warning: expected seq {}, got {first}]",
                         self.last_seq + 1
                     );
@@ -201,7 +209,7 @@ impl View {
                 }
             }
             ServerFrame::Reset { epoch, .. } => {
-                eprintln!(
+                note!(
                     "[berth: the server cannot resume this cursor; replaying the session from the start]"
                 );
                 self.epoch = Some(epoch);
@@ -210,11 +218,11 @@ impl View {
                 self.send_attach(ws).await?;
             }
             ServerFrame::SessionDeleted { session } if session == self.session => {
-                eprintln!("[berth: the session was deleted]");
+                note!("[berth: the session was deleted]");
                 return Ok(Some(End::Quit));
             }
             ServerFrame::Error { code, message, .. } => {
-                eprintln!("[berth: error {code:?}: {}]", clean(&message));
+                note!("[berth: error {code:?}: {message}]");
                 if code == berth_protocol::ErrorCode::NotFound {
                     return Ok(Some(End::Quit));
                 }
@@ -272,7 +280,7 @@ impl View {
             },
         };
         if let Err(error) = result {
-            eprintln!("[berth: {error:#}]");
+            note!("[berth: {error:#}]");
         }
         None
     }
@@ -359,6 +367,25 @@ fn clean(text: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(text);
     }
     text.chars().filter(|&c| keep(c)).collect::<String>().into()
+}
+
+/// A frame as printed by `--raw`: the JSON the server sent, with any control character
+/// (serde_json leaves DEL and C1 characters such as U+009B, a terminal's CSI, unescaped)
+/// written as a `\uXXXX` escape. Compact JSON has control characters only inside
+/// strings, where the escape means the same character: the line stays the same JSON.
+fn raw_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// How a rendered event is shown.
@@ -461,10 +488,13 @@ fn describe(event: &Event) -> (Tone, String) {
                 let _ = writeln!(out, "  {}: {} {}", q.id, q.question, options);
             }
             match questions.as_slice() {
-                [q] if q.multiple => writeln!(
+                [q] if q.multiple && q.options.is_some() => writeln!(
                     out,
                     "  type the numbers of your choices (e.g. 1,3), or `cancel`"
                 ),
+                [q] if q.multiple => {
+                    writeln!(out, "  type your choices separated by commas, or `cancel`")
+                }
                 qs if qs.iter().any(|q| q.multiple) => writeln!(
                     out,
                     "  type id=value pairs (id=1,3 for several choices), or `cancel`"
@@ -568,6 +598,22 @@ mod tests {
             json!({"kind": "agent_thought_chunk", "turn_id": "t1", "text": "think\x1b[0m"}),
         ));
         assert_eq!((tone, text.as_str()), (Tone::Dim, "think[0m"));
+    }
+
+    #[test]
+    fn raw_frames_stay_the_same_json_without_control_characters() {
+        let frame = json!({"type": "event", "text": "a\u{9b}31m\u{7f}b\x1b[2J"});
+        let text = serde_json::to_string(&frame).unwrap();
+        let line = raw_line(&text);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            frame
+        );
+        assert!(matches!(
+            raw_line("{\"a\":1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

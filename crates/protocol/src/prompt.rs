@@ -48,18 +48,32 @@ pub enum AnswerValue {
 }
 
 impl AnswerValue {
-    /// The choices given: a string is one choice, an empty string none.
-    pub fn choices(&self) -> &[String] {
+    /// The choices this answer gives a `multiple` question offering `options`: a list as
+    /// it is; a string that is one of the options is that one choice (commas and all);
+    /// any other string is split on commas, trimmed, blanks dropped (free text typed as
+    /// `a, b`, as berth read it before answers could be lists). The server's check and
+    /// the agent's reply both use this, so what is checked is what the agent gets.
+    pub fn choices(&self, options: Option<&[String]>) -> Vec<String> {
         match self {
-            AnswerValue::One(value) if value.is_empty() => &[],
-            AnswerValue::One(value) => std::slice::from_ref(value),
-            AnswerValue::Many(values) => values,
+            AnswerValue::Many(values) => values.clone(),
+            AnswerValue::One(value) if options.is_some_and(|o| o.contains(value)) => {
+                vec![value.clone()]
+            }
+            AnswerValue::One(value) => value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 
     /// Unanswered: `""` or `[]` (an optional question may be submitted so).
     pub fn is_empty(&self) -> bool {
-        self.choices().is_empty()
+        match self {
+            AnswerValue::One(value) => value.is_empty(),
+            AnswerValue::Many(values) => values.is_empty(),
+        }
     }
 }
 

@@ -948,11 +948,26 @@ fn answer_values_keep_the_v1_string_shape() {
         serde_json::to_value(AnswerValue::from(vec!["a, b".to_owned()])).unwrap(),
         json!(["a, b"])
     );
-    assert_eq!(AnswerValue::from("red").choices(), ["red".to_owned()]);
     assert!(AnswerValue::from("").is_empty());
     assert!(AnswerValue::Many(vec![]).is_empty());
+}
+
+#[test]
+fn an_answer_gives_a_multiple_question_its_choices() {
+    let options = ["lint".to_owned(), "Yes, with tests".to_owned()];
+    let choices = |answer: AnswerValue| answer.choices(Some(&options));
+    // A list as it is, commas inside a choice kept.
     assert_eq!(
-        AnswerValue::Many(vec!["a".into(), "b".into()]).choices(),
+        choices(vec!["Yes, with tests".to_owned(), "lint".to_owned()].into()),
+        ["Yes, with tests", "lint"]
+    );
+    // A string that is an option is that one choice.
+    assert_eq!(choices("Yes, with tests".into()), ["Yes, with tests"]);
+    // Any other string is split on commas, blanks dropped.
+    assert_eq!(choices("lint, docs".into()), ["lint", "docs"]);
+    assert_eq!(choices(" , ".into()), Vec::<String>::new());
+    assert_eq!(
+        AnswerValue::from("a, b").choices(None),
         ["a".to_owned(), "b".to_owned()]
     );
 }

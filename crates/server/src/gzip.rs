@@ -28,27 +28,34 @@ pub(crate) fn worth_it(content_type: &str, len: usize) -> bool {
             || content_type.starts_with("application/wasm"))
 }
 
-/// Whether the request's `Accept-Encoding` takes gzip (`gzip`, `x-gzip` or `*`, with no
-/// `q=0`).
+/// Whether the request's `Accept-Encoding` takes gzip: `gzip` (or `x-gzip`) with a
+/// weight above 0, or else `*` with a weight above 0. An explicit `gzip;q=0` refuses it
+/// whatever `*` says (RFC 9110 §12.5.3).
 pub(crate) fn accepted(request: &HeaderMap) -> bool {
-    request
+    let mut gzip = None;
+    let mut any = None;
+    let codings = request
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            ["gzip", "x-gzip", "*"]
-                .iter()
-                .any(|g| name.eq_ignore_ascii_case(g))
-                && !refused
-        })
+        .flat_map(|v| v.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let weighted = parts.all(|p| {
+            let Some((key, value)) = p.split_once('=') else {
+                return true;
+            };
+            !key.trim().eq_ignore_ascii_case("q")
+                || value.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
+        });
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weighted);
+        } else if name == "*" {
+            any = Some(weighted);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// `data` gzipped, compressed on the first call for this content hash. `None` if the
@@ -92,6 +99,9 @@ mod tests {
             assert!(accepted(&request(yes)), "{yes}");
         }
         for no in [
+            "gzip;q=0, *",
+            "*, gzip;q=0",
+            "gzip; Q=0",
             "identity",
             "br",
             "gzip;q=0",

@@ -184,7 +184,12 @@ fn file_response(
     // Text files go gzipped to clients that take it; the two copies are two
     // representations, so each has its own ETag and caches must key on Accept-Encoding.
     let varies = gzip::worth_it(content_type, asset.data.len());
-    let gzipped = varies && gzip::accepted(request);
+    // Compressed (or taken from the cache) before the ETag is chosen: if it ever failed,
+    // the plain copy goes out under the plain copy's ETag.
+    let compressed = (varies && gzip::accepted(request))
+        .then(|| gzip::compressed(&asset.sha256, &asset.data))
+        .flatten();
+    let gzipped = compressed.is_some();
     let hash: String = asset.sha256[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -206,10 +211,6 @@ fn file_response(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let compressed = gzipped
-            .then(|| gzip::compressed(&asset.sha256, &asset.data))
-            .flatten();
-        let encoded = compressed.is_some();
         // Embedded files are `'static`: no copy per request.
         let body = compressed.unwrap_or_else(|| match asset.data {
             Cow::Borrowed(bytes) => bytes::Bytes::from_static(bytes),
@@ -217,7 +218,7 @@ fn file_response(
         });
         let mut response = body.into_response();
         set(&mut response, header::CONTENT_TYPE, content_type);
-        if encoded {
+        if gzipped {
             set(&mut response, header::CONTENT_ENCODING, "gzip");
         }
         response
@@ -535,6 +536,16 @@ mod tests {
         let (status, _, body) = get_with(path, &again, big).await;
         assert_eq!(status, StatusCode::NOT_MODIFIED);
         assert!(body.is_empty());
+        // …and is not the plain copy: a client holding it that no longer takes gzip
+        // gets the plain file.
+        let mut plain_now = HeaderMap::new();
+        plain_now.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
+        let (status, _, body) = get_with(path, &plain_now, big).await;
+        assert_eq!((status, body), (StatusCode::OK, big_script()));
+
+        // HEAD: the gzipped copy's headers (axum drops the body).
+        let head = serve(&Method::HEAD, path, &gzip, false, big);
+        assert_eq!(header(head.headers(), header::CONTENT_ENCODING), "gzip");
 
         // Small files and compressed formats go as they are.
         for small in ["/assets/index-Ab12.js", "/assets/font-Ef56.woff2"] {

@@ -121,6 +121,7 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
                     )));
                 }
             }
+            let mut answered = false;
             for q in questions {
                 let Some(value) = answers.get(&q.id) else {
                     if q.optional {
@@ -131,11 +132,11 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
                         q.id
                     )));
                 };
-                validate_answer(q, value)?;
+                answered |= validate_answer(q, value)?;
             }
             // A form whose every question is optional still needs some answer: an empty
             // submission would tell the agent "accepted" with nothing in it.
-            if answers.values().all(AnswerValue::is_empty) {
+            if !answered {
                 return Err(SessionError::BadRequest(
                     "answer at least one question, or cancel the prompt".into(),
                 ));
@@ -151,11 +152,12 @@ fn validate(event: &Event, answer: &Answer) -> Result<(), SessionError> {
     }
 }
 
-/// One question's answer. A `multiple` question takes a list of distinct choices (a
-/// string counts as one choice), each an offered option unless free text is allowed; an
-/// empty list (or `""`) leaves it unanswered, which only an optional question may be.
-/// Any other question takes one string, from its options unless free text is allowed.
-fn validate_answer(q: &Question, value: &AnswerValue) -> Result<(), SessionError> {
+/// One question's answer; whether it gives anything. A `multiple` question takes
+/// distinct choices (read by `AnswerValue::choices`, exactly as the agent will get them),
+/// each an offered option unless free text is allowed; no choice leaves it unanswered,
+/// which only an optional question may be. Any other question takes one string, from its
+/// options unless free text is allowed.
+fn validate_answer(q: &Question, value: &AnswerValue) -> Result<bool, SessionError> {
     let id = &q.id;
     let closed = q.options.as_ref().filter(|_| !q.free_text);
     if !q.multiple {
@@ -166,16 +168,16 @@ fn validate_answer(q: &Question, value: &AnswerValue) -> Result<(), SessionError
         };
         // An optional field may be submitted empty, as forms do.
         if q.optional && value.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         return match closed {
             Some(options) if !options.contains(value) => Err(SessionError::BadRequest(format!(
                 "`{value}` is not an option of question `{id}`; choose one of {options:?}"
             ))),
-            _ => Ok(()),
+            _ => Ok(!value.is_empty()),
         };
     }
-    let choices = value.choices();
+    let choices = value.choices(q.options.as_deref());
     if choices.is_empty() && !q.optional {
         return Err(SessionError::BadRequest(format!(
             "question `{id}` is not answered (choose one or more)"
@@ -200,7 +202,7 @@ fn validate_answer(q: &Question, value: &AnswerValue) -> Result<(), SessionError
             )));
         }
     }
-    Ok(())
+    Ok(!choices.is_empty())
 }
 
 #[cfg(test)]
@@ -401,9 +403,12 @@ mod tests {
                 "`lint` is chosen twice",
             ),
             (many(&[("question_0", &["lint", ""])]), "a choice is empty"),
-            // A comma does not split a choice: "Yes" is no option.
+            // A string that is no option is read as a comma list, each checked.
             (answers(&[("question_0", "Yes")]), "`Yes` is not an option"),
-            (answers(&[("question_0", "lint, docs")]), "not an option"),
+            (
+                answers(&[("question_0", "lint, purple")]),
+                "`purple` is not an option",
+            ),
             // Unanswered everywhere: the all-optional form still needs an answer.
             (many(&[("question_0", &[])]), "answer at least one question"),
             (
@@ -435,9 +440,11 @@ mod tests {
         };
         assert!(prompts.take_for_answer("p4", &chosen).is_ok());
 
-        // A single string is one choice, even one holding a comma.
+        // A single string that is an option is one choice, commas and all; another is a
+        // comma list of options.
         for one in [
             answers(&[("question_0", "Yes, with tests")]),
+            answers(&[("question_0", "lint, docs")]),
             many(&[("question_0", &["docs"])]),
             // Nothing picked, something typed in "Other".
             Answer::Answers {
@@ -514,6 +521,28 @@ mod tests {
                     "p4",
                     &many(&[("question_0", &["lint", "my own, with a comma"])])
                 )
+                .is_ok()
+        );
+    }
+
+    /// A string to a free-text `multiple` question is checked as the agent will get it:
+    /// split on commas (what is checked is what is sent).
+    #[test]
+    fn a_string_to_a_free_text_multiple_question_is_checked_as_sent() {
+        let mut prompts = Prompts::default();
+        let mut pending = multiple_form(false);
+        if let Event::QuestionAsked { questions, .. } = &mut pending.event {
+            questions[0].free_text = true;
+            questions[0].options = None;
+        }
+        prompts.insert("p4".into(), pending);
+        let message = refused(&mut prompts, "p4", &answers(&[("question_0", ",")]));
+        assert!(message.contains("not answered"), "{message}");
+        let message = refused(&mut prompts, "p4", &answers(&[("question_0", "a, a")]));
+        assert!(message.contains("chosen twice"), "{message}");
+        assert!(
+            prompts
+                .take_for_answer("p4", &answers(&[("question_0", "a, b")]))
                 .is_ok()
         );
     }

@@ -203,6 +203,17 @@ describe("Viewport", () => {
       vp.markRead("b", 4);
       await vi.advanceTimersByTimeAsync(0);
       expect(calls[calls.length - 1]).toBe("read b 4");
+      // A session leaving the screen sends what was seen at once, not after the gap.
+      vp.show("a");
+      vp.markRead("a", 70);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls[calls.length - 1]).toBe("read a 70");
+      vp.markRead("a", 75);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(calls[calls.length - 1]).toBe("read a 70");
+      vp.show("b");
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls[calls.length - 1]).toBe("read a 75");
     } finally {
       vi.useRealTimers();
     }

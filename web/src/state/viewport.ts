@@ -58,6 +58,10 @@ export class Viewport {
   private readonly readSent = new Map<string, number>();
   private readonly readInFlight = new Set<string>();
   private readonly readWanted = new Map<string, number>();
+  /** The gap after a session's last read update, while it runs. */
+  private readonly readGap = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Sessions whose next read update must not wait for a gap (they left the screen). */
+  private readonly readNow = new Set<string>();
   private inboxFetch: Promise<void> | null = null;
   private inboxAgain = false;
 
@@ -74,6 +78,9 @@ export class Viewport {
 
   /** The session on screen (or none). Attaches it; may detach a long-unseen one. */
   show(id: string | null): void {
+    // What was seen of the session leaving the screen is sent now: its sidebar row is
+    // about to show its unread count, which must not count what was just on screen.
+    if (this.active !== null && this.active !== id) this.flushRead(this.active);
     this.active = id;
     if (id === null) return;
     const now = (this.opts.now ?? Date.now)();
@@ -327,12 +334,31 @@ export class Viewport {
       })
       .finally(() => {
         // Still "in flight" for the gap: calls meanwhile only raise `readWanted`.
-        setTimeout(() => {
-          this.readInFlight.delete(id);
-          const wanted = this.readWanted.get(id);
-          this.readWanted.delete(id);
-          if (wanted !== undefined) this.markRead(id, wanted);
-        }, this.opts.readIntervalMs ?? READ_INTERVAL_MS);
+        const gap = this.readNow.delete(id) ? 0 : (this.opts.readIntervalMs ?? READ_INTERVAL_MS);
+        this.readGap.set(
+          id,
+          setTimeout(() => this.readGapOver(id), gap),
+        );
       });
+  }
+
+  private readGapOver(id: string): void {
+    this.readGap.delete(id);
+    this.readInFlight.delete(id);
+    const wanted = this.readWanted.get(id);
+    this.readWanted.delete(id);
+    if (wanted !== undefined) this.markRead(id, wanted);
+  }
+
+  /** Send a session's newest read cursor without waiting for the gap. */
+  private flushRead(id: string): void {
+    if (!this.readWanted.has(id)) return;
+    const timer = this.readGap.get(id);
+    if (timer === undefined) {
+      this.readNow.add(id); // a request is in flight: no gap after it
+      return;
+    }
+    clearTimeout(timer);
+    this.readGapOver(id);
   }
 }

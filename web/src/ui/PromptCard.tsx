@@ -177,7 +177,7 @@ function QuestionForm({
               <input
                 type="text"
                 className="input"
-                placeholder={options.length === 0 ? "Your answer" : q.multiple ? "Or add your own" : "Or type an answer"}
+                placeholder={options.length > 0 ? (q.multiple ? "Or add your own" : "Or type an answer") : q.multiple ? "Your answers, separated by commas" : "Your answer"}
                 value={!q.multiple && options.includes(values[q.id] ?? "") ? "" : (values[q.id] ?? "")}
                 onChange={(e) => set(e.target.value)}
                 data-testid={`question-text-${q.id}`}

@@ -73,6 +73,12 @@ describe("multiple-choice questions", () => {
     expect(toggle(options, ["a", "c"], "a", false)).toEqual(["c"]);
   });
 
+  it("with no options to tick, typed text is a comma-separated list of choices", () => {
+    const free = multi("tags", [], { free_text: true });
+    expect(formAnswer([free], { tags: " a, b ,, a " }).answers).toEqual({ tags: ["a", "b"] });
+    expect(formAnswer([free], { tags: " , " }).complete).toBe(false);
+  });
+
   it("choices ignore ticks that are not options", () => {
     expect(choices(checks, ["lint", "nope"])).toEqual(["lint"]);
   });

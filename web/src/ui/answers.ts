@@ -16,14 +16,17 @@ function filled(value: string | undefined): value is string {
 
 /**
  * The choices of a `multiple` question: the ticked options in the order offered, then
- * the typed text (free-text questions only) as one more choice, unless it repeats one.
- * Typed text is one choice even when it holds commas.
+ * the typed text (free-text questions only), unless it repeats one. Beside options,
+ * typed text is one more choice, commas and all; with no options to tick it is the
+ * whole answer, read as a comma-separated list (as the server reads such a string).
  */
 export function choices(q: Question, ticked: readonly string[] = [], typed?: string): string[] {
   const options = q.options ?? [];
   const out = options.filter((o) => ticked.includes(o));
+  if (!q.free_text && options.length > 0) return out;
   const text = typed?.trim() ?? "";
-  if ((q.free_text || options.length === 0) && text !== "" && !out.includes(text)) out.push(text);
+  const typedChoices = options.length === 0 ? text.split(",").map((t) => t.trim()) : [text];
+  for (const t of typedChoices) if (t !== "" && !out.includes(t)) out.push(t);
   return out;
 }
 
