@@ -1,8 +1,9 @@
 // @ts-check
 // A tiny ACP agent (JSON-RPC 2.0, one message per line on stdio) for the end-to-end tests:
 // every prompt gets a thought, a plan, an edit tool call carrying a diff, and a markdown
-// reply with a highlighted code block. It lets the UI's rich rendering be checked through
-// the real server, which the scripted demo agent does not exercise (it sends no diffs).
+// reply with a highlighted code block (`/bigdiff`: a huge diff and a long output). It lets
+// the UI's rich rendering be checked through the real server, which the scripted demo
+// agent does not exercise (it sends no diffs).
 
 import { createInterface } from "node:readline";
 
@@ -50,6 +51,66 @@ function streamAtRate(id, sid, n, perSec) {
   tick();
 }
 
+/**
+ * `/bigdiff`: one big edit (a ~3 000-line diff in ~330 hunks, plus a 40-line insertion) and
+ * one long command output (2 000 lines in a fenced block, streamed as a call then an
+ * update). `/bigdiff more` restates that output with 500 more lines (a later update of the
+ * same call), to check that an expanded fold stays expanded while content arrives.
+ */
+function bigDiffTexts() {
+  const old = [];
+  const neu = [];
+  for (let i = 1; i <= 6600; i++) {
+    old.push(`    entry(${i}, "value ${i}"),`);
+    neu.push(i % 20 === 7 ? `    entry(${i}, "VALUE ${i}"),` : `    entry(${i}, "value ${i}"),`);
+    if (i === 3000) for (let j = 1; j <= 40; j++) neu.push(`    extra(${j}),`);
+  }
+  return { oldText: `${old.join("\n")}\n`, newText: `${neu.join("\n")}\n` };
+}
+
+/** A fenced command output of `n` lines (as agents send a shell tool's output). @param {number} n */
+function bigOutput(n) {
+  const lines = ["$ cargo test --workspace"];
+  for (let i = 1; i < n; i++) lines.push(`test suite_${Math.ceil(i / 50)}::case_${i} ... ok`);
+  return "```console\n" + lines.join("\n") + "\n```";
+}
+
+/** @param {string} text */
+function outputContent(text) {
+  return [{ type: "content", content: { type: "text", text } }];
+}
+
+/** @param {unknown} id @param {string} sid @param {boolean} more */
+function bigDiff(id, sid, more) {
+  const cwd = process.cwd();
+  if (more) {
+    update(sid, { sessionUpdate: "tool_call_update", toolCallId: "bigdiff-out", content: outputContent(bigOutput(2500)) });
+    send({ id, result: { stopReason: "end_turn" } });
+    return;
+  }
+  const { oldText, newText } = bigDiffTexts();
+  update(sid, {
+    sessionUpdate: "tool_call",
+    toolCallId: "bigdiff-edit",
+    title: "Edit src/big/table.rs",
+    kind: "edit",
+    status: "completed",
+    locations: [{ path: `${cwd}/src/big/table.rs` }],
+    content: [{ type: "diff", path: `${cwd}/src/big/table.rs`, oldText, newText }],
+  });
+  update(sid, {
+    sessionUpdate: "tool_call",
+    toolCallId: "bigdiff-out",
+    title: "cargo test --workspace",
+    kind: "execute",
+    status: "in_progress",
+    content: outputContent(bigOutput(1000)),
+  });
+  update(sid, { sessionUpdate: "tool_call_update", toolCallId: "bigdiff-out", status: "completed", content: outputContent(bigOutput(2000)) });
+  update(sid, { sessionUpdate: "agent_message_chunk", content: { type: "text", text: "Changed every 20th entry and ran the tests." } });
+  send({ id, result: { stopReason: "end_turn" } });
+}
+
 /** Requests this agent sent to the client, waiting for their answer: id → what to do with it. */
 const waiting = new Map();
 let requests = 0;
@@ -95,6 +156,10 @@ rl.on("line", (line) => {
       const rate = /^\/rate (\d+) (\d+)$/.exec(text.trim());
       if (rate) {
         streamAtRate(msg.id, sid, Number(rate[1]), Number(rate[2]));
+        break;
+      }
+      if (text.trim() === "/bigdiff" || text.trim() === "/bigdiff more") {
+        bigDiff(msg.id, sid, text.trim() === "/bigdiff more");
         break;
       }
       if (text.trim() === "/form") {

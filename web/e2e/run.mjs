@@ -295,7 +295,7 @@ group("background session", () => {
       const n = await count();
       return n >= 10 ? n : 0;
     }, { what: "unread badge shows" });
-    await waitFor(async () => (await count()) > first, { what: "unread badge grows" });
+    await waitFor(async () => (await count()) > first + 20, { what: "unread badge grows" });
     await screenshot(page, "background-unread");
     assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
     assert.equal(await page.getByTestId("session-pane").innerHTML(), paneBefore, "the pane on screen did not change");
@@ -344,7 +344,7 @@ group("background session", () => {
       const n = await count();
       return n >= 10 ? n : 0;
     }, { what: "unread badge shows" });
-    await waitFor(async () => (await count()) > first, { what: "unread badge grows" });
+    await waitFor(async () => (await count()) > first + 20, { what: "unread badge grows" });
     // The tab follows it live in the background (its own state), not on screen.
     await waitFor(async () => ((await storeState(page, bg.id))?.chunks ?? 0) > 20, { what: "background state follows the stream" });
     assert.equal(await page.getByTestId("session-pane").getAttribute("data-session-id"), fg.id);
@@ -577,6 +577,94 @@ group("rich rendering and the main screens", () => {
     assert.ok((await agent.locator("pre code .hljs-keyword").count()) > 0, "code is highlighted");
     assert.equal(await agent.locator("table").count(), 1);
     await screenshot(page, "rich-rendering");
+    await page.close();
+    assert.deepEqual(env.browser.errors, []);
+  });
+
+  test("long tool output and big diffs fold: few rows, exact counts, all on demand, kept open while content arrives", async () => {
+    const s = await env.server.createSession("big diff", "fixture");
+    await env.server.turn(s.id, "/bigdiff");
+    const log = await env.server.events(s.id);
+    // The exact counts, from what the agent sent: the diff's lines (by the library the UI
+    // uses) and the output's lines inside its fence.
+    const { structuredPatch } = await import("diff");
+    const call = (/** @type {any[]} */ events, /** @type {string} */ id) =>
+      events.filter((e) => (e.event.kind === "tool_call" || e.event.kind === "tool_call_update") && e.event.tool_call_id === id && e.event.content).at(-1)?.event.content[0];
+    const edit = call(log, "bigdiff-edit");
+    const patch = structuredPatch("a", "b", edit.oldText ?? edit.old_text, edit.newText ?? edit.new_text, "", "", { context: 3 });
+    const diffLines = patch.hunks.reduce((n, h) => n + h.lines.filter((l) => /^[-+ ]/.test(l)).length, 0);
+    const outputLines = (/** @type {any} */ c) => c.content.text.split("\n").length - 2;
+    assert.ok(diffLines > 2500, `a big diff (${diffLines} lines)`);
+    assert.equal(outputLines(call(log, "bigdiff-out")), 2000);
+    const fmt = (/** @type {number} */ n) => n.toLocaleString("en-US");
+
+    const page = await env.browser.tab(`/s/${s.id}`);
+    await waitRendered(page, log.length, "the /bigdiff turn");
+    const t = page.getByTestId("transcript");
+    const diffItem = t.locator('[data-testid="item-tool"][data-tool-call-id="bigdiff-edit"]');
+    const outItem = t.locator('[data-testid="item-tool"][data-tool-call-id="bigdiff-out"]');
+    const diffRows = diffItem.locator("tr.diff-add, tr.diff-del, tr.diff-ctx");
+    const outShown = async () => ((await outItem.locator("pre code").textContent()) ?? "").replace(/\n$/, "").split("\n").length;
+
+    // Folded: the first part only, the exact count on the button and of what is hidden.
+    const shownDiff = await diffRows.count();
+    assert.ok(shownDiff >= 80 && shownDiff <= 160, `the folded diff renders few rows (${shownDiff})`);
+    const diffToggle = diffItem.getByTestId("fold-toggle");
+    assert.equal(await diffToggle.innerText(), `Show all ${fmt(diffLines)} lines`);
+    assert.equal(await diffToggle.getAttribute("aria-expanded"), "false");
+    assert.equal(await diffItem.getByTestId("fold-note").innerText(), `${fmt(diffLines - shownDiff)} more lines`);
+    const shownOut = await outShown();
+    assert.equal(shownOut, 120, "the folded output renders its first 120 lines");
+    const outToggle = outItem.getByRole("button", { name: "Show all 2,000 lines" });
+    assert.equal(await outToggle.getAttribute("aria-expanded"), "false");
+    assert.equal(await outItem.getByTestId("fold-note").innerText(), `${fmt(2000 - shownOut)} more lines`);
+    await diffToggle.scrollIntoViewIfNeeded();
+    await screenshot(page, "fold-diff");
+
+    // Expanding shows every row and leaves the reader where they were.
+    const scrollTop = () => t.evaluate((el) => el.scrollTop);
+    const topBefore = await scrollTop();
+    await diffToggle.click();
+    await waitFor(async () => (await diffRows.count()) === diffLines, { what: `all ${diffLines} diff rows` });
+    assert.equal(await diffToggle.getAttribute("aria-expanded"), "true");
+    assert.equal(await diffToggle.innerText(), "Show less");
+    assert.ok(Math.abs((await scrollTop()) - topBefore) <= 1, "expanding did not move the transcript");
+    await screenshot(page, "fold-diff-expanded");
+
+    // Expanding at the end of the transcript (where it follows what arrives) does not jump
+    // to the bottom of what opened: the reader stays, and is offered the way back down.
+    await t.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await page.getByTestId("jump-latest").waitFor({ state: "detached" });
+    const atEnd = await scrollTop();
+    await outToggle.click();
+    await waitFor(async () => (await outShown()) === 2000, { what: "all 2000 output lines" });
+    await page.getByTestId("jump-latest").waitFor();
+    assert.ok(Math.abs((await scrollTop()) - atEnd) <= 1, "expanding at the end did not move the transcript");
+
+    // The output, expanded and read in its middle, stays so when a later update adds to it.
+    const middle = outItem.locator("pre code");
+    await middle.evaluate((el) => {
+      const scroller = /** @type {HTMLElement} */ (el.closest('[data-testid="transcript"]'));
+      scroller.scrollTop += el.getBoundingClientRect().top - scroller.getBoundingClientRect().top + el.getBoundingClientRect().height / 2;
+    });
+    const y = async () => middle.evaluate((el) => el.getBoundingClientRect().top);
+    const before = { top: await scrollTop(), y: await y() };
+    await env.server.turn(s.id, "/bigdiff more");
+    await waitRendered(page, (await env.server.events(s.id)).length, "the update");
+    await waitFor(async () => (await outShown()) === 2500, { what: "the updated output, whole" });
+    const outLess = outItem.getByTestId("fold-toggle");
+    assert.equal(await outLess.getAttribute("aria-expanded"), "true", "still expanded after the update");
+    assert.equal(await outLess.innerText(), "Show less");
+    assert.ok(Math.abs((await scrollTop()) - before.top) <= 1 && Math.abs((await y()) - before.y) <= 1, "the update did not move what is read");
+
+    // "Show less" (stuck to the bottom while the output runs past it) folds again; the
+    // button stays under the pointer, now with the new count.
+    const barY = await outLess.evaluate((el) => el.getBoundingClientRect().top);
+    await outLess.click();
+    await waitFor(async () => (await outShown()) === 120, { what: "the output folded again" });
+    assert.equal(await outLess.innerText(), "Show all 2,500 lines");
+    assert.equal(await outLess.getAttribute("aria-expanded"), "false");
+    assert.ok(Math.abs((await outLess.evaluate((el) => el.getBoundingClientRect().top)) - barY) <= 2, "the button stayed where it was clicked");
     await page.close();
     assert.deepEqual(env.browser.errors, []);
   });

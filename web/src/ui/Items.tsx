@@ -1,6 +1,8 @@
-import { memo, useState } from "react";
+import { memo, useMemo, useState, type CSSProperties } from "react";
 import type { Item, ItemOf } from "../state/transcript";
-import { diffHunks, toolLocations, toolParts, type ToolPart } from "../render/toolContent";
+import { toolLocations, toolParts, type DiffHunk, type ToolPart } from "../render/toolContent";
+import { DIFF_CHUNK_ROWS, diffChunk, diffModel, foldDiff, foldMarkdown, foldText, type DiffModel } from "../render/fold";
+import { Foldable } from "./Fold";
 import { Markdown } from "./Markdown";
 import { PromptCard } from "./PromptCard";
 
@@ -28,7 +30,7 @@ export const ItemView = memo(function ItemView({ item, session, cwd }: { item: I
     case "thought":
       return <Thought item={item} />;
     case "tool":
-      return <ToolCall item={item} cwd={cwd} />;
+      return <ToolCall item={item} session={session} cwd={cwd} />;
     case "plan":
       return <Plan item={item} />;
     case "prompt":
@@ -105,9 +107,11 @@ function relPath(path: string, cwd?: string): string {
   return path;
 }
 
-function ToolCall({ item, cwd }: { item: ItemOf<"tool">; cwd?: string }) {
-  const parts = toolParts(item.content);
+function ToolCall({ item, session, cwd }: { item: ItemOf<"tool">; session: string; cwd?: string }) {
+  const parts = useMemo(() => toolParts(item.content), [item.content]);
   const locations = toolLocations(item.locations);
+  /** Each part's fold is kept per session, item and part. */
+  const foldId = `${session}/${item.key}`;
   return (
     <div className={`item tool status-${item.status}`} data-testid="item-tool" data-tool-call-id={item.toolCallId}>
       <div className="tool-head">
@@ -133,63 +137,128 @@ function ToolCall({ item, cwd }: { item: ItemOf<"tool">; cwd?: string }) {
         </ul>
       ) : null}
       {parts.map((p, i) => (
-        <ToolPartView key={i} part={p} cwd={cwd} />
+        <ToolPartView key={i} part={p} cwd={cwd} foldId={`${foldId}/${i}`} />
       ))}
-      {item.input !== undefined && item.input !== null ? (
-        <details className="tool-input">
-          <summary>Input</summary>
-          <pre>{JSON.stringify(item.input, null, 2)}</pre>
-        </details>
-      ) : null}
+      {item.input !== undefined && item.input !== null ? <ToolInput input={item.input} foldId={`${foldId}/input`} /> : null}
     </div>
   );
 }
 
-function ToolPartView({ part, cwd }: { part: ToolPart; cwd?: string }) {
+/** The call's input, built only while open (a big file written is a big input). */
+function ToolInput({ input, foldId }: { input: unknown; foldId: string }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className="tool-input" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary>Input</summary>
+      {open ? <PlainText text={JSON.stringify(input, null, 2)} foldId={foldId} /> : null}
+    </details>
+  );
+}
+
+function ToolPartView({ part, cwd, foldId }: { part: ToolPart; cwd?: string; foldId: string }) {
   switch (part.type) {
     case "text":
-      return <Markdown text={part.text} className="tool-text" />;
+      return <ToolText text={part.text} foldId={foldId} />;
     case "diff":
-      return <DiffView path={part.path} shownPath={relPath(part.path, cwd)} oldText={part.oldText} newText={part.newText} />;
+      return <DiffView path={part.path} shownPath={relPath(part.path, cwd)} oldText={part.oldText} newText={part.newText} foldId={foldId} />;
     case "terminal":
       return <div className="tool-terminal">Terminal {part.terminalId}</div>;
     case "other":
-      return <pre className="tool-other">{part.json}</pre>;
+      return <PlainText text={part.json} foldId={foldId} className="tool-other" />;
   }
 }
 
-function DiffView({ path, shownPath, oldText, newText }: { path: string; shownPath?: string; oldText: string | null; newText: string }) {
-  const hunks = diffHunks(oldText, newText);
-  const adds = hunks.reduce((n, h) => n + h.lines.filter((l) => l.kind === "add").length, 0);
-  const dels = hunks.reduce((n, h) => n + h.lines.filter((l) => l.kind === "del").length, 0);
+/** Tool output (markdown); while folded only its first part is rendered. */
+const ToolText = memo(function ToolText({ text, foldId }: { text: string; foldId: string }) {
+  const fold = useMemo(() => foldMarkdown(text), [text]);
+  return <Foldable id={foldId} fold={fold}>{(expanded) => <Markdown text={expanded ? text : fold.head} className="tool-text" />}</Foldable>;
+});
+
+const PlainText = memo(function PlainText({ text, foldId, className }: { text: string; foldId: string; className?: string }) {
+  const fold = useMemo(() => foldText(text), [text]);
+  return <Foldable id={foldId} fold={fold}>{(expanded) => <pre className={className}>{expanded ? text : fold.head}</pre>}</Foldable>;
+});
+
+/**
+ * A diff as unified hunks. Diffed once per content (`diffModel`); while folded only the
+ * first rows are built, and chunks already built are not rendered again.
+ */
+const DiffView = memo(function DiffView({
+  path,
+  shownPath,
+  oldText,
+  newText,
+  foldId,
+}: {
+  path: string;
+  shownPath?: string;
+  oldText: string | null;
+  newText: string;
+  foldId: string;
+}) {
+  const model = useMemo(() => diffModel(oldText, newText), [oldText, newText]);
+  const fold = useMemo(() => foldDiff(model), [model]);
   return (
     <div className="diff" data-testid="diff">
       <div className="diff-head">
         <code title={path}>{shownPath ?? path}</code>
         {oldText === null ? <span className="pill">new file</span> : null}
         <span className="diff-stat">
-          <span className="add">+{adds}</span> <span className="del">−{dels}</span>
+          <span className="add">+{model.adds}</span> <span className="del">−{model.dels}</span>
         </span>
       </div>
+      <Foldable id={foldId} fold={fold}>
+        {(expanded) => {
+          const upto = expanded ? model.rows : fold.shownRows;
+          const chunks = [];
+          // (Each chunk gets its own end: a full one renders nothing again when the fold opens.)
+          for (let i = 0; i * DIFF_CHUNK_ROWS < upto; i++) {
+            chunks.push(<DiffChunk key={i} model={model} index={i} upto={Math.min(upto, (i + 1) * DIFF_CHUNK_ROWS)} />);
+          }
+          return (
+            <div className="diff-rows" style={{ "--ln-width": `${Math.max(3, model.numberWidth)}ch` } as CSSProperties}>
+              {chunks}
+            </div>
+          );
+        }}
+      </Foldable>
+    </div>
+  );
+});
+
+/**
+ * Up to DIFF_CHUNK_ROWS rows of a diff, as a table of its own in a box laid out only near
+ * the screen (`content-visibility`): an expanded 3 000-line diff costs about its visible
+ * part. The line-number columns have one width for the whole diff, so the tables align.
+ */
+const DiffChunk = memo(function DiffChunk({ model, index, upto }: { model: DiffModel; index: number; upto: number }) {
+  const pieces = diffChunk(model, index, upto);
+  let rows = 0;
+  for (const p of pieces) rows += (p.header ? 1 : 0) + p.to - p.from;
+  return (
+    <div className="diff-chunk" style={{ "--rows": rows } as CSSProperties}>
       <table className="diff-body">
         <tbody>
-          {hunks.map((h, i) => (
-            <HunkRows key={i} header={h.header} lines={h.lines} />
+          {pieces.map((p) => (
+            <HunkRows key={p.hunk} hunk={model.hunks[p.hunk]!} header={p.header} from={p.from} to={p.to} />
           ))}
         </tbody>
       </table>
     </div>
   );
-}
+});
 
-function HunkRows({ header, lines }: ReturnType<typeof diffHunks>[number]) {
+/** Lines `from`–`to` of a hunk, after its header if `header`. */
+function HunkRows({ hunk, header, from, to }: { hunk: DiffHunk; header: boolean; from: number; to: number }) {
   return (
     <>
-      <tr className="diff-hunk">
-        <td colSpan={3}>{header}</td>
-      </tr>
-      {lines.map((l, i) => (
-        <tr key={i} className={`diff-${l.kind}`}>
+      {header ? (
+        <tr className="diff-hunk">
+          <td colSpan={3}>{hunk.header}</td>
+        </tr>
+      ) : null}
+      {hunk.lines.slice(from, to).map((l, i) => (
+        <tr key={from + i} className={`diff-${l.kind}`}>
           <td className="ln">{l.oldNo ?? ""}</td>
           <td className="ln">{l.newNo ?? ""}</td>
           <td className="code">

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { SessionView } from "../state/session";
+import { ScrollKeeperContext, type ScrollKeeper } from "./Fold";
 import { ItemView } from "./Items";
 
 /** Items rendered when following the end; older ones come in steps as the user scrolls up. */
@@ -118,6 +119,27 @@ export function Transcript({ view, cwd, busy, waiting, onSeen }: Props) {
     }
   }
 
+  // Folds opening or closing (see Fold.tsx): the reader stays where they read. The
+  // transcript stops following the end first (else it would jump to the bottom of what
+  // opened), then puts the anchor back in place and sees where that left it.
+  const onScrollRef = useRef(onScroll);
+  onScrollRef.current = onScroll;
+  const keeper = useMemo<ScrollKeeper>(
+    () => ({
+      keep(anchor) {
+        const el = scroller.current;
+        if (!el) return () => {};
+        const before = anchor.getBoundingClientRect().top;
+        stuck.current = false;
+        return () => {
+          if (anchor.isConnected) el.scrollTop += anchor.getBoundingClientRect().top - before;
+          onScrollRef.current();
+        };
+      },
+    }),
+    [],
+  );
+
   function jump() {
     stuck.current = true;
     setAway(false);
@@ -136,9 +158,11 @@ export function Transcript({ view, cwd, busy, waiting, onSeen }: Props) {
               </button>
             </div>
           ) : null}
-          {shown.map((item) => (
-            <ItemView key={item.key} item={item} session={view.id} cwd={cwd} />
-          ))}
+          <ScrollKeeperContext.Provider value={keeper}>
+            {shown.map((item) => (
+              <ItemView key={item.key} item={item} session={view.id} cwd={cwd} />
+            ))}
+          </ScrollKeeperContext.Provider>
           {busy ? (
             <div className={`working ${waiting ? "waiting" : ""}`} data-testid="working">
               {waiting ? "Waiting for your answer" : "Working"}
