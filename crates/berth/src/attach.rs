@@ -415,7 +415,12 @@ fn render(event: &Event) {
 /// The terminal text of one event, cleaned.
 fn shown(event: &Event) -> (Tone, String) {
     let (tone, text) = describe(event);
-    (tone, clean(&text).into_owned())
+    // Most text has nothing to clean: keep the described string, no second copy.
+    let cleaned = match clean(&text) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(cleaned) => Some(cleaned),
+    };
+    (tone, cleaned.unwrap_or(text))
 }
 
 /// The terminal text of one event, before cleaning.

@@ -480,24 +480,34 @@ async fn token_prints_the_data_dirs_token() {
     assert_ne!(printed[0], server.token);
 }
 
+/// A new session titled `title` and `berth attach` on it, with stdin to type into, once it
+/// has printed the session's start.
+async fn attach_typing(
+    server: &TestServer,
+    home: &std::path::Path,
+    title: &str,
+) -> (String, Running, tokio::process::ChildStdin) {
+    let id = ok(server, home, &["new", "--title", title])
+        .await
+        .trim()
+        .to_owned();
+    let mut command = berth_command(home);
+    command
+        .args(client_args(server, &["attach", &id]))
+        .stdin(Stdio::piped());
+    let mut attach = Running::spawn(command);
+    let stdin = attach.child.stdin.take().unwrap();
+    attach
+        .until("the session header", |l| l.contains("[session created"))
+        .await;
+    (id, attach, stdin)
+}
+
 #[tokio::test]
 async fn attach_answers_a_permission_prompt_typed_on_stdin() {
     let server = TestServer::start().await;
     let home = tempfile::tempdir().unwrap();
-    let id = ok(&server, home.path(), &["new", "--title", "typed"])
-        .await
-        .trim()
-        .to_owned();
-
-    let mut command = berth_command(home.path());
-    command
-        .args(client_args(&server, &["attach", &id]))
-        .stdin(Stdio::piped());
-    let mut attach = Running::spawn(command);
-    let mut stdin = attach.child.stdin.take().unwrap();
-    attach
-        .until("the session header", |l| l.contains("[session created"))
-        .await;
+    let (id, mut attach, mut stdin) = attach_typing(&server, home.path(), "typed").await;
 
     server.send(&id, "/permission").await;
     attach
@@ -553,20 +563,7 @@ async fn attach_answers_a_permission_prompt_typed_on_stdin() {
 async fn attach_answers_a_multiple_choice_question_by_numbers() {
     let server = TestServer::start().await;
     let home = tempfile::tempdir().unwrap();
-    let id = ok(&server, home.path(), &["new", "--title", "checks"])
-        .await
-        .trim()
-        .to_owned();
-
-    let mut command = berth_command(home.path());
-    command
-        .args(client_args(&server, &["attach", &id]))
-        .stdin(Stdio::piped());
-    let mut attach = Running::spawn(command);
-    let mut stdin = attach.child.stdin.take().unwrap();
-    attach
-        .until("the session header", |l| l.contains("[session created"))
-        .await;
+    let (id, mut attach, mut stdin) = attach_typing(&server, home.path(), "checks").await;
 
     server.send(&id, "/ask-many").await;
     attach

@@ -224,10 +224,6 @@ impl Turn {
     }
 
     async fn ask(&self) -> Result<StopReason, acp::Error> {
-        if !self.forms {
-            self.say("I wanted to ask you something, but this client cannot answer forms.\n")?;
-            return Ok(StopReason::EndTurn);
-        }
         let schema = ElicitationSchema::new().property(
             "color",
             StringPropertySchema::new()
@@ -239,27 +235,17 @@ impl Turn {
                 ]),
             true,
         );
-        let request = CreateElicitationRequest::new(
-            ElicitationFormMode::new(
-                ElicitationSessionScope::new(self.session_id.clone()),
-                schema,
-            ),
-            "Which color do you like best?",
-        );
-        let response = tokio::select! {
-            response = self.cx.send_request(request).block_task() => response?,
-            () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
-        };
-        let reply = match response.action {
-            ElicitationAction::Accept(accept) => match accept
-                .content
-                .as_ref()
-                .and_then(|content| content.get("color"))
-            {
-                Some(ElicitationContentValue::String(color)) => format!("You picked: {color}\n"),
-                _ => "You picked nothing\n".to_owned(),
-            },
-            _ => "Question cancelled\n".to_owned(),
+        let reply = match self
+            .ask_form("Which color do you like best?", schema, "color")
+            .await?
+        {
+            Asked::Unanswerable => return Ok(StopReason::EndTurn),
+            Asked::TurnCancelled => return Ok(StopReason::Cancelled),
+            Asked::Declined => "Question cancelled\n".to_owned(),
+            Asked::Accepted(Some(ElicitationContentValue::String(color))) => {
+                format!("You picked: {color}\n")
+            }
+            Asked::Accepted(_) => "You picked nothing\n".to_owned(),
         };
         self.say(reply)?;
         Ok(self.finished())
@@ -268,10 +254,6 @@ impl Turn {
     /// One multi-select question (an array property, as Claude's AskUserQuestion with
     /// `multiSelect` sends it); an option holds a comma, to show choices stay whole.
     async fn ask_many(&self) -> Result<StopReason, acp::Error> {
-        if !self.forms {
-            self.say("I wanted to ask you something, but this client cannot answer forms.\n")?;
-            return Ok(StopReason::EndTurn);
-        }
         let options = ASK_MANY_OPTIONS
             .iter()
             .map(|option| EnumOption::new(*option, *option))
@@ -281,33 +263,52 @@ impl Turn {
             MultiSelectPropertySchema::titled(options).title("Pick any"),
             true,
         );
+        let reply = match self
+            .ask_form("Which checks should run?", schema, "checks")
+            .await?
+        {
+            Asked::Unanswerable => return Ok(StopReason::EndTurn),
+            Asked::TurnCancelled => return Ok(StopReason::Cancelled),
+            Asked::Declined => "Question cancelled\n".to_owned(),
+            // Debug-formatted, so each choice shows whole (quotes, commas and all).
+            Asked::Accepted(Some(ElicitationContentValue::StringArray(checks))) => {
+                format!("You picked: {checks:?}\n")
+            }
+            Asked::Accepted(_) => "You picked nothing\n".to_owned(),
+        };
+        self.say(reply)?;
+        Ok(self.finished())
+    }
+
+    /// Ask a form (`elicitation/create`) and wait for the answer to its `field`, or for
+    /// the turn to be cancelled. A client that did not advertise forms is told so.
+    async fn ask_form(
+        &self,
+        message: &str,
+        schema: ElicitationSchema,
+        field: &str,
+    ) -> Result<Asked, acp::Error> {
+        if !self.forms {
+            self.say("I wanted to ask you something, but this client cannot answer forms.\n")?;
+            return Ok(Asked::Unanswerable);
+        }
         let request = CreateElicitationRequest::new(
             ElicitationFormMode::new(
                 ElicitationSessionScope::new(self.session_id.clone()),
                 schema,
             ),
-            "Which checks should run?",
+            message,
         );
         let response = tokio::select! {
             response = self.cx.send_request(request).block_task() => response?,
-            () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
+            () = self.cancel.cancelled() => return Ok(Asked::TurnCancelled),
         };
-        let reply = match response.action {
-            ElicitationAction::Accept(accept) => match accept
-                .content
-                .as_ref()
-                .and_then(|content| content.get("checks"))
-            {
-                // Debug-formatted, so each choice shows whole (quotes, commas and all).
-                Some(ElicitationContentValue::StringArray(checks)) => {
-                    format!("You picked: {checks:?}\n")
-                }
-                _ => "You picked nothing\n".to_owned(),
-            },
-            _ => "Question cancelled\n".to_owned(),
-        };
-        self.say(reply)?;
-        Ok(self.finished())
+        Ok(match response.action {
+            ElicitationAction::Accept(accept) => {
+                Asked::Accepted(accept.content.and_then(|mut content| content.remove(field)))
+            }
+            _ => Asked::Declined,
+        })
     }
 
     async fn sleep(&self, duration: Duration) -> Result<StopReason, acp::Error> {
@@ -391,6 +392,18 @@ fn reply_chunks(text: &str) -> Vec<String> {
          - `/crash` or `/fail` to see failures\n",
     );
     reply.split_inclusive('\n').map(str::to_owned).collect()
+}
+
+/// What a one-question form got back (see `ask_form`).
+enum Asked {
+    /// The client cannot answer forms (the turn says so).
+    Unanswerable,
+    /// The turn was cancelled while the form waited.
+    TurnCancelled,
+    /// The user declined or cancelled the form.
+    Declined,
+    /// Accepted: the field's value, if it was filled.
+    Accepted(Option<ElicitationContentValue>),
 }
 
 #[cfg(test)]

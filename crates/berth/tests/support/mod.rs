@@ -21,6 +21,23 @@ pub mod real_agents;
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// The URL `berth serve` prints on its first line (`berth listening on <url>`), read
+/// from its stdout (blocking, up to `WAIT`); the rest of stdout is drained.
+pub fn startup_url(stdout: std::process::ChildStdout) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = rx.recv_timeout(WAIT).expect("berth printed its URL");
+    line.strip_prefix("berth listening on ")
+        .unwrap_or_else(|| panic!("startup line: {line}"))
+        .to_owned()
+}
+
 pub struct TestServer {
     child: Option<Child>,
     pub port: u16,
@@ -60,20 +77,7 @@ impl TestServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn berth serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx.recv_timeout(WAIT).expect("berth printed its URL");
-        let url = line
-            .strip_prefix("berth listening on ")
-            .expect("startup line")
-            .to_owned();
+        let url = startup_url(child.stdout.take().expect("stdout"));
         let (base, token) = url.split_once("/?token=").expect("token in URL");
         let port = base.rsplit(':').next().unwrap().parse().unwrap();
         let server = TestServer {

@@ -9,7 +9,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -257,22 +256,9 @@ pub async fn spawn_server(data_dir: &Path, config: &Path) -> TestServer {
     }
     let mut child = command.spawn().expect("spawn berth serve");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    let line = tokio::task::spawn_blocking(move || rx.recv_timeout(WAIT))
+    let url = tokio::task::spawn_blocking(move || super::startup_url(stdout))
         .await
-        .unwrap()
-        .expect("berth printed its URL");
-    let url = line
-        .strip_prefix("berth listening on ")
-        .unwrap_or_else(|| panic!("startup line: {line}"))
-        .to_owned();
+        .unwrap();
     let (base, token) = url.split_once("/?token=").expect("token in URL");
     let server = TestServer {
         port: base.rsplit(':').next().unwrap().parse().unwrap(),

@@ -265,6 +265,53 @@ where
     );
 }
 
+/// The question the turn asked: the event, its prompt id and its questions.
+async fn question_of(run: &RealAgent, sid: &str, turn: &str) -> (Value, String, Vec<Value>) {
+    let asked = run
+        .wait_event(sid, "question_asked", |e| {
+            e["kind"] == "question_asked" && e["turn_id"] == turn
+        })
+        .await;
+    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
+    let questions = asked["questions"].as_array().expect("questions").clone();
+    (asked, prompt_id, questions)
+}
+
+/// `answers` as a form submits them: `value` for `question_id`, every other field (Claude
+/// adds a free-text "Other" box per question) left empty.
+fn form_answers(
+    questions: &[Value],
+    question_id: &str,
+    value: Value,
+) -> serde_json::Map<String, Value> {
+    questions
+        .iter()
+        .map(|q| {
+            let id = q["id"].as_str().expect("question id");
+            let answer = if id == question_id {
+                value.clone()
+            } else {
+                json!("")
+            };
+            (id.to_owned(), answer)
+        })
+        .collect()
+}
+
+/// The tool result each model request ended with (what the model was told a tool gave).
+fn last_tool_results(run: &RealAgent) -> Vec<String> {
+    run.fake
+        .model_requests()
+        .into_iter()
+        .filter_map(|r| {
+            let c = r.conversation();
+            c.ends_with_tool_result
+                .then(|| c.tool_results.last().cloned())
+                .flatten()
+        })
+        .collect()
+}
+
 /// (Claude) The model asks a question with AskUserQuestion: it reaches berth as
 /// `question_asked`, is answered over REST, and the model gets the chosen answer back in
 /// the tool result.
@@ -272,13 +319,7 @@ pub async fn question_answered(agent: &str) {
     let run = RealAgent::start(agent).await;
     let sid = run.create_session().await;
     let turn = run.send(&sid, "ask me a question").await;
-    let asked = run
-        .wait_event(&sid, "question_asked", |e| {
-            e["kind"] == "question_asked" && e["turn_id"] == turn.as_str()
-        })
-        .await;
-    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
-    let questions = asked["questions"].as_array().expect("questions").clone();
+    let (asked, prompt_id, questions) = question_of(&run, &sid, &turn).await;
     let with_options = questions
         .iter()
         .find(|q| {
@@ -294,12 +335,7 @@ pub async fn question_answered(agent: &str) {
     // Submitted as a form would be: the colour picked, every other field (Claude adds a
     // free-text "Other" box per question) left empty.
     let answer = fake_model::QUESTION_OPTIONS[1];
-    let mut answers = serde_json::Map::new();
-    for q in &questions {
-        let id = q["id"].as_str().expect("question id");
-        let value = if id == question_id { answer } else { "" };
-        answers.insert(id.to_owned(), json!(value));
-    }
+    let answers = form_answers(&questions, question_id, json!(answer));
     let (status, body) = run
         .server
         .answer_prompt(&sid, &prompt_id, &json!({ "answers": answers }))
@@ -307,17 +343,7 @@ pub async fn question_answered(agent: &str) {
     assert_eq!(status, 200, "answering {asked}: {body}");
     run.finished_reply(&sid, &turn).await;
 
-    let results: Vec<String> = run
-        .fake
-        .model_requests()
-        .into_iter()
-        .filter_map(|r| {
-            let c = r.conversation();
-            c.ends_with_tool_result
-                .then(|| c.tool_results.last().cloned())
-                .flatten()
-        })
-        .collect();
+    let results = last_tool_results(&run);
     assert!(
         results
             .iter()
@@ -333,13 +359,7 @@ pub async fn multiple_choice_question_answered(agent: &str) {
     let run = RealAgent::start(agent).await;
     let sid = run.create_session().await;
     let turn = run.send(&sid, "ask several questions").await;
-    let asked = run
-        .wait_event(&sid, "question_asked", |e| {
-            e["kind"] == "question_asked" && e["turn_id"] == turn.as_str()
-        })
-        .await;
-    let prompt_id = asked["prompt_id"].as_str().expect("prompt_id").to_owned();
-    let questions = asked["questions"].as_array().expect("questions").clone();
+    let (asked, prompt_id, questions) = question_of(&run, &sid, &turn).await;
     let multiple = questions
         .iter()
         .find(|q| q["multiple"] == true)
@@ -355,16 +375,7 @@ pub async fn multiple_choice_question_answered(agent: &str) {
 
     // As a form submits it: two boxes ticked, every other field left empty.
     let chosen = [fake_model::MULTI_OPTIONS[0], fake_model::MULTI_OPTIONS[2]];
-    let mut answers = serde_json::Map::new();
-    for q in &questions {
-        let id = q["id"].as_str().expect("question id");
-        let value = if id == question_id {
-            json!(chosen)
-        } else {
-            json!("")
-        };
-        answers.insert(id.to_owned(), value);
-    }
+    let answers = form_answers(&questions, question_id, json!(chosen));
     let (status, body) = run
         .server
         .answer_prompt(&sid, &prompt_id, &json!({ "answers": answers }))
@@ -376,17 +387,7 @@ pub async fn multiple_choice_question_answered(agent: &str) {
     );
     run.finished_reply(&sid, &turn).await;
 
-    let results: Vec<String> = run
-        .fake
-        .model_requests()
-        .into_iter()
-        .filter_map(|r| {
-            let c = r.conversation();
-            c.ends_with_tool_result
-                .then(|| c.tool_results.last().cloned())
-                .flatten()
-        })
-        .collect();
+    let results = last_tool_results(&run);
     // claude-agent-acp 0.100.0 joins a multi-select's picks the way Claude Code's own UI
     // does: `, `-separated, a pick holding `, ` (or `"`) JSON-quoted, so each stays
     // whole: `lint, "Yes, with tests"`. Split on commas, it would read `lint, Yes, with
