@@ -532,7 +532,7 @@ fn describe(event: &Event) -> (Tone, String) {
             }
             _ => writeln!(out, "[agent started, pid {pid}]"),
         },
-        Event::AgentExited { code, signal } => {
+        Event::AgentExited { code, signal, .. } => {
             writeln!(out, "[agent exited: code {code:?}, signal {signal:?}]")
         }
         Event::TitleChanged { title } => writeln!(out, "[title: {title}]"),

@@ -139,6 +139,10 @@ pub enum Event {
     AgentExited {
         code: Option<i32>,
         signal: Option<i32>,
+        /// Extension: why berth stopped the agent (absent: it exited on its own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        reason: Option<ExitReason>,
     },
     TitleChanged {
         title: String,
@@ -226,6 +230,22 @@ pub enum StopReason {
     Error,
     MaxTokens,
     Refusal,
+}
+
+/// Why berth stopped an agent process (`agent_exited.reason`). A session whose agent
+/// was stopped for `idle` or `limit` stays `idle`; `user` leaves it `stopped`. The next
+/// prompt starts the agent again and continues the same conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// No turn ran for `sessions.agent_idle_secs`.
+    Idle,
+    /// Another session needed an agent while `sessions.max_live_agents` were running:
+    /// the least recently used idle one was stopped.
+    Limit,
+    /// `POST /sessions/{id}/stop` (or `berth stop`).
+    User,
 }
 
 /// How an agent process came by its conversation when it started.

@@ -19,8 +19,8 @@ pub mod ws;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{
-    AgentCapabilities, AgentCommand, Event, EventRecord, PermissionOption, PermissionOptionKind,
-    PlanEntry, Question, SessionOrigin, StopReason,
+    AgentCapabilities, AgentCommand, Event, EventRecord, ExitReason, PermissionOption,
+    PermissionOptionKind, PlanEntry, Question, SessionOrigin, StopReason,
 };
 pub use prompt::{Answer, AnswerValue, Outcome, Prompt, Resolution};
 pub use session::{Session, Status};

@@ -49,13 +49,51 @@ pub struct CreateSession {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionList {
     pub sessions: Vec<Session>,
+    /// Extension: with `limit`, the `before` cursor of the next page; absent on the
+    /// last page (and on unpaged calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub next: Option<String>,
 }
 
-/// `PATCH /sessions/{id}`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Largest `limit` of `GET /sessions`; larger values are clamped to it.
+pub const SESSIONS_MAX_LIMIT: usize = 1000;
+
+/// Query of `GET /sessions` (every field optional; without `limit`, one unpaged list).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionsQuery {
+    /// Page size (1 or more; clamped to [`SESSIONS_MAX_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page: sessions after it, newest activity first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub before: Option<String>,
+    /// `true`: only archived sessions; default `false`: only sessions not archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub archived: Option<bool>,
+    /// Only sessions whose title, slug, agent, preview or id contains this text
+    /// (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub q: Option<String>,
+}
+
+/// `PATCH /sessions/{id}`: at least one field.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
 pub struct PatchSession {
-    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub title: Option<String>,
+    /// Extension: archive (hide from the default list) or unarchive the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub archived: Option<bool>,
 }
 
 /// `POST /sessions/{id}/turns`

@@ -49,6 +49,10 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub preview: Option<String>,
+    /// Extension: archived sessions are left out of `GET /sessions` unless asked for
+    /// (`?archived=true`); their log and directory are kept.
+    #[serde(default)]
+    pub archived: bool,
     /// Extension: the agent's current mode id (its last `current_mode_update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]

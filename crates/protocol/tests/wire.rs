@@ -12,9 +12,9 @@ use berth_protocol::rest::{
 };
 use berth_protocol::{
     AgentCapabilities, AgentCommand, Answer, AnswerValue, ClientOp, ErrorBody, ErrorCode,
-    ErrorDetail, Event, EventRecord, Outcome, PermissionOption, PermissionOptionKind, PlanEntry,
-    Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status, StopReason,
-    Timestamp,
+    ErrorDetail, Event, EventRecord, ExitReason, Outcome, PermissionOption, PermissionOptionKind,
+    PlanEntry, Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status,
+    StopReason, Timestamp,
 };
 use insta::assert_snapshot;
 use serde::Serialize;
@@ -82,6 +82,7 @@ fn session() -> Session {
         commands: Vec::new(),
         mode: None,
         preview: None,
+        archived: false,
     }
 }
 
@@ -527,6 +528,16 @@ event_snapshot!(
     Event::AgentExited {
         code: Some(0),
         signal: None,
+        reason: None,
+    }
+);
+
+event_snapshot!(
+    event_agent_exited_idle,
+    Event::AgentExited {
+        code: None,
+        signal: Some(15),
+        reason: Some(ExitReason::Idle),
     }
 );
 
@@ -535,6 +546,7 @@ event_snapshot!(
     Event::AgentExited {
         code: None,
         signal: Some(9),
+        reason: None,
     }
 );
 
@@ -591,7 +603,8 @@ fn event_parses_documented_shapes() {
         parse::<Event>(json!({"kind": "agent_exited", "code": null, "signal": 15})),
         Event::AgentExited {
             code: None,
-            signal: Some(15)
+            signal: Some(15),
+            reason: None,
         }
     );
     assert_eq!(
@@ -1120,15 +1133,27 @@ fn rest_session_list() {
     newer.pending_prompts = 1;
     assert_snapshot!(wire(&SessionList {
         sessions: vec![newer, older],
+        next: Some("1764680000123456-0193a5b2-0000-7000-8000-000000000000".into()),
     }));
 }
 
 #[test]
 fn rest_patch_session() {
     assert_snapshot!(wire(&PatchSession {
-        title: "New title".into(),
+        title: Some("New title".into()),
+        archived: None,
     }));
-    refuse::<PatchSession>(json!({}));
+    assert_snapshot!(
+        "rest_patch_session_archive",
+        wire(&PatchSession {
+            title: None,
+            archived: Some(true),
+        })
+    );
+    // Empty is valid JSON for the type; the server refuses it (nothing to change).
+    assert_eq!(parse::<PatchSession>(json!({})), PatchSession::default());
+    refuse::<PatchSession>(json!({"title": 5}));
+    refuse::<PatchSession>(json!({"archive": true}));
 }
 
 #[test]

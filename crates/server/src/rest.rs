@@ -51,6 +51,7 @@ async fn agents(State(state): State<AppState>) -> Json<AgentList> {
 async fn list_sessions(State(state): State<AppState>) -> Json<SessionList> {
     Json(SessionList {
         sessions: state.registry.list(),
+        next: None,
     })
 }
 
@@ -75,7 +76,10 @@ async fn patch_session(
     ApiJson(body): ApiJson<PatchSession>,
 ) -> Result<Json<Session>, ApiError> {
     let handle = state.registry.get(&id)?;
-    Ok(Json(handle.rename(body.title).await?))
+    let Some(title) = body.title else {
+        return Err(ApiError::bad_request("nothing to change: give `title`"));
+    };
+    Ok(Json(handle.rename(title).await?))
 }
 
 async fn delete_session(

@@ -657,7 +657,11 @@ impl Actor {
         let Some(agent) = self.agent.take() else {
             return;
         };
-        self.emit(Event::AgentExited { code, signal });
+        self.emit(Event::AgentExited {
+            code,
+            signal,
+            reason: None,
+        });
         if let Some(turn) = &self.turn {
             if agent.stopping {
                 // This turn began after the agent was told to die and never reached it.
@@ -878,6 +882,7 @@ impl Actor {
             commands: self.commands.clone(),
             mode: self.mode.clone(),
             preview: self.preview.line(),
+            archived: false,
         }
     }
 
@@ -907,6 +912,7 @@ fn placeholder_summary(row: &SessionRow) -> Session {
         commands: Vec::new(),
         mode: None,
         preview: None,
+        archived: false,
     }
 }
 

@@ -19,6 +19,7 @@ export function summary(id: string, over: Partial<Session> = {}): Session {
     pending_prompts: 0,
     viewers: 1,
     agent_running: false,
+    archived: false,
     ...over,
   };
 }

@@ -16,6 +16,11 @@ commands?: Array<AgentCommand>,
  */
 preview?: string, 
 /**
+ * Extension: archived sessions are left out of `GET /sessions` unless asked for
+ * (`?archived=true`); their log and directory are kept.
+ */
+archived: boolean, 
+/**
  * Extension: the agent's current mode id (its last `current_mode_update`).
  */
 mode?: string, };

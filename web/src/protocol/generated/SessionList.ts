@@ -4,4 +4,9 @@ import type { Session } from "./Session";
 /**
  * `GET /sessions`
  */
-export type SessionList = { sessions: Array<Session>, };
+export type SessionList = { sessions: Array<Session>, 
+/**
+ * Extension: with `limit`, the `before` cursor of the next page; absent on the
+ * last page (and on unpaged calls).
+ */
+next?: string, };
