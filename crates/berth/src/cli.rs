@@ -116,10 +116,11 @@ pub struct ServeArgs {
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Offer to continue earlier sessions: `load` (replays one exchange, then answers),
-    /// `load-late` (answers, then replays), or `resume`.
-    #[arg(long, value_parser = ["load", "load-late", "resume"])]
-    pub continues: Option<String>,
+    /// How it offers to continue earlier sessions: `resume` (the default:
+    /// `session/resume` answers at once), `load` (replays one exchange, then answers),
+    /// `load-late` (answers, then replays), or `none` (every start is a new conversation).
+    #[arg(long, value_parser = ["resume", "load", "load-late", "none"], default_value = "resume")]
+    pub continues: String,
     /// Advertise a sign-in method and refuse new sessions until "signed in" (never).
     #[arg(long)]
     pub require_auth: bool,

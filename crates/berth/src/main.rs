@@ -71,11 +71,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // already chose this agent's arguments and environment.
         init_tracing();
         let options = berth_agent::demo::DemoOptions {
-            continues: match args.continues.as_deref() {
-                Some("load") => Some(berth_agent::demo::Continue::Load),
-                Some("load-late") => Some(berth_agent::demo::Continue::LoadLate),
-                Some("resume") => Some(berth_agent::demo::Continue::Resume),
-                _ => None,
+            continues: match args.continues.as_str() {
+                "load" => Some(berth_agent::demo::Continue::Load),
+                "load-late" => Some(berth_agent::demo::Continue::LoadLate),
+                "none" => None,
+                _ => Some(berth_agent::demo::Continue::Resume),
             },
             require_auth: args.require_auth,
         };
