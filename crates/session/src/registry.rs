@@ -164,6 +164,8 @@ impl Registry {
             updated_at: now,
             read_seq: 0,
             agent_session_id: None,
+            archived: false,
+            summary: None,
             last_seq: 0,
         };
         self.inner.store.create_session(row.clone()).await?;

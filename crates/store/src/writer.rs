@@ -306,6 +306,8 @@ mod tests {
                 updated_at: now,
                 read_seq: 0,
                 agent_session_id: None,
+                archived: false,
+                summary: None,
                 last_seq: 0,
             },
         }
