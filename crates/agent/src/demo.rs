@@ -126,6 +126,10 @@ impl Drop for Running {
 }
 
 impl Launcher for InMemory {
+    fn available(&self, _spec: &crate::AgentSpec) -> Result<(), String> {
+        Ok(())
+    }
+
     fn launch(&self, _config: &LinkConfig) -> Result<(Transport, AgentProcess), AgentError> {
         let (client_end, agent_end) = tokio::io::duplex(64 * 1024);
         let (from_client, to_client) = tokio::io::split(agent_end);

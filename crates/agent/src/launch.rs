@@ -130,9 +130,14 @@ impl ProcessStopper {
 }
 
 /// Produces an agent to connect to: the server's is [`OsLauncher`].
-pub trait Launcher: Send + Sync {
+pub trait Launcher: Send + Sync + std::fmt::Debug {
     /// Start the agent described by `config` (not yet spoken to). Must not block.
     fn launch(&self, config: &LinkConfig) -> Result<(Transport, AgentProcess), AgentError>;
+
+    /// Whether `spec` can be launched now; `Err` says why not, in a sentence.
+    fn available(&self, spec: &crate::AgentSpec) -> Result<(), String> {
+        process::locate(spec).map(|_| ())
+    }
 }
 
 /// Launches `config.spec` as an OS process on stdio (see `process::spawn`).

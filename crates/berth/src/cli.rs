@@ -112,6 +112,15 @@ pub struct ServeArgs {
     /// [sessions.prompt_timeout_secs, never].
     #[arg(long, env = "BERTH_PROMPT_TIMEOUT")]
     pub prompt_timeout: Option<u64>,
+    /// Most agent processes running at once; one more stops the least recently used
+    /// idle agent. 0: no limit [sessions.max_live_agents, 8].
+    #[arg(long, env = "BERTH_MAX_LIVE_AGENTS")]
+    pub max_live_agents: Option<usize>,
+    /// Seconds an agent may sit with no turn before it is stopped (the next prompt
+    /// starts it again and continues the conversation). 0: never
+    /// [sessions.agent_idle_secs, 900].
+    #[arg(long, env = "BERTH_AGENT_IDLE_SECS")]
+    pub agent_idle: Option<u64>,
 }
 
 #[derive(Args)]

@@ -151,6 +151,7 @@ async fn agents_report_availability_with_a_reason_and_config_adds_agents() {
             "codex",
             "gemini",
             "opencode",
+            "forgetful",
             "late-loader",
             "loader",
             "locked",

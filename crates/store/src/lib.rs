@@ -188,7 +188,10 @@ impl Store {
     }
 
     pub async fn create_session(&self, row: SessionRow) -> Result<()> {
-        self.inner.writer.submit(Write::CreateSession { row }).await
+        self.inner
+            .writer
+            .submit(Write::CreateSession { row: Box::new(row) })
+            .await
     }
 
     pub async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<()> {
@@ -196,7 +199,7 @@ impl Store {
             .writer
             .submit(Write::UpdateSession {
                 session_id: session_id.to_owned(),
-                update,
+                update: Box::new(update),
             })
             .await
     }

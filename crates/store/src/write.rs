@@ -14,11 +14,13 @@ pub(crate) enum Write {
         events: Vec<StoredEvent>,
     },
     CreateSession {
-        row: SessionRow,
+        /// Boxed, like `update` below: rare writes should not make every write large.
+        row: Box<SessionRow>,
     },
     UpdateSession {
         session_id: String,
-        update: SessionUpdate,
+        /// Boxed: with its summary columns it would make every queued write large.
+        update: Box<SessionUpdate>,
     },
     DeleteSession {
         session_id: String,

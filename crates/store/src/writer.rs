@@ -296,7 +296,7 @@ mod tests {
     fn session(id: &str) -> Write {
         let now = Utc::now();
         Write::CreateSession {
-            row: SessionRow {
+            row: Box::new(SessionRow {
                 id: id.into(),
                 slug: id.into(),
                 title: String::new(),
@@ -309,7 +309,7 @@ mod tests {
                 archived: false,
                 summary: None,
                 last_seq: 0,
-            },
+            }),
         }
     }
 
