@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use berth_protocol::rest::{
-    AgentList, CreateSession, EventsPage, Health, MarkRead, PatchSession, PromptList, Resolved,
-    SessionList, SessionsQuery, StartTurn, TurnAccepted,
+    AgentList, CreateSession, EventsPage, Health, HealthSessions, MarkRead, PatchSession,
+    PromptList, Resolved, SessionList, SessionsQuery, StartTurn, TurnAccepted,
 };
 use berth_protocol::{Answer, Seq, Session};
 
@@ -37,9 +37,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
+    let registry = &state.registry;
     Json(Health {
         ok: true,
         version: state.config.version.clone(),
+        sessions: Some(HealthSessions {
+            total: registry.count(),
+            live: registry.live_count(),
+            agents: registry.agent_count(),
+        }),
     })
 }
 

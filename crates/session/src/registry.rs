@@ -181,7 +181,12 @@ impl Registry {
             .ok_or_else(|| not_found(id))
     }
 
-    /// Sessions with an actor now (for tests and the log).
+    /// Sessions stored.
+    pub fn count(&self) -> usize {
+        self.inner.sessions.read().expect("session map lock").len()
+    }
+
+    /// Sessions with an actor now (the others are cold).
     pub fn live_count(&self) -> usize {
         let map = self.inner.sessions.read().expect("session map lock");
         map.values().filter(|e| matches!(e, Entry::Live(_))).count()
