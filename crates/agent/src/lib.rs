@@ -57,6 +57,7 @@ pub mod demo;
 mod fs;
 mod process;
 pub use process::locate;
+mod stderr_log;
 mod translate;
 mod transport;
 
