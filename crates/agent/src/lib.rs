@@ -63,6 +63,7 @@ use launch::ProcessStopper;
 pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
 mod process;
 pub use process::locate;
+mod stderr_log;
 mod translate;
 mod transport;
 
