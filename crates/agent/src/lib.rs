@@ -3,7 +3,7 @@
 //!
 //! API contract (the session crate is written against exactly this):
 //! - [`AgentLink::start`] spawns the process (argv only, `env_clear` + the given
-//!   environment, own process group, stdin/stdout piped, stderr appended to a log file),
+//!   environment, own process group, stdin/stdout piped, stderr copied into a rotated log file),
 //!   runs `initialize` (advertising `fs.readTextFile`, `fs.writeTextFile` and
 //!   `elicitation.form`), then continues [`LinkConfig::resume`] (`session/resume`, else
 //!   `session/load` with its replay dropped) or opens `session/new` with the cwd, and
@@ -33,6 +33,7 @@
 //! Modules:
 //! - `launch`: the [`Launcher`] seam: [`Transport`], [`AgentProcess`], [`OsLauncher`].
 //! - `process`: launching the OS process and signalling its process group.
+//! - `stderr_log`: the agent's stderr, copied into a log rotated at 8 MiB (two kept).
 //! - `transport`: newline-delimited JSON streams that skip non-JSON lines.
 //! - `client`: the ACP client connection: handlers, handshake, error wording.
 //! - `translate`: ACP updates, permission options and forms ↔ berth types.
@@ -63,6 +64,7 @@ use launch::ProcessStopper;
 pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
 mod process;
 pub use process::locate;
+mod stderr_log;
 mod translate;
 mod transport;
 

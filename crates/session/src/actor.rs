@@ -222,6 +222,12 @@ impl Actor {
 
     pub(crate) async fn run(mut self) {
         while !self.exit {
+            let quiet = self.can_sleep();
+            self.quiet_since = match self.quiet_since {
+                _ if !quiet => None,
+                Some(since) => Some(since),
+                None => Some(Instant::now()),
+            };
             let wake = self.next_wake();
             tokio::select! {
                 message = self.rx.recv() => match message {
@@ -246,12 +252,6 @@ impl Actor {
                 tracing::error!(session = %self.id, %error, "could not commit events");
             }
             self.sync_idle();
-            let quiet = self.can_sleep();
-            self.quiet_since = match self.quiet_since {
-                _ if !quiet => None,
-                Some(since) => Some(since),
-                None => Some(Instant::now()),
-            };
             // A deleted session publishes nothing more: a summary sent after the
             // registry's `session_deleted` would bring it back in sidebars.
             if !self.exit {
@@ -494,11 +494,8 @@ impl Actor {
         }
         match std::mem::replace(&mut self.agent, Agent::Cold) {
             Agent::Cold => {}
-            Agent::Starting(task) => {
-                // Nothing to say goodbye to yet: dropping the start kills what it spawned.
-                task.abort();
-                self.rest_status = Status::Stopped;
-            }
+            // Nothing to say goodbye to yet: dropping the start kills what it spawned.
+            Agent::Starting(task) => task.abort(),
             Agent::Up(running) => {
                 self.agent = Agent::Up(running);
                 self.retire_agent(Some(ExitReason::User));
@@ -511,6 +508,8 @@ impl Actor {
                 };
             }
         }
+        // Shown at once, not only when the exit has been seen.
+        self.rest_status = Status::Stopped;
     }
 
     async fn shutdown(&mut self) {

@@ -7,12 +7,14 @@
 //! needs the log or the agent wakes it ([`Registry::get_or_wake`]); listing, reading,
 //! attaching a viewport, the read cursor, archiving and deleting do not.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 
 use berth_protocol::rest::{CreateSession, EventsPage, SESSIONS_MAX_LIMIT, SessionsQuery};
-use berth_protocol::{Answer, EventRecord, Prompt, Resolution, Seq, Session, Timestamp};
+use berth_protocol::{
+    AgentCommand, Answer, EventRecord, Prompt, Resolution, Seq, Session, Timestamp,
+};
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
@@ -54,6 +56,7 @@ pub(crate) struct Inner {
     bus: broadcast::Sender<Bytes>,
     tasks: TaskTracker,
     slots: Arc<AgentSlots>,
+    commands: CommandLists,
 }
 
 /// One session of the registry.
@@ -65,16 +68,56 @@ enum Entry {
 }
 
 struct ColdSession {
+    /// Its `commands` are kept in `commands` instead (empty here).
     summary: Session,
+    /// Shared by every cold session with the same list (sessions of one agent mostly
+    /// have the same): a long command list per session would dominate its cost.
+    commands: Arc<[AgentCommand]>,
     /// Viewports may watch a cold session; the hub exists while they do.
     hub: Weak<Hub>,
+}
+
+impl ColdSession {
+    fn new(mut summary: Session, hub: Weak<Hub>, commands: &CommandLists) -> Box<ColdSession> {
+        let list = commands.intern(std::mem::take(&mut summary.commands));
+        Box::new(ColdSession {
+            summary,
+            commands: list,
+            hub,
+        })
+    }
+
+    fn summary(&self) -> Session {
+        let mut summary = self.summary.clone();
+        summary.commands = self.commands.to_vec();
+        summary
+    }
+}
+
+/// The distinct command lists of cold sessions. Never shrinks: agents have few lists.
+#[derive(Default)]
+struct CommandLists(std::sync::Mutex<HashSet<Arc<[AgentCommand]>>>);
+
+impl CommandLists {
+    fn intern(&self, list: Vec<AgentCommand>) -> Arc<[AgentCommand]> {
+        let mut lists = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = lists.get(list.as_slice()) {
+            return known.clone();
+        }
+        let list: Arc<[AgentCommand]> = list.into();
+        lists.insert(list.clone());
+        list
+    }
 }
 
 impl Entry {
     fn summary(&self) -> Session {
         match self {
             Entry::Live(handle) => handle.summary(),
-            Entry::Cold(cold) => cold.summary.clone(),
+            Entry::Cold(cold) => cold.summary(),
         }
     }
 
@@ -121,6 +164,7 @@ impl Registry {
                 waking: tokio::sync::Mutex::new(()),
                 bus,
                 tasks: TaskTracker::new(),
+                commands: CommandLists::default(),
             }),
         };
         let rows = registry.inner.store.list_sessions().await?;
@@ -137,11 +181,8 @@ impl Registry {
                 repaired += 1;
                 registry.repair(row).await?
             };
-            let cold = ColdSession {
-                summary,
-                hub: Weak::new(),
-            };
-            sessions.insert(cold.summary.id.clone(), Entry::Cold(Box::new(cold)));
+            let cold = ColdSession::new(summary, Weak::new(), &registry.inner.commands);
+            sessions.insert(cold.summary.id.clone(), Entry::Cold(cold));
         }
         let total = sessions.len();
         *registry.inner.sessions.write().expect("session map lock") = sessions;
@@ -537,7 +578,11 @@ impl Registry {
         self.inner.store.update_session(id, update).await?;
         let mut map = self.inner.sessions.write().expect("session map lock");
         if let Some(Entry::Cold(cold)) = map.get_mut(id) {
-            cold.summary = summary.clone();
+            let commands = std::mem::take(&mut cold.summary.commands);
+            cold.summary = Session {
+                commands,
+                ..summary.clone()
+            };
         }
         let _ = self.inner.bus.send(session_frame(&summary));
         Ok(Some(summary))
@@ -552,7 +597,7 @@ impl Registry {
             .get(id)
         {
             Some(Entry::Live(_)) => Ok(None),
-            Some(Entry::Cold(cold)) => Ok(Some(cold.summary.clone())),
+            Some(Entry::Cold(cold)) => Ok(Some(cold.summary())),
             None => Err(not_found(id)),
         }
     }
@@ -761,11 +806,8 @@ impl RegistryRef {
             return Hibernation::Busy;
         }
         rx.close();
-        let cold = ColdSession {
-            summary,
-            hub: Arc::downgrade(&handle.hub),
-        };
-        map.insert(id.to_owned(), Entry::Cold(Box::new(cold)));
+        let cold = ColdSession::new(summary, Arc::downgrade(&handle.hub), &inner.commands);
+        map.insert(id.to_owned(), Entry::Cold(cold));
         Hibernation::Slept
     }
 
@@ -796,7 +838,7 @@ impl RegistryRef {
                 let viewers = cold.hub.upgrade().map_or(0, |hub| hub.viewers());
                 if cold.summary.viewers != viewers {
                     cold.summary.viewers = viewers;
-                    let _ = inner.bus.send(session_frame(&cold.summary));
+                    let _ = inner.bus.send(session_frame(&cold.summary()));
                 }
             }
             None => {}

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 #[derive(Debug)]
 pub(crate) struct AgentSlots {
@@ -29,14 +28,17 @@ pub(crate) struct AgentSlots {
 #[derive(Debug, Default)]
 struct State {
     next_id: u64,
+    /// Orders "became idle" moments (a clock could tie, paused time does).
+    next_tick: u64,
     held: HashMap<u64, Held>,
 }
 
 #[derive(Debug)]
 struct Held {
     session: Arc<str>,
-    /// Since when its agent has had no turn; `None`: starting or busy.
-    idle_since: Option<Instant>,
+    /// When (in `State::next_tick` order) its agent last became idle; `None`: starting
+    /// or busy. The smallest is the least recently used.
+    idle_since: Option<u64>,
     /// Asked to stop to make room.
     evicting: bool,
     evict: Arc<Notify>,
@@ -122,9 +124,11 @@ impl SlotGuard {
     pub(crate) fn set_idle(&self, idle: bool) {
         {
             let mut state = self.slots.lock();
+            let tick = state.next_tick;
+            state.next_tick += 1;
             if let Some(held) = state.held.get_mut(&self.id) {
                 held.idle_since = if idle {
-                    Some(held.idle_since.unwrap_or_else(Instant::now))
+                    Some(held.idle_since.unwrap_or(tick))
                 } else {
                     held.evicting = false;
                     None
@@ -161,13 +165,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_full_table_evicts_the_least_recently_used_idle_agent() {
         let slots = AgentSlots::new(2);
         let a = slots.acquire("a".into()).await;
         let b = slots.acquire("b".into()).await;
         a.set_idle(true);
-        tokio::time::advance(Duration::from_secs(1)).await;
         b.set_idle(true);
         let waiting = tokio::spawn({
             let slots = slots.clone();
@@ -190,7 +193,7 @@ mod tests {
         assert_eq!(slots.held(), 0);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn busy_agents_are_never_evicted_and_the_asker_waits() {
         let slots = AgentSlots::new(1);
         let a = slots.acquire("a".into()).await;
