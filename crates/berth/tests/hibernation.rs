@@ -1094,8 +1094,6 @@ async fn stop_while_waiting_for_a_slot_cancels_the_turn_and_starts_nothing() {
 /// test); a crash before the session hibernated loses it: repair derives the status from
 /// the last `turn_ended` only, though the log ends with `agent_exited {reason: "user"}`.
 #[tokio::test]
-#[ignore = "bug: after kill -9 a user-stopped session is repaired as `idle`: \
-            repair ignores the logged agent_exited reason `user`"]
 async fn a_stopped_session_is_still_stopped_after_kill9() {
     let mut server = TestServer::start().await;
     let id = server.create_session().await.id;

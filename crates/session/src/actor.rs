@@ -201,9 +201,9 @@ impl Actor {
         }
         self.last_stop = logged.last_stop;
         self.rest_status = match (self.row.summary.as_ref(), logged.last_stop) {
-            // A summary written at this seq knows the status the log cannot tell (a
-            // session the user stopped stays `stopped`).
+            // A summary written at this seq is the status as the actor left it.
             (Some(columns), _) if columns.at_seq == self.committed => columns.status,
+            _ if logged.stopped => Status::Stopped,
             (_, Some(StopReason::Error)) => Status::Error,
             _ => Status::Idle,
         };
