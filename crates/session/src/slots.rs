@@ -99,6 +99,19 @@ impl AgentSlots {
         }
     }
 
+    /// Every slot is held and no agent is idle: a new agent would wait for a turn to end.
+    pub(crate) fn all_busy(&self) -> bool {
+        let state = self.lock();
+        self.max != 0
+            && state.held.len() >= self.max
+            && state.held.values().all(|h| h.idle_since.is_none())
+    }
+
+    /// How many agents may run at once (0: no limit).
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
     /// Agents holding a slot now (running, starting or being stopped).
     pub(crate) fn held(&self) -> usize {
         self.lock().held.len()

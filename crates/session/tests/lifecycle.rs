@@ -245,6 +245,10 @@ async fn with_every_agent_busy_a_new_turn_waits_for_one_to_finish() {
     );
     assert_eq!(s.agents.running(), 1, "a busy agent is never stopped");
     assert!(exits(&s.events(&busy).await).is_empty());
+    let said = s.events(&waiting).await.into_iter().any(
+        |e| matches!(e, Event::Notice { message } if message.starts_with("Waiting for an agent")),
+    );
+    assert!(said, "the waiting session says why it waits");
 
     let prompt = s.registry.prompts().await.unwrap().remove(0);
     let answer = berth_protocol::Answer::Select {

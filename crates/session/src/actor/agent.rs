@@ -123,6 +123,16 @@ impl Actor {
             resume: self.row.agent_session_id.clone(),
             handshake_timeout: self.config.agent_start_timeout,
         };
+        if self.slots.all_busy() {
+            // Otherwise the turn would sit in `starting` with no word of why.
+            self.emit(Event::Notice {
+                message: format!(
+                    "Waiting for an agent: {} are running (sessions.max_live_agents), all \
+                     busy with a turn; this one starts as soon as one of them finishes.",
+                    self.slots.max()
+                ),
+            });
+        }
         let slots = self.slots.clone();
         let id = self.id.clone();
         self.agent = Agent::Starting(tokio::spawn(async move {
