@@ -126,12 +126,12 @@ describe("paged session lists", () => {
 
   it("an archived session leaves the default list and joins the archived one if it is loaded; unarchived, it comes back", async () => {
     const all = [...many(5), at("old-archived", 0, { archived: true })];
-    const { store, vp } = setup(all);
+    const { store, vp, server } = setup(all);
     await vp.refreshSessions();
     const archived: ListQuery = { archived: true, q: "" };
     const release = vp.want(archived);
-    await Promise.resolve();
     await new Promise((r) => setTimeout(r, 0));
+    expect(server.requests.at(-1)).toEqual({ limit: PAGE_SIZE, archived: true });
     expect(ids(store.listing(archived).sessions)).toEqual(["old-archived"]);
     expect(ids(store.list())).not.toContain("old-archived");
     // Archived (a PATCH answer, or the `session` frame every tab gets).
