@@ -102,7 +102,15 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
         ))}
         {shown.length === 0 && !snapshot.more ? (
           <li className="empty small" data-testid="list-empty">
-            {!snapshot.loaded ? "Loading…" : typed ? "No session matches." : archived ? "No archived sessions." : "No sessions yet."}
+            {snapshot.error !== null
+              ? `Could not list the sessions: ${snapshot.error}`
+              : !snapshot.loaded
+                ? "Loading…"
+                : typed
+                  ? "No session matches."
+                  : archived
+                    ? "No archived sessions."
+                    : "No sessions yet."}
           </li>
         ) : null}
         <ListEnd snapshot={snapshot} onMore={more} root={scroller} />
