@@ -31,7 +31,7 @@ use agent_client_protocol::{self as acp, Lines};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::transport;
+use crate::{AgentError, AgentProcess, Launcher, LinkConfig, Transport, transport};
 
 mod script;
 
@@ -43,12 +43,23 @@ const CRASH_EXIT_CODE: i32 = 101;
 
 /// Optional behaviours, so tests can exercise the client's handling of agents that
 /// continue conversations or demand a sign-in (`berth agent demo --help`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DemoOptions {
-    /// Offer a way to continue an earlier session (any id is accepted).
+    /// Offer a way to continue an earlier session (any id is accepted). Default
+    /// `resume`, so a session whose agent was stopped (idle, limit, user) continues
+    /// seamlessly; `None` starts a new conversation every time.
     pub continues: Option<Continue>,
     /// Advertise an auth method and refuse `session/new` with `auth_required`.
     pub require_auth: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            continues: Some(Continue::Resume),
+            require_auth: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +84,78 @@ pub async fn run_stdio(options: DemoOptions) -> std::io::Result<()> {
     serve(transport, options)
         .await
         .map_err(|error| io::Error::other(error.to_string()))
+}
+
+/// The demo agent as a [`Launcher`] that runs it in memory: the same ACP agent as a task
+/// of this process, over in-memory pipes. For in-process tests of the session layer
+/// (with `tokio::time::pause()`); [`InMemory::running`] counts its live agents the way a
+/// test of the binary counts processes.
+#[derive(Debug, Clone, Default)]
+pub struct InMemory {
+    options: DemoOptions,
+    launched: Arc<AtomicU64>,
+    running: Arc<AtomicU64>,
+}
+
+impl InMemory {
+    pub fn new(options: DemoOptions) -> Self {
+        InMemory {
+            options,
+            ..InMemory::default()
+        }
+    }
+
+    /// Agents started so far.
+    pub fn launched(&self) -> u64 {
+        self.launched.load(Ordering::SeqCst)
+    }
+
+    /// Agents running now (started, not yet ended or stopped).
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts one running in-memory agent until its task ends or is aborted.
+struct Running(Arc<AtomicU64>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Launcher for InMemory {
+    fn available(&self, _spec: &crate::AgentSpec) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn launch(&self, _config: &LinkConfig) -> Result<(Transport, AgentProcess), AgentError> {
+        let (client_end, agent_end) = tokio::io::duplex(64 * 1024);
+        let (from_client, to_client) = tokio::io::split(agent_end);
+        let (from_agent, to_agent) = tokio::io::split(client_end);
+        // `/crash` ends the agent's output here (there is no process to exit).
+        let transport = Lines::new(
+            transport::line_sink(to_client, is_crash_marker, || {}),
+            transport::json_lines(from_client, "client"),
+        );
+        let number = self.launched.fetch_add(1, Ordering::SeqCst) + 1;
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.running.clone());
+        let options = self.options;
+        let task = tokio::spawn(async move {
+            let _running = running;
+            if let Err(error) = serve(transport, options).await {
+                tracing::debug!(%error, "in-memory demo agent ended");
+            }
+        });
+        let transport = Transport {
+            from_agent: Box::new(from_agent),
+            to_agent: Box::new(to_agent),
+        };
+        // Pids of in-memory agents are small numbers, never signalled.
+        Ok((transport, AgentProcess::task(number as u32, task)))
+    }
 }
 
 fn crash_process() {

@@ -3,11 +3,15 @@
 //!
 //! API contract (the session crate is written against exactly this):
 //! - [`AgentLink::start`] spawns the process (argv only, `env_clear` + the given
-//!   environment, own process group, stdin/stdout piped, stderr appended to a log file),
+//!   environment, own process group, stdin/stdout piped, stderr copied into a rotated log file),
 //!   runs `initialize` (advertising `fs.readTextFile`, `fs.writeTextFile` and
 //!   `elicitation.form`), then continues [`LinkConfig::resume`] (`session/resume`, else
 //!   `session/load` with its replay dropped) or opens `session/new` with the cwd, and
 //!   returns the link ([`AgentLink::origin`] says which).
+//! - Launching is separate from speaking ACP: [`AgentLink::connect`] takes any
+//!   [`Transport`] and [`AgentProcess`], [`AgentLink::launch`] gets both from a
+//!   [`Launcher`] ([`OsLauncher`] for the server, [`demo::InMemory`] for in-process tests),
+//!   and `start` is `launch` with the [`OsLauncher`].
 //! - Everything the agent does arrives, in order, as [`AgentEvent`]s on the channel
 //!   given to `start`. A turn's completion ([`AgentEvent::TurnDone`]) arrives after
 //!   every update the agent sent before answering `session/prompt`.
@@ -27,14 +31,15 @@
 //!   end by themselves once it has exited.
 //!
 //! Modules:
-//! - `process`: launching the process and signalling its process group.
+//! - `launch`: the [`Launcher`] seam: [`Transport`], [`AgentProcess`], [`OsLauncher`].
+//! - `process`: launching the OS process and signalling its process group.
+//! - `stderr_log`: the agent's stderr, copied into a log rotated at 8 MiB (two kept).
 //! - `transport`: newline-delimited JSON streams that skip non-JSON lines.
 //! - `client`: the ACP client connection: handlers, handshake, error wording.
 //! - `translate`: ACP updates, permission options and forms ↔ berth types.
 //! - `fs`: `fs/read_text_file` / `fs/write_text_file` confined to the session cwd.
 //! - [`demo`]: the demo agent, a real ACP agent following PROTOCOL.md's script.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +51,6 @@ use agent_client_protocol::v1::schema::{
 use berth_protocol::{
     AgentCapabilities, Event, Outcome, PermissionOption, Question, SessionOrigin, StopReason,
 };
-use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,8 +59,12 @@ use tokio_util::task::TaskTracker;
 mod client;
 pub mod demo;
 mod fs;
+mod launch;
+use launch::ProcessStopper;
+pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
 mod process;
 pub use process::locate;
+mod stderr_log;
 mod translate;
 mod transport;
 
@@ -144,6 +152,7 @@ pub struct AgentLink {
 
 struct Inner {
     pid: u32,
+    stopper: ProcessStopper,
     state: Arc<client::ClientState>,
     agent_session_id: String,
     origin: SessionOrigin,
@@ -158,12 +167,6 @@ struct Inner {
     exit: watch::Receiver<Option<ExitInfo>>,
     /// Owns the supervisor and the per-prompt tasks.
     tasks: TaskTracker,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ExitInfo {
-    code: Option<i32>,
-    signal: Option<i32>,
 }
 
 impl ExitInfo {
@@ -182,34 +185,45 @@ pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
 }
 
 impl AgentLink {
+    /// Spawn `config.spec` as an OS process and connect to it ([`OsLauncher`]).
     pub async fn start(
         config: LinkConfig,
         events: mpsc::Sender<AgentEvent>,
     ) -> Result<AgentLink, AgentError> {
+        AgentLink::launch(&OsLauncher, config, events).await
+    }
+
+    /// Start an agent with `launcher`, then connect to it.
+    pub async fn launch(
+        launcher: &dyn Launcher,
+        config: LinkConfig,
+        events: mpsc::Sender<AgentEvent>,
+    ) -> Result<AgentLink, AgentError> {
+        // Checked before anything is started: an agent must not run in a directory
+        // its `fs/*` requests could not be confined to.
+        session_root(&config)?;
+        let (transport, process) = launcher.launch(&config)?;
+        AgentLink::connect(transport, process, config, events).await
+    }
+
+    /// Speak ACP to an agent that is already running: `initialize`, then continue
+    /// [`LinkConfig::resume`] or open a new session. `process` is supervised from now
+    /// on: it is stopped if the handshake fails or this future is dropped.
+    pub async fn connect(
+        transport: Transport,
+        process: AgentProcess,
+        config: LinkConfig,
+        events: mpsc::Sender<AgentEvent>,
+    ) -> Result<AgentLink, AgentError> {
         let program = config.spec.program.clone();
-        // The canonical cwd is what `fs/*` requests are confined to; it must exist.
-        let root = std::fs::canonicalize(&config.cwd)
-            .ok()
-            .filter(|root| root.is_dir())
-            .ok_or_else(|| AgentError::Spawn {
-                program: program.clone(),
-                reason: format!(
-                    "working directory {} is not an existing directory",
-                    config.cwd.display()
-                ),
-            })?;
+        let pid = process.pid();
+        let (stopper, exited) = process.into_parts();
+        // From here on, an early return or a dropped future must not leave the agent
+        // behind.
+        let mut guard = KillOnDrop(Some(stopper.clone()));
+        let root = session_root(&config)?;
         // ACP wants an absolute cwd; keep the caller's spelling (symlinks included).
         let cwd = std::path::absolute(&config.cwd).unwrap_or_else(|_| root.clone());
-
-        let process::Spawned {
-            child,
-            stdin,
-            stdout,
-            pid,
-        } = process::spawn(&config)?;
-        // From here on, an early return or a dropped `start` future must not leave the
-        // process behind.
-        let mut guard = KillOnDrop(Some(pid));
 
         let turn = client::TurnSlot::default();
         let state = Arc::new(client::ClientState {
@@ -221,8 +235,8 @@ impl AgentLink {
             tool_calls: Default::default(),
         });
         let transport = Lines::new(
-            transport::line_sink(stdin, |_| false, || {}),
-            transport::json_lines(stdout, "agent"),
+            transport::line_sink(transport.to_agent, |_| false, || {}),
+            transport::json_lines(transport.from_agent, "agent"),
         );
         let shutdown = CancellationToken::new();
         let (connected_tx, connected_rx) = oneshot::channel();
@@ -237,7 +251,7 @@ impl AgentLink {
         let (exit_tx, exit_rx) = watch::channel(None);
         let (started_tx, started_rx) = watch::channel(None);
         tasks.spawn(supervise(Supervisor {
-            child,
+            exited,
             pid,
             connection_task,
             shutdown,
@@ -276,6 +290,7 @@ impl AgentLink {
                 Ok(AgentLink {
                     inner: Arc::new(Inner {
                         pid,
+                        stopper,
                         state,
                         agent_session_id,
                         origin,
@@ -307,7 +322,7 @@ impl AgentLink {
                 let reason = match exited {
                     Some(info) => format!(
                         "{reason} ({}); its stderr is in {}",
-                        info.describe(),
+                        describe_exit(info.code, info.signal),
                         config.stderr_log.display()
                     ),
                     None => reason,
@@ -405,16 +420,17 @@ impl AgentLink {
     /// SIGTERM the process group, then SIGKILL after `grace`. `Exited` follows.
     pub async fn kill(&self, grace: Duration) {
         let pid = self.inner.pid;
+        let stopper = &self.inner.stopper;
         let mut exit = self.inner.exit.clone();
         if exit.borrow().is_none() {
             tracing::info!(pid, "stopping agent (SIGTERM)");
-            process::signal_group(pid, libc::SIGTERM);
+            stopper.terminate();
             if tokio::time::timeout(grace, exit.wait_for(Option::is_some))
                 .await
                 .is_ok()
             {
                 // The leader is gone; whatever it left behind in its group goes too.
-                process::signal_group(pid, libc::SIGKILL);
+                stopper.kill();
                 return;
             }
             tracing::warn!(
@@ -423,7 +439,7 @@ impl AgentLink {
                 "agent ignored SIGTERM; sending SIGKILL"
             );
         }
-        process::signal_group(pid, libc::SIGKILL);
+        stopper.kill();
         if tokio::time::timeout(KILL_WAIT, exit.wait_for(Option::is_some))
             .await
             .is_err()
@@ -439,20 +455,34 @@ impl Inner {
     }
 }
 
-/// Kills the agent's process group unless disarmed (`start` succeeded).
-struct KillOnDrop(Option<u32>);
+/// Kills the agent unless disarmed (`connect` succeeded).
+struct KillOnDrop(Option<ProcessStopper>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            process::signal_group(pid, libc::SIGKILL);
+        if let Some(stopper) = self.0.take() {
+            stopper.kill();
         }
     }
 }
 
+/// The canonical working directory `fs/*` requests are confined to; it must exist.
+fn session_root(config: &LinkConfig) -> Result<PathBuf, AgentError> {
+    std::fs::canonicalize(&config.cwd)
+        .ok()
+        .filter(|root| root.is_dir())
+        .ok_or_else(|| AgentError::Spawn {
+            program: config.spec.program.clone(),
+            reason: format!(
+                "working directory {} is not an existing directory",
+                config.cwd.display()
+            ),
+        })
+}
+
 /// What the supervisor task owns.
 struct Supervisor {
-    child: Child,
+    exited: std::pin::Pin<Box<dyn std::future::Future<Output = ExitInfo> + Send>>,
     pid: u32,
     connection_task: JoinHandle<()>,
     shutdown: CancellationToken,
@@ -465,19 +495,7 @@ struct Supervisor {
 /// Reap the process, let the connection deliver what the agent wrote before dying,
 /// close the connection, then report `Exited`.
 async fn supervise(mut s: Supervisor) {
-    let info = match s.child.wait().await {
-        Ok(status) => ExitInfo {
-            code: status.code(),
-            signal: status.signal(),
-        },
-        Err(error) => {
-            tracing::error!(pid = s.pid, %error, "could not wait for the agent process");
-            ExitInfo {
-                code: None,
-                signal: None,
-            }
-        }
-    };
+    let info = (&mut s.exited).await;
     tracing::info!(pid = s.pid, status = %info.describe(), "agent process exited");
     s.exit.send_replace(Some(info));
 

@@ -1,12 +1,12 @@
 //! The agent's OS process: how it is launched and how its process group is signalled.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 use std::process::Stdio;
 
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use crate::stderr_log::{self, StderrLog};
 use crate::{AgentError, LinkConfig};
 
 /// A freshly spawned agent with its protocol pipes taken out.
@@ -20,14 +20,15 @@ pub(crate) struct Spawned {
 
 /// Launch the agent: argv only (never a shell), exactly the given environment, its own
 /// process group (so it and everything it starts can be signalled at once, and a Ctrl-C
-/// meant for berth does not reach it), stdio piped, stderr appended to the log file.
+/// meant for berth does not reach it), stdio piped, stderr copied into the rotating log
+/// (`stderr_log`).
 pub(crate) fn spawn(config: &LinkConfig) -> Result<Spawned, AgentError> {
     let spec = &config.spec;
     let spawn_error = |reason: String| AgentError::Spawn {
         program: spec.program.clone(),
         reason,
     };
-    let stderr = open_append(&config.stderr_log).map_err(|e| {
+    let log = StderrLog::open(&config.stderr_log, stderr_log::CAP).map_err(|e| {
         spawn_error(format!(
             "cannot open its stderr log {}: {e}",
             config.stderr_log.display()
@@ -45,32 +46,31 @@ pub(crate) fn spawn(config: &LinkConfig) -> Result<Spawned, AgentError> {
         .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
+        .stderr(Stdio::piped())
         // The session decides when the agent dies (`AgentLink::kill`), not a drop.
         .kill_on_drop(false);
     let mut child = command.spawn().map_err(|e| spawn_error(e.to_string()))?;
-    let (Some(pid), Some(stdin), Some(stdout)) =
-        (child.id(), child.stdin.take(), child.stdout.take())
-    else {
+    let (Some(pid), Some(stdin), Some(stdout), Some(stderr)) = (
+        child.id(),
+        child.stdin.take(),
+        child.stdout.take(),
+        child.stderr.take(),
+    ) else {
         // Unreachable with piped stdio on a just-spawned child; reap it rather than panic.
         let _ = child.start_kill();
         return Err(spawn_error(
             "the process vanished while starting".to_owned(),
         ));
     };
+    // Detached on purpose: it owns only the pipe and the file and ends at stderr EOF,
+    // which a descendant of the agent may put off forever; nothing waits for it.
+    tokio::spawn(stderr_log::copy(stderr, log));
     Ok(Spawned {
         child,
         stdin,
         stdout,
         pid,
     })
-}
-
-fn open_append(path: &Path) -> io::Result<std::fs::File> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// Signal every process in the group led by `pgid`. A group that no longer exists is

@@ -561,10 +561,7 @@ async fn an_agent_that_dies_at_once_is_a_handshake_error() {
         )
     };
     assert!(reason.contains("exit code 3"), "{reason}");
-    assert_eq!(
-        std::fs::read_to_string(&dirs.stderr_log).unwrap(),
-        "no agent here\n"
-    );
+    assert_eq!(log_once_written(&dirs.stderr_log).await, "no agent here\n");
     // A link that never started sends nothing.
     assert!(timeout(WAIT, events.recv()).await.unwrap().is_none());
 }
@@ -572,12 +569,21 @@ async fn an_agent_that_dies_at_once_is_a_handshake_error() {
 #[tokio::test]
 async fn stderr_is_appended_to_the_log() {
     let h = start(shell("echo 'hello from stderr' >&2; exec \"$0\"")).await;
-    // Written before the handshake could start, so it is in the log by now.
-    assert_eq!(
-        std::fs::read_to_string(&h.stderr_log).unwrap(),
-        "hello from stderr\n"
-    );
+    assert_eq!(log_once_written(&h.stderr_log).await, "hello from stderr\n");
     h.stop().await;
+}
+
+/// The stderr log once its copy task has written a whole line (it copies the pipe a
+/// task hop behind the agent): waits on that condition, bounded.
+async fn log_once_written(path: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.ends_with('\n') || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// A hand-written ACP agent that makes `fs/*` (and one unsupported) requests during its

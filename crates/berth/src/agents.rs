@@ -182,6 +182,7 @@ fn entry(config: &Config, id: &str, section: AgentSection) -> Option<AgentEntry>
         install: section.install,
         default_cwd: section.cwd,
         cwd_within: section.cwd_within,
+        launcher: std::sync::Arc::new(berth_agent::OsLauncher),
     })
 }
 

@@ -34,8 +34,8 @@ pub enum Command {
     },
     /// Print the access token (creating it if needed).
     Token(TokenArgs),
-    /// List sessions.
-    Sessions(ClientArgs),
+    /// List sessions (archived ones with `--archived`).
+    Sessions(SessionsArgs),
     /// Create a session; prints its id.
     New(NewArgs),
     /// Start a turn in a session.
@@ -44,6 +44,14 @@ pub enum Command {
     Answer(AnswerArgs),
     /// Cancel the running turn of a session.
     Cancel(SessionArgs),
+    /// Stop a session's agent process; its running turn ends cancelled.
+    ///
+    /// The next prompt starts the agent again, continuing its conversation if it can.
+    Stop(SessionArgs),
+    /// Archive a session: hide it from `berth sessions` (its log is kept).
+    Archive(SessionArgs),
+    /// Bring an archived session back into `berth sessions`.
+    Unarchive(SessionArgs),
     /// Watch a session live in the terminal and answer its prompts; resumes by cursor.
     Attach(AttachArgs),
 }
@@ -52,11 +60,14 @@ impl Command {
     /// The server-reaching arguments of a client command.
     pub fn client_args(&mut self) -> Option<&mut ClientArgs> {
         match self {
-            Command::Sessions(args) => Some(args),
+            Command::Sessions(args) => Some(&mut args.client),
             Command::New(args) => Some(&mut args.client),
             Command::Send(args) => Some(&mut args.client),
             Command::Answer(args) => Some(&mut args.client),
-            Command::Cancel(args) => Some(&mut args.client),
+            Command::Cancel(args)
+            | Command::Stop(args)
+            | Command::Archive(args)
+            | Command::Unarchive(args) => Some(&mut args.client),
             Command::Attach(args) => Some(&mut args.client),
             Command::Serve(_)
             | Command::Agent { .. }
@@ -112,14 +123,24 @@ pub struct ServeArgs {
     /// [sessions.prompt_timeout_secs, never].
     #[arg(long, env = "BERTH_PROMPT_TIMEOUT")]
     pub prompt_timeout: Option<u64>,
+    /// Most agent processes running at once; one more stops the least recently used
+    /// idle agent. 0: no limit [sessions.max_live_agents, 8].
+    #[arg(long, env = "BERTH_MAX_LIVE_AGENTS")]
+    pub max_live_agents: Option<usize>,
+    /// Seconds an agent may sit with no turn before it is stopped (the next prompt
+    /// starts it again and continues the conversation). 0: never
+    /// [sessions.agent_idle_secs, 900].
+    #[arg(long, env = "BERTH_AGENT_IDLE_SECS")]
+    pub agent_idle: Option<u64>,
 }
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Offer to continue earlier sessions: `load` (replays one exchange, then answers),
-    /// `load-late` (answers, then replays), or `resume`.
-    #[arg(long, value_parser = ["load", "load-late", "resume"])]
-    pub continues: Option<String>,
+    /// How it offers to continue earlier sessions: `resume` (the default:
+    /// `session/resume` answers at once), `load` (replays one exchange, then answers),
+    /// `load-late` (answers, then replays), or `none` (every start is a new conversation).
+    #[arg(long, value_parser = ["resume", "load", "load-late", "none"], default_value = "resume")]
+    pub continues: String,
     /// Advertise a sign-in method and refuse new sessions until "signed in" (never).
     #[arg(long)]
     pub require_auth: bool,
@@ -152,6 +173,15 @@ pub struct ClientArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// List the archived sessions instead of the others.
+    #[arg(long)]
+    pub archived: bool,
 }
 
 #[derive(Args)]

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
-use berth_protocol::rest::{CreateSession, Resolved, SessionList, StartTurn, TurnAccepted};
+use berth_protocol::rest::{
+    CreateSession, PatchSession, Resolved, SessionList, StartTurn, TurnAccepted,
+};
 use berth_protocol::{Answer, AnswerValue, ErrorBody, Session};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cli::{AnswerArgs, ClientArgs, NewArgs, SendArgs, SessionArgs};
+use crate::cli::{AnswerArgs, ClientArgs, NewArgs, SendArgs, SessionArgs, SessionsArgs};
 use crate::paths;
 
 /// An authenticated connection to one server.
@@ -68,6 +70,19 @@ impl Client {
         self.call(self.http.post(self.url(path)).json(body)).await
     }
 
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.call(self.http.patch(self.url(path)).json(body)).await
+    }
+
+    /// POST with no body, answered with a JSON body (e.g. `stop`).
+    pub async fn post_bare<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call(self.http.post(self.url(path))).await
+    }
+
     /// POST with no body and no answer body (e.g. `cancel`, answered `202`).
     pub async fn post_empty(&self, path: &str) -> anyhow::Result<()> {
         let response = self
@@ -101,18 +116,23 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
-    /// Accept a session's id, slug, or a unique prefix of either.
+    /// Accept a session's id, slug, or a unique prefix of either. Archived sessions can
+    /// be named too (to unarchive them, or to prompt them anyway).
     pub async fn resolve(&self, reference: &str) -> anyhow::Result<Session> {
-        let list: SessionList = self.get("/sessions").await?;
-        if let Some(exact) = list
+        let listed: SessionList = self.get("/sessions").await?;
+        let archived: SessionList = self.get("/sessions?archived=true").await?;
+        let sessions: Vec<Session> = listed
             .sessions
+            .into_iter()
+            .chain(archived.sessions)
+            .collect();
+        if let Some(exact) = sessions
             .iter()
             .find(|s| s.id == reference || s.slug == reference)
         {
             return Ok(exact.clone());
         }
-        let matches: Vec<_> = list
-            .sessions
+        let matches: Vec<_> = sessions
             .into_iter()
             .filter(|s| s.id.starts_with(reference) || s.slug.starts_with(reference))
             .collect();
@@ -148,24 +168,34 @@ async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response>
     }
 }
 
-pub async fn sessions(args: ClientArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args)?;
-    let list: SessionList = client.get("/sessions").await?;
-    if args.json {
+pub async fn sessions(args: SessionsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let path = if args.archived {
+        "/sessions?archived=true"
+    } else {
+        "/sessions"
+    };
+    let list: SessionList = client.get(path).await?;
+    if args.client.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     if list.sessions.is_empty() {
-        println!("no sessions yet; create one with `berth new`");
+        if args.archived {
+            println!("no archived sessions");
+        } else {
+            println!("no sessions yet; create one with `berth new`");
+        }
     }
-    for s in list.sessions {
+    for s in &list.sessions {
         let prompts = if s.pending_prompts > 0 {
             format!("  {} waiting", s.pending_prompts)
         } else {
             String::new()
         };
+        let archived = if s.archived { "  (archived)" } else { "" };
         println!(
-            "{}  {:<14} {:>4} unread{}  {} [{}]",
+            "{}  {:<14} {:>4} unread{}  {} [{}]{archived}",
             s.id,
             crate::status_name(s.status),
             s.unread,
@@ -173,6 +203,15 @@ pub async fn sessions(args: ClientArgs) -> anyhow::Result<()> {
             s.title,
             s.agent
         );
+    }
+    if !args.archived {
+        // Say that some are hidden, and how to see them.
+        let archived: SessionList = client.get("/sessions?archived=true").await?;
+        match archived.sessions.len() {
+            0 => {}
+            1 => println!("(1 archived session not shown: `berth sessions --archived`)"),
+            n => println!("({n} archived sessions not shown: `berth sessions --archived`)"),
+        }
     }
     Ok(())
 }
@@ -212,6 +251,47 @@ pub async fn cancel(args: SessionArgs) -> anyhow::Result<()> {
     client
         .post_empty(&format!("/sessions/{}/cancel", session.id))
         .await
+}
+
+/// `berth stop`: stop the session's agent; says whether one was running.
+pub async fn stop(args: SessionArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    let stopped: Session = client
+        .post_bare(&format!("/sessions/{}/stop", session.id))
+        .await?;
+    if args.client.json {
+        println!("{}", serde_json::to_string_pretty(&stopped)?);
+    } else if session.agent_running || stopped.agent_running {
+        println!("stopping the agent of {} ({})", stopped.id, stopped.title);
+    } else {
+        println!("no agent was running in {} ({})", stopped.id, stopped.title);
+    }
+    Ok(())
+}
+
+/// `berth archive` / `berth unarchive`.
+pub async fn set_archived(args: SessionArgs, archived: bool) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let session = client.resolve(&args.session).await?;
+    let body = PatchSession {
+        title: None,
+        archived: Some(archived),
+    };
+    let changed: Session = client
+        .patch(&format!("/sessions/{}", session.id), &body)
+        .await?;
+    if args.client.json {
+        println!("{}", serde_json::to_string_pretty(&changed)?);
+    } else {
+        let what = if changed.archived {
+            "archived"
+        } else {
+            "unarchived"
+        };
+        println!("{what} {} ({})", changed.id, changed.title);
+    }
+    Ok(())
 }
 
 pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {

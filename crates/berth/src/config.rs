@@ -85,6 +85,12 @@ pub struct SessionsSection {
     pub prompt_timeout_secs: Option<u64>,
     /// Live events kept per session for viewports that fall a little behind.
     pub live_buffer: usize,
+    /// Most agent processes running at once (0: no limit). Starting one more stops the
+    /// least recently used idle agent (`agent_exited` with reason `limit`).
+    pub max_live_agents: usize,
+    /// Seconds an agent may sit with no turn before it is stopped (reason `idle`; the
+    /// next prompt starts it again and continues the conversation). 0: never.
+    pub agent_idle_secs: u64,
 }
 
 impl Default for SessionsSection {
@@ -95,6 +101,8 @@ impl Default for SessionsSection {
             agent_start_timeout_secs: 120,
             prompt_timeout_secs: None,
             live_buffer: 512,
+            max_live_agents: 8,
+            agent_idle_secs: 900,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - [`config`]: the config file and every default (ARCHITECTURE.md §5).
 //! - [`agents`]: the agent registry (built-ins merged with the config file) and the
 //!   environment each agent gets.
-//! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`, `answer`).
+//! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`,
+//!   `answer`, `cancel`, `stop`, `archive`).
 //! - [`attach`]: `berth attach`, a terminal viewport that resumes by cursor.
 
 mod agents;
@@ -71,11 +72,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // already chose this agent's arguments and environment.
         init_tracing();
         let options = berth_agent::demo::DemoOptions {
-            continues: match args.continues.as_deref() {
-                Some("load") => Some(berth_agent::demo::Continue::Load),
-                Some("load-late") => Some(berth_agent::demo::Continue::LoadLate),
-                Some("resume") => Some(berth_agent::demo::Continue::Resume),
-                _ => None,
+            continues: match args.continues.as_str() {
+                "load" => Some(berth_agent::demo::Continue::Load),
+                "load-late" => Some(berth_agent::demo::Continue::LoadLate),
+                "none" => None,
+                _ => Some(berth_agent::demo::Continue::Resume),
             },
             require_auth: args.require_auth,
         };
@@ -104,6 +105,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => client::send(args).await,
         Command::Answer(args) => client::answer(args).await,
         Command::Cancel(args) => client::cancel(args).await,
+        Command::Stop(args) => client::stop(args).await,
+        Command::Archive(args) => client::set_archived(args, true).await,
+        Command::Unarchive(args) => client::set_archived(args, false).await,
         Command::Attach(args) => attach::run(args).await,
     }
 }

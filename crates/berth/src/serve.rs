@@ -38,6 +38,9 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         Duration::from_secs(sessions.agent_start_timeout_secs.max(1));
     session_config.prompt_timeout = sessions.prompt_timeout_secs.map(Duration::from_secs);
     session_config.live_buffer = sessions.live_buffer;
+    session_config.max_live_agents = sessions.max_live_agents;
+    session_config.agent_idle =
+        (sessions.agent_idle_secs > 0).then(|| Duration::from_secs(sessions.agent_idle_secs));
     let catalog = agents::catalog(&config)?;
     for info in catalog.infos() {
         match &info.reason {
@@ -152,6 +155,12 @@ fn apply_flags(config: &mut Config, args: &ServeArgs) {
     }
     if args.prompt_timeout.is_some() {
         config.sessions.prompt_timeout_secs = args.prompt_timeout;
+    }
+    if let Some(max) = args.max_live_agents {
+        config.sessions.max_live_agents = max;
+    }
+    if let Some(idle) = args.agent_idle {
+        config.sessions.agent_idle_secs = idle;
     }
 }
 

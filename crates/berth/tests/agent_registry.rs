@@ -38,6 +38,11 @@ name = "Demo that resumes"
 command = "{BERTH}"
 args = ["agent", "demo", "--continues", "resume"]
 
+[agents.forgetful]
+name = "Demo that cannot continue"
+command = "{BERTH}"
+args = ["agent", "demo", "--continues", "none"]
+
 [agents.locked]
 name = "Demo that wants a sign-in"
 command = "{BERTH}"
@@ -146,6 +151,7 @@ async fn agents_report_availability_with_a_reason_and_config_adds_agents() {
             "codex",
             "gemini",
             "opencode",
+            "forgetful",
             "late-loader",
             "loader",
             "locked",
@@ -329,7 +335,7 @@ async fn an_agent_that_replays_after_answering_the_load_replays_nothing_into_the
 #[tokio::test]
 async fn an_agent_that_cannot_continue_starts_over_with_a_notice() {
     let (server, _dir) = start("").await;
-    let events = prompt_kill_prompt(&server, "demo").await;
+    let events = prompt_kill_prompt(&server, "forgetful").await;
     assert_eq!(
         origins(&events),
         [Some(SessionOrigin::New), Some(SessionOrigin::New)]

@@ -1,4 +1,5 @@
-//! The CLI (`berth new|sessions|send|attach|answer|token`) against a real server.
+//! The CLI (`berth new|sessions|send|attach|answer|token|stop|archive|unarchive`)
+//! against a real server.
 
 mod support;
 
@@ -712,4 +713,118 @@ async fn attach_resumes_across_a_server_restart_on_the_same_port() {
     attach.kill().await;
     drop(server);
     drop(dir);
+}
+
+/// A unique prefix of `id` among `others` (one character more than it shares with any).
+fn unique_prefix<'a>(id: &'a str, others: &[&str]) -> &'a str {
+    let shared = others
+        .iter()
+        .map(|o| {
+            id.chars()
+                .zip(o.chars())
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    &id[..shared + 1]
+}
+
+#[tokio::test]
+async fn stop_archive_and_unarchive_name_sessions_archived_or_not() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let keep = ok(&server, home, &["new", "--title", "keep"])
+        .await
+        .trim()
+        .to_owned();
+    let shelve = ok(&server, home, &["new", "--title", "shelve"])
+        .await
+        .trim()
+        .to_owned();
+    let prefix = unique_prefix(&shelve, &[keep.as_str()]);
+
+    // stop: the agent of a session, named by a prefix; again, it says none runs.
+    ok(&server, home, &["send", prefix, "hello"]).await;
+    server
+        .wait_event(&shelve, |e| matches!(e, Event::TurnEnded { .. }))
+        .await;
+    let out = ok(&server, home, &["stop", prefix]).await;
+    assert!(out.contains("stopping the agent of"), "{out}");
+    assert!(out.contains(&shelve), "{out}");
+    server
+        .wait_summary(&shelve, "stopped", |s| {
+            s.status == berth_protocol::Status::Stopped && !s.agent_running
+        })
+        .await;
+    let out = ok(&server, home, &["stop", &shelve]).await;
+    assert!(out.contains("no agent was running"), "{out}");
+    let listed = ok(&server, home, &["sessions"]).await;
+    let line = listed.lines().find(|l| l.contains(&shelve)).unwrap();
+    assert!(line.contains("stopped"), "{line}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&server, home, &["stop", &keep, "--json"]).await).unwrap();
+    assert_eq!(json["id"], keep.as_str());
+    assert_eq!(json["status"], "idle");
+
+    // archive, by a slug prefix: gone from `sessions`, which says one is hidden.
+    let slug = server.session(&shelve).await.slug;
+    let out = ok(&server, home, &["archive", &slug[..slug.len() - 2]]).await;
+    assert!(out.starts_with("archived "), "{out}");
+    assert!(server.session(&shelve).await.archived);
+    let listed = ok(&server, home, &["sessions"]).await;
+    assert!(!listed.contains(&shelve), "{listed}");
+    assert!(listed.contains(&keep), "{listed}");
+    assert!(listed.contains("1 archived session not shown"), "{listed}");
+    let archived = ok(&server, home, &["sessions", "--archived"]).await;
+    let line = archived
+        .lines()
+        .find(|l| l.contains(&shelve))
+        .unwrap_or_else(|| panic!("{archived}"));
+    assert!(line.contains("(archived)"), "{line}");
+    assert!(line.contains("shelve"), "{line}");
+    assert!(!archived.contains(&keep), "{archived}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&server, home, &["sessions", "--archived", "--json"]).await)
+            .unwrap();
+    let sessions = json["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["id"], shelve.as_str());
+    assert_eq!(sessions[0]["archived"], true);
+
+    // An archived session can still be named: by prefix (it is no longer listed by
+    // default, so the prefix is matched against both lists), to send or unarchive.
+    ok(&server, home, &["send", prefix, "still here?"]).await;
+    server
+        .wait_events(&shelve, 2, |e| matches!(e, Event::TurnEnded { .. }))
+        .await;
+    let out = ok(&server, home, &["unarchive", prefix]).await;
+    assert!(out.starts_with("unarchived "), "{out}");
+    assert!(!server.session(&shelve).await.archived);
+    let listed = ok(&server, home, &["sessions"]).await;
+    assert!(listed.contains(&shelve), "{listed}");
+    assert!(!listed.contains("archived"), "{listed}");
+    assert!(
+        ok(&server, home, &["sessions", "--archived"])
+            .await
+            .contains("no archived sessions")
+    );
+    // A prefix shared by an archived and a listed session is ambiguous.
+    ok(&server, home, &["archive", &keep]).await;
+    let shared = &keep[..unique_prefix(&keep, &[shelve.as_str()]).len() - 1];
+    let out = failing_or_ok(&server, home, &["stop", shared]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("matches 2 sessions"),
+        "{out:?}"
+    );
+    for command in ["stop", "archive", "unarchive"] {
+        let out = failing_or_ok(&server, home, &[command, "zzzz"]).await;
+        assert!(!out.status.success(), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no session matches"),
+            "{command}: {out:?}"
+        );
+    }
 }

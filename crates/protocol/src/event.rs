@@ -287,7 +287,7 @@ pub struct AgentCapabilities {
 }
 
 /// One slash command an agent offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgentCommand {
     pub name: String,

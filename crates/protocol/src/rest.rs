@@ -10,6 +10,20 @@ use crate::{EventRecord, Prompt, Resolution, Seq, Session};
 pub struct Health {
     pub ok: bool,
     pub version: String,
+    /// Extension: sessions stored, sessions with an actor now (the rest are cold), and
+    /// agent processes running (at most `sessions.max_live_agents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub sessions: Option<HealthSessions>,
+}
+
+/// `Health.sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HealthSessions {
+    pub total: usize,
+    pub live: usize,
+    pub agents: usize,
 }
 
 /// One entry of `GET /agents`.

@@ -19,7 +19,7 @@ pub enum Status {
     AwaitingInput,
     /// The last turn ended in error or the agent failed; prompts are still accepted.
     Error,
-    /// The agent process was stopped by the user or a limit; a prompt starts it again.
+    /// The user stopped the agent process (`POST /stop`); a prompt starts it again.
     Stopped,
 }
 

@@ -56,6 +56,7 @@ fn export(cfg: &Config) {
         session::Session,
         session::Status,
         rest::Health,
+        rest::HealthSessions,
         rest::AgentInfo,
         rest::AgentList,
         rest::CreateSession,

@@ -7,8 +7,8 @@ use std::fmt::Debug;
 
 use berth_protocol::rest::{
     AgentInfo, AgentList, CreateSession, EVENTS_DEFAULT_LIMIT, EVENTS_MAX_LIMIT, EventsPage,
-    EventsQuery, Health, MarkRead, PatchSession, PromptList, Resolved, SessionList, StartTurn,
-    TurnAccepted,
+    EventsQuery, Health, HealthSessions, MarkRead, PatchSession, PromptList, Resolved, SessionList,
+    StartTurn, TurnAccepted,
 };
 use berth_protocol::{
     AgentCapabilities, AgentCommand, Answer, AnswerValue, ClientOp, ErrorBody, ErrorCode,
@@ -1065,7 +1065,20 @@ fn rest_health() {
     assert_snapshot!(wire(&Health {
         ok: true,
         version: "0.1.0".into(),
+        sessions: None,
     }));
+    assert_snapshot!(
+        "rest_health_sessions",
+        wire(&Health {
+            ok: true,
+            version: "0.1.0".into(),
+            sessions: Some(HealthSessions {
+                total: 2000,
+                live: 1,
+                agents: 1,
+            }),
+        })
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use berth_protocol::rest::{
-    AgentList, CreateSession, EventsPage, Health, MarkRead, PatchSession, PromptList, Resolved,
-    SessionList, StartTurn, TurnAccepted,
+    AgentList, CreateSession, EventsPage, Health, HealthSessions, MarkRead, PatchSession,
+    PromptList, Resolved, SessionList, SessionsQuery, StartTurn, TurnAccepted,
 };
 use berth_protocol::{Answer, Seq, Session};
 
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sessions/{id}/turns", post(start_turn))
         .route("/sessions/{id}/cancel", post(cancel))
+        .route("/sessions/{id}/stop", post(stop))
         .route("/sessions/{id}/events", get(events))
         .route("/sessions/{id}/prompts/{prompt_id}", post(answer_prompt))
         .route("/sessions/{id}/read", post(mark_read))
@@ -36,9 +37,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
+    let registry = &state.registry;
     Json(Health {
         ok: true,
         version: state.config.version.clone(),
+        sessions: Some(HealthSessions {
+            total: registry.count(),
+            live: registry.live_count(),
+            agents: registry.agent_count(),
+        }),
     })
 }
 
@@ -48,11 +55,28 @@ async fn agents(State(state): State<AppState>) -> Json<AgentList> {
     })
 }
 
-async fn list_sessions(State(state): State<AppState>) -> Json<SessionList> {
-    Json(SessionList {
-        sessions: state.registry.list(),
-        next: None,
-    })
+async fn list_sessions(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+) -> Result<Json<SessionList>, ApiError> {
+    let archived = match query.get("archived").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`archived` must be `true` or `false`, got `{other}`"
+            )));
+        }
+    };
+    let query = SessionsQuery {
+        limit: number(&query, "limit")?,
+        before: query.get("before").cloned(),
+        archived,
+        q: query.get("q").cloned(),
+    };
+    let (sessions, next) = state.registry.page(&query)?;
+    Ok(Json(SessionList { sessions, next }))
 }
 
 async fn create_session(
@@ -67,7 +91,7 @@ async fn get_session(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Session>, ApiError> {
-    Ok(Json(state.registry.get(&id)?.summary()))
+    Ok(Json(state.registry.summary(&id)?))
 }
 
 async fn patch_session(
@@ -75,11 +99,21 @@ async fn patch_session(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchSession>,
 ) -> Result<Json<Session>, ApiError> {
-    let handle = state.registry.get(&id)?;
-    let Some(title) = body.title else {
-        return Err(ApiError::bad_request("nothing to change: give `title`"));
-    };
-    Ok(Json(handle.rename(title).await?))
+    let registry = &state.registry;
+    if body.title.is_none() && body.archived.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give `title` and/or `archived`",
+        ));
+    }
+    // The title goes first: a refused title must not leave the session archived.
+    let mut session = None;
+    if let Some(title) = body.title {
+        session = Some(registry.rename(&id, title).await?);
+    }
+    if let Some(archived) = body.archived {
+        session = Some(registry.set_archived(&id, archived).await?);
+    }
+    Ok(Json(session.expect("one field was given")))
 }
 
 async fn delete_session(
@@ -95,8 +129,7 @@ async fn start_turn(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StartTurn>,
 ) -> Result<(StatusCode, Json<TurnAccepted>), ApiError> {
-    let handle = state.registry.get(&id)?;
-    let turn_id = handle.prompt(body.text).await?;
+    let turn_id = state.registry.prompt(&id, body.text).await?;
     Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id })))
 }
 
@@ -104,8 +137,16 @@ async fn cancel(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.registry.get(&id)?.cancel().await?;
+    state.registry.cancel(&id).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /sessions/{id}/stop`: stop the agent; a no-op (200) when none runs.
+async fn stop(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Session>, ApiError> {
+    Ok(Json(state.registry.stop(&id).await?))
 }
 
 async fn events(
@@ -129,8 +170,7 @@ async fn answer_prompt(
     ApiPath((id, prompt_id)): ApiPath<(String, String)>,
     ApiJson(answer): ApiJson<Answer>,
 ) -> Result<Json<Resolved>, ApiError> {
-    let handle = state.registry.get(&id)?;
-    let resolved = handle.respond(prompt_id, answer).await?;
+    let resolved = state.registry.respond(&id, prompt_id, answer).await?;
     Ok(Json(Resolved { resolved }))
 }
 
@@ -139,8 +179,7 @@ async fn mark_read(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<MarkRead>,
 ) -> Result<Json<Session>, ApiError> {
-    let handle = state.registry.get(&id)?;
-    Ok(Json(handle.mark_read(body.seq).await?))
+    Ok(Json(state.registry.mark_read(&id, body.seq).await?))
 }
 
 /// An optional non-negative integer query parameter.

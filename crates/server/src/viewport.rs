@@ -143,7 +143,7 @@ async fn connection(socket: WebSocket, state: AppState) {
                 // Detaching a session that is not attached is a no-op; an unknown one
                 // is an error like any other op naming it.
                 None => {
-                    if let Err(error) = state.registry.get(&session) {
+                    if let Err(error) = state.registry.summary(&session) {
                         let frame = error_frame(error.code(), &error.to_string(), id);
                         let _ = out.send(Outbound::Frame(frame)).await;
                     }
@@ -154,7 +154,7 @@ async fn connection(socket: WebSocket, state: AppState) {
                 after,
                 epoch,
                 ..
-            } => match state.registry.get(&session) {
+            } => match state.registry.summary(&session) {
                 Err(error) => {
                     let frame = error_frame(error.code(), &error.to_string(), id);
                     let _ = out.send(Outbound::Frame(frame)).await;
@@ -194,20 +194,7 @@ async fn feeder(
     id: Option<Value>,
     out: mpsc::Sender<Outbound>,
 ) {
-    let handle = match registry.get(&session) {
-        Ok(handle) => handle,
-        Err(error) => {
-            let _ = out
-                .send(Outbound::Frame(error_frame(
-                    error.code(),
-                    &error.to_string(),
-                    id,
-                )))
-                .await;
-            return;
-        }
-    };
-    let mut subscription = match handle.attach(after, epoch).await {
+    let mut subscription = match registry.attach(&session, after, epoch).await {
         Ok(Attachment::Reset { epoch }) => {
             let _ = out
                 .send(Outbound::Frame(encode(&ServerFrame::Reset {

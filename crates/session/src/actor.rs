@@ -5,29 +5,40 @@
 //! broadcasts them (invariant 1) and answers the request that caused them. Agent
 //! events that are already queued are folded into the same commit, so a fast stream
 //! costs one store round trip per batch, not per event.
+//!
+//! An actor lives while its session needs one: it is woken (`Registry::get_or_wake`)
+//! by what needs the log or the agent, and once it has had no agent, no turn and no
+//! request for `actor_linger`, it writes its summary columns and hands its place in the
+//! registry back to a cold record (`Registry::hibernate`). Its agent, in
+//! `actor/agent.rs`, is stopped before that by the idle timeout, the slot limit or the
+//! user.
+
+mod agent;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use berth_agent::{AgentError, AgentEvent, AgentLink, LinkConfig};
 use berth_protocol::{
-    AgentCommand, Event, Outcome, Resolution, Seq, Session, Status, StopReason, Timestamp,
+    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Session, Status, StopReason,
+    Timestamp,
 };
-use berth_store::{SessionRow, SessionUpdate, Store};
+use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use bytes::Bytes;
-use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use self::agent::Agent;
 use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
 use crate::handle::{Message, SessionHandle};
+use crate::hub::Hub;
 use crate::preview::Preview;
 use crate::prompts::{Pending, Prompts};
+use crate::registry::{Hibernation, RegistryRef};
 use crate::request::{Request, Response};
-use crate::subscription::{Attachment, Subscription, ViewerGuard};
+use crate::slots::AgentSlots;
 use crate::summary::SummaryPublisher;
 use crate::{SessionError, repair};
 
@@ -38,17 +49,13 @@ pub(crate) struct ActorInit {
     pub config: Arc<SessionConfig>,
     pub entry: Option<AgentEntry>,
     pub bus: broadcast::Sender<Bytes>,
-    pub epoch: Arc<str>,
     pub artifacts: PathBuf,
     /// A brand-new session: its log starts with `session_created`.
     pub created: bool,
-}
-
-struct AgentState {
-    link: AgentLink,
-    rx: mpsc::Receiver<AgentEvent>,
-    /// We asked it to stop, so its exit is not a failure.
-    stopping: bool,
+    pub hub: Arc<Hub>,
+    pub slots: Arc<AgentSlots>,
+    /// Where to hibernate (`None`: an actor opened only to repair its session).
+    pub registry: Option<RegistryRef>,
 }
 
 struct Turn {
@@ -70,29 +77,30 @@ enum ToAgent {
 /// its last activity time).
 const PREVIEW_EVENTS: usize = 256;
 
-type Starting = JoinHandle<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>)>;
-
 pub(crate) struct Actor {
     id: Arc<str>,
     row: SessionRow,
     store: Store,
     config: Arc<SessionConfig>,
     entry: Option<AgentEntry>,
-    epoch: Arc<str>,
     artifacts: PathBuf,
     rx: mpsc::Receiver<Message>,
     /// Last committed (and broadcast) seq.
     committed: Seq,
     /// Emitted, not yet committed.
     pending: Vec<(Timestamp, Event)>,
-    live: broadcast::Sender<Arc<Committed>>,
+    live: Option<broadcast::Sender<Arc<Committed>>>,
+    hub: Arc<Hub>,
     summary: SummaryPublisher,
-    viewers: Arc<AtomicU32>,
-    viewers_changed: Arc<Notify>,
     /// Status when no turn runs: `Idle`, `Error` or `Stopped`.
     rest_status: Status,
-    agent: Option<AgentState>,
-    starting: Option<Starting>,
+    /// How the last closed turn ended (a summary column).
+    last_stop: Option<StopReason>,
+    agent: Agent,
+    slots: Arc<AgentSlots>,
+    registry: Option<RegistryRef>,
+    /// Since when nothing has kept this actor awake (see `can_sleep`).
+    quiet_since: Option<Instant>,
     turn: Option<Turn>,
     prompts: Prompts,
     /// Agent processes being stopped; awaited before the actor ends.
@@ -112,7 +120,6 @@ impl Actor {
     pub(crate) async fn open(init: ActorInit) -> Result<(Actor, SessionHandle), SessionError> {
         let id: Arc<str> = init.row.id.as_str().into();
         let (tx, rx) = mpsc::channel(init.config.command_queue.max(1));
-        let (live, _) = broadcast::channel(init.config.live_buffer.max(16));
         let placeholder = placeholder_summary(&init.row);
         let (watch_tx, watch_rx) = watch::channel(placeholder);
         let summary = SummaryPublisher::new(watch_tx, init.bus, init.config.summary_interval);
@@ -123,17 +130,18 @@ impl Actor {
             store: init.store,
             config: init.config,
             entry: init.entry,
-            epoch: init.epoch,
             artifacts: init.artifacts,
             rx,
             pending: Vec::new(),
-            live,
+            live: init.hub.sender(),
+            hub: init.hub.clone(),
             summary,
-            viewers: Arc::new(AtomicU32::new(0)),
-            viewers_changed: Arc::new(Notify::new()),
             rest_status: Status::Idle,
-            agent: None,
-            starting: None,
+            last_stop: None,
+            agent: Agent::Cold,
+            slots: init.slots,
+            registry: init.registry,
+            quiet_since: None,
             turn: None,
             prompts: Prompts::default(),
             kills: JoinSet::new(),
@@ -161,6 +169,7 @@ impl Actor {
             id,
             tx,
             summary: watch_rx,
+            hub: init.hub,
         };
         Ok((actor, handle))
     }
@@ -190,8 +199,12 @@ impl Actor {
         for prompt_id in logged.unresolved {
             self.record_resolution(prompt_id, Outcome::cancelled());
         }
-        self.rest_status = match logged.last_stop {
-            Some(StopReason::Error) => Status::Error,
+        self.last_stop = logged.last_stop;
+        self.rest_status = match (self.row.summary.as_ref(), logged.last_stop) {
+            // A summary written at this seq is the status as the actor left it.
+            (Some(columns), _) if columns.at_seq == self.committed => columns.status,
+            _ if logged.stopped => Status::Stopped,
+            (_, Some(StopReason::Error)) => Status::Error,
             _ => Status::Idle,
         };
         if let Some(turn_id) = logged.open_turn {
@@ -202,32 +215,43 @@ impl Actor {
                 error: Some("the server restarted while this turn was running".into()),
             });
             self.rest_status = Status::Error;
+            self.last_stop = Some(StopReason::Error);
         }
         Ok(())
     }
 
     pub(crate) async fn run(mut self) {
         while !self.exit {
+            let quiet = self.can_sleep();
+            self.quiet_since = match self.quiet_since {
+                _ if !quiet => None,
+                Some(since) => Some(since),
+                None => Some(Instant::now()),
+            };
             let wake = self.next_wake();
             tokio::select! {
                 message = self.rx.recv() => match message {
-                    Some(message) => self.on_message(message).await,
+                    Some(message) => {
+                        self.quiet_since = None;
+                        self.on_message(message).await;
+                    }
                     None => self.shutdown().await,
                 },
-                event = recv_agent(&mut self.agent) => {
-                    self.on_agent_event(event);
-                    self.drain_agent();
-                }
-                started = join_start(&mut self.starting) => {
-                    self.starting = None;
-                    self.on_started(started).await;
-                }
-                _ = self.viewers_changed.notified() => {}
-                _ = sleep_until(wake) => self.on_wake(),
+                news = agent::next(&mut self.agent) => match news {
+                    agent::News::Event(event) => {
+                        self.on_agent_event(event);
+                        self.drain_agent();
+                    }
+                    agent::News::Started(started) => self.on_started(started).await,
+                    agent::News::Eviction => self.on_eviction(),
+                },
+                _ = self.hub.viewers_changed.notified() => {}
+                _ = sleep_until(wake) => self.on_wake().await,
             }
             if let Err(error) = self.flush().await {
                 tracing::error!(session = %self.id, %error, "could not commit events");
             }
+            self.sync_idle();
             // A deleted session publishes nothing more: a summary sent after the
             // registry's `session_deleted` would bring it back in sidebars.
             if !self.exit {
@@ -235,6 +259,64 @@ impl Actor {
             }
         }
         while self.kills.join_next().await.is_some() {}
+    }
+
+    /// Nothing needs this actor: no agent, no turn, nothing uncommitted.
+    fn can_sleep(&mut self) -> bool {
+        while self.kills.try_join_next().is_some() {}
+        self.registry.is_some()
+            && self.agent.is_cold()
+            && self.turn.is_none()
+            && self.pending.is_empty()
+            && self.to_agent.is_empty()
+            && self.kills.is_empty()
+    }
+
+    /// Write the summary columns and give the registry entry back to a cold record.
+    async fn hibernate(&mut self) {
+        if let Err(error) = self.save_summary().await {
+            tracing::warn!(session = %self.id, %error, "could not save the summary; staying awake");
+            self.quiet_since = None;
+            return;
+        }
+        let Some(registry) = self.registry.clone() else {
+            return;
+        };
+        let summary = self.summary_now();
+        match registry.hibernate(&self.id, &mut self.rx, summary) {
+            Hibernation::Slept => {
+                tracing::debug!(session = %self.id, "hibernating");
+                self.exit = true;
+                // Requests that were being sent as the channel closed go to the
+                // session's next actor (woken for them), so none is lost.
+                while let Some(message) = self.rx.recv().await {
+                    registry.forward(&self.id, message);
+                }
+            }
+            Hibernation::Busy => self.quiet_since = None,
+            Hibernation::Gone => self.exit = true,
+        }
+    }
+
+    /// The summary columns, so a cold session is listed as this actor would show it.
+    pub(crate) async fn save_summary(&mut self) -> Result<(), SessionError> {
+        let columns = SummaryColumns {
+            at_seq: self.committed,
+            status: self.status(),
+            last_stop: self.last_stop,
+            pending_prompts: self.prompts.len() as u32,
+            preview: self.preview.line(),
+            mode: self.mode.clone(),
+            commands: self.commands.clone(),
+        };
+        let update = SessionUpdate {
+            updated_at: Some(self.row.updated_at),
+            summary: Some(columns.clone()),
+            ..Default::default()
+        };
+        self.store.update_session(&self.id, update).await?;
+        self.row.summary = Some(columns);
+        Ok(())
     }
 
     // ----- requests -------------------------------------------------------------
@@ -252,11 +334,6 @@ impl Actor {
                 }
                 let _ = reply.send(result);
             }
-            Message::Attach {
-                after,
-                epoch,
-                reply,
-            } => self.on_attach(after, epoch, reply).await,
         }
     }
 
@@ -294,6 +371,21 @@ impl Actor {
                 }
                 Ok(self.summary_response())
             }
+            Request::SetArchived { archived } => {
+                if archived != self.row.archived {
+                    let update = SessionUpdate {
+                        archived: Some(archived),
+                        ..Default::default()
+                    };
+                    self.store.update_session(&self.id, update).await?;
+                    self.row.archived = archived;
+                }
+                Ok(self.summary_response())
+            }
+            Request::Stop => {
+                self.stop_by_user();
+                Ok(self.summary_response())
+            }
             Request::PendingPrompts => Ok(Response::Prompts {
                 prompts: self.prompts.list(&self.id),
             }),
@@ -302,11 +394,7 @@ impl Actor {
                 self.pending.clear();
                 self.to_agent.clear();
                 self.store.delete_session(&self.id).await?;
-                if let Err(error) = tokio::fs::remove_dir_all(&self.artifacts).await
-                    && error.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(session = %self.id, %error, "could not remove artifact directory");
-                }
+                crate::registry::remove_artifacts(&self.id, &self.artifacts).await;
                 self.exit = true;
                 Ok(Response::Done)
             }
@@ -326,7 +414,7 @@ impl Actor {
         if text.trim().is_empty() {
             return Err(SessionError::BadRequest("`text` must not be empty".into()));
         }
-        if self.agent.is_none() && self.starting.is_none() {
+        if self.agent.is_cold() {
             let entry = self.entry.as_ref().ok_or_else(|| {
                 SessionError::Unavailable(format!(
                     "agent `{}` is not configured on this server",
@@ -355,12 +443,11 @@ impl Actor {
             cancel_deadline: None,
         });
         match &self.agent {
-            // Being killed (it ignored a cancel): the turn goes to a fresh agent, started
-            // once this one has exited (`on_agent_exit`).
-            Some(agent) if agent.stopping => {}
-            Some(_) => self.to_agent.push(ToAgent::Prompt),
-            None if self.starting.is_none() => self.start_agent(),
-            None => {}
+            Agent::Up(_) => self.to_agent.push(ToAgent::Prompt),
+            Agent::Cold => self.start_agent(),
+            // Being stopped: the turn goes to a fresh agent, started once this one has
+            // exited (`on_agent_exit`). Starting: it gets the turn once up.
+            Agent::Retiring { .. } | Agent::Starting(_) => {}
         }
         Ok(Response::TurnStarted { turn_id })
     }
@@ -379,322 +466,50 @@ impl Actor {
         for (prompt_id, pending) in self.prompts.take_all() {
             self.resolve(prompt_id, pending, Outcome::cancelled());
         }
-        match &self.agent {
-            Some(agent) if self.starting.is_none() && !agent.stopping => {
-                if let Err(error) = agent.link.cancel() {
-                    tracing::warn!(session = %self.id, %error, "session/cancel failed; the deadline will kill the agent");
-                }
-                let deadline = Instant::now() + self.config.cancel_grace;
-                if let Some(turn) = self.turn.as_mut() {
-                    turn.cancel_deadline = Some(deadline);
-                }
+        if self.cancel_agent() {
+            let deadline = Instant::now() + self.config.cancel_grace;
+            if let Some(turn) = self.turn.as_mut() {
+                turn.cancel_deadline = Some(deadline);
             }
+        } else {
             // Still starting (or no agent): nothing to tell; the turn ends now and the
             // agent, once up, stays idle.
-            _ => self.end_turn(StopReason::Cancelled, None),
+            self.end_turn(StopReason::Cancelled, None);
         }
         Ok(Response::Done)
     }
 
-    async fn on_attach(
-        &mut self,
-        after: Seq,
-        epoch: Option<String>,
-        reply: oneshot::Sender<Attachment>,
-    ) {
-        // Everything committed is broadcast by now, so the receiver made below sees
-        // exactly the events after `self.committed`.
-        if let Err(error) = self.flush().await {
-            tracing::error!(session = %self.id, %error, "could not commit events before attach");
-        }
-        let foreign_epoch = epoch.as_deref().is_some_and(|e| e != &*self.epoch);
-        if foreign_epoch || after > self.committed {
-            let _ = reply.send(Attachment::Reset {
-                epoch: self.epoch.to_string(),
-            });
+    /// `POST /stop`: end the running turn (cancelled, its prompts too) and stop the
+    /// agent; the session shows `stopped`. With no agent it changes nothing.
+    fn stop_by_user(&mut self) {
+        if self.agent.is_cold() {
             return;
         }
-        self.viewers.fetch_add(1, Ordering::SeqCst);
-        let guard = ViewerGuard {
-            viewers: self.viewers.clone(),
-            changed: self.viewers_changed.clone(),
-        };
-        let subscription = Subscription::new(
-            self.id.clone(),
-            self.store.clone(),
-            self.live.subscribe(),
-            after,
-            (self.config.replay_page, self.config.live_batch),
-            guard,
-        );
-        let summary = self.summary_now();
-        self.summary.update(summary.clone());
-        let attachment = Attachment::Attached {
-            last_seq: self.committed,
-            summary: Box::new(summary),
-            subscription,
-        };
-        let _ = reply.send(attachment);
-    }
-
-    // ----- the agent ------------------------------------------------------------
-
-    fn start_agent(&mut self) {
-        let Some(entry) = self.entry.clone() else {
-            return;
-        };
-        let (tx, rx) = mpsc::channel(self.config.agent_queue.max(1));
-        let config = LinkConfig {
-            spec: entry.spec,
-            cwd: PathBuf::from(&self.row.cwd),
-            stderr_log: self.artifacts.join("logs").join("agent.stderr.log"),
-            // Continue the conversation an earlier process of this session had.
-            resume: self.row.agent_session_id.clone(),
-            handshake_timeout: self.config.agent_start_timeout,
-        };
-        self.starting = Some(tokio::spawn(async move {
-            (AgentLink::start(config, tx).await, rx)
-        }));
-    }
-
-    async fn on_started(
-        &mut self,
-        started: Result<
-            (Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>),
-            tokio::task::JoinError,
-        >,
-    ) {
-        let failure = match started {
-            Ok((Ok(link), rx)) => {
-                self.emit(Event::AgentStarted {
-                    pid: link.pid(),
-                    session_origin: Some(link.origin()),
-                    capabilities: Some(link.capabilities().clone()),
-                });
-                if let Some(why) = link.resume_failure() {
-                    self.emit(Event::Notice {
-                        message: format!(
-                            "The agent could not continue its earlier conversation ({why}); \
-                             it starts a new one, without the earlier context."
-                        ),
-                    });
-                }
-                let agent_session_id = link.agent_session_id();
-                if self.row.agent_session_id.as_deref() != Some(agent_session_id.as_str()) {
-                    let update = SessionUpdate {
-                        agent_session_id: Some(Some(agent_session_id.clone())),
-                        ..Default::default()
-                    };
-                    match self.store.update_session(&self.id, update).await {
-                        Ok(_) => self.row.agent_session_id = Some(agent_session_id),
-                        Err(error) => {
-                            tracing::warn!(session = %self.id, %error, "could not record the agent's session id");
-                        }
-                    }
-                }
-                self.agent = Some(AgentState {
-                    link,
-                    rx,
-                    stopping: false,
-                });
-                if self.turn.as_ref().is_some_and(|t| !t.cancel_requested) {
-                    self.to_agent.push(ToAgent::Prompt);
-                }
-                return;
+        if let Some(turn) = self.turn.as_mut() {
+            turn.cancel_requested = true;
+            self.end_turn(
+                StopReason::Cancelled,
+                Some("the agent was stopped by the user".into()),
+            );
+        }
+        match std::mem::replace(&mut self.agent, Agent::Cold) {
+            Agent::Cold => {}
+            // Nothing to say goodbye to yet: dropping the start kills what it spawned.
+            Agent::Starting(task) => task.abort(),
+            Agent::Up(running) => {
+                self.agent = Agent::Up(running);
+                self.retire_agent(Some(ExitReason::User));
             }
-            Ok((Err(error), _)) => error.to_string(),
-            Err(error) => format!("the agent start task failed: {error}"),
-        };
-        tracing::warn!(session = %self.id, %failure, "agent did not start");
-        self.emit(Event::Error {
-            message: failure.clone(),
-        });
-        if self.turn.is_some() {
-            self.end_turn(StopReason::Error, Some(failure));
-        }
-        self.rest_status = Status::Error;
-    }
-
-    fn send_prompt(&mut self) {
-        let (Some(agent), Some(turn)) = (&self.agent, &self.turn) else {
-            return;
-        };
-        if agent.stopping || turn.cancel_requested {
-            return;
-        }
-        match agent.link.prompt(&turn.id, &turn.text) {
-            Ok(()) => {}
-            // The process is gone but its exit is not processed yet (or it closed stdout
-            // and lingers): retire it; its exit starts a fresh agent for this turn.
-            Err(berth_agent::AgentError::Gone) => self.retire_agent(),
-            Err(error) => self.end_turn(StopReason::Error, Some(error.to_string())),
-        }
-    }
-
-    /// Kill the current agent in the background; its `Exited` then clears it.
-    fn retire_agent(&mut self) {
-        if let Some(agent) = self.agent.as_mut()
-            && !agent.stopping
-        {
-            agent.stopping = true;
-            let link = agent.link.clone();
-            let grace = self.config.kill_grace;
-            // Finished kills are pruned here so the set stays small.
-            while self.kills.try_join_next().is_some() {}
-            self.kills.spawn(async move { link.kill(grace).await });
-        }
-    }
-
-    fn drain_agent(&mut self) {
-        for _ in 0..self.config.commit_batch {
-            let Some(agent) = self.agent.as_mut() else {
-                return;
-            };
-            match agent.rx.try_recv() {
-                Ok(event) => self.on_agent_event(Some(event)),
-                Err(mpsc::error::TryRecvError::Empty) => return,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.on_agent_event(None),
-            }
-        }
-    }
-
-    fn on_agent_event(&mut self, event: Option<AgentEvent>) {
-        let Some(event) = event else {
-            // The link dropped its channel without reporting an exit.
-            self.on_agent_exit(None, None);
-            return;
-        };
-        match event {
-            AgentEvent::Update(event) => {
-                // A killed agent's last words would land after its turn's `turn_ended`.
-                if self.agent.as_ref().is_some_and(|a| a.stopping) {
-                    return;
-                }
-                // The summary follows the log: only what is logged changes it.
-                match &event {
-                    Event::CommandsChanged { commands } => self.commands = commands.clone(),
-                    Event::ModeChanged { mode_id } => self.mode = Some(mode_id.clone()),
-                    _ => {}
-                }
-                self.emit(event);
-            }
-            AgentEvent::Permission {
-                tool_call_id,
-                title,
-                options,
-                reply,
-            } => self.ask(reply, |turn_id, prompt_id| Event::PermissionRequested {
-                turn_id,
-                prompt_id,
-                tool_call_id,
-                title,
-                options,
-            }),
-            AgentEvent::Question {
-                message,
-                questions,
-                reply,
-            } => self.ask(reply, |turn_id, prompt_id| Event::QuestionAsked {
-                turn_id,
-                prompt_id,
-                message,
-                questions,
-            }),
-            AgentEvent::TurnDone { turn_id, result } => {
-                let Some(turn) = self.turn.as_ref().filter(|t| t.id == turn_id) else {
-                    return;
+            // Already being stopped: from now on it is the user's stop.
+            Agent::Retiring { running, .. } => {
+                self.agent = Agent::Retiring {
+                    running,
+                    reason: Some(ExitReason::User),
                 };
-                let (reason, error) = match result {
-                    _ if turn.cancel_requested => (StopReason::Cancelled, None),
-                    Ok(reason) => (reason, None),
-                    Err(message) => (StopReason::Error, Some(message)),
-                };
-                self.end_turn(reason, error);
             }
-            AgentEvent::Exited { code, signal } => self.on_agent_exit(code, signal),
         }
-    }
-
-    /// The running turn, if it can still ask a human something.
-    fn askable_turn(&self) -> Option<String> {
-        if self.agent.as_ref().is_some_and(|a| a.stopping) {
-            // A dying agent's questions belong to no turn (its own turn has ended).
-            return None;
-        }
-        self.turn
-            .as_ref()
-            .filter(|t| !t.cancel_requested)
-            .map(|t| t.id.clone())
-    }
-
-    /// Log a prompt for the running turn and keep `reply` until someone answers. With no
-    /// turn that can ask, the agent is told `cancelled` at once.
-    fn ask(
-        &mut self,
-        reply: oneshot::Sender<Outcome>,
-        event: impl FnOnce(String, String) -> Event,
-    ) {
-        let Some(turn_id) = self.askable_turn() else {
-            let _ = reply.send(Outcome::cancelled());
-            return;
-        };
-        let prompt_id = new_id();
-        let event = event(turn_id, prompt_id.clone());
-        let seq = self.emit(event.clone());
-        let deadline = self.config.prompt_timeout.map(|t| Instant::now() + t);
-        self.prompts.insert(
-            prompt_id,
-            Pending {
-                seq,
-                event,
-                reply: Some(reply),
-                deadline,
-            },
-        );
-    }
-
-    fn on_agent_exit(&mut self, code: Option<i32>, signal: Option<i32>) {
-        let Some(agent) = self.agent.take() else {
-            return;
-        };
-        self.emit(Event::AgentExited {
-            code,
-            signal,
-            reason: None,
-        });
-        if let Some(turn) = &self.turn {
-            if agent.stopping {
-                // This turn began after the agent was told to die and never reached it.
-                if self.starting.is_none() {
-                    self.start_agent();
-                }
-            } else if turn.cancel_requested {
-                self.end_turn(StopReason::Cancelled, None);
-            } else {
-                let why = format!(
-                    "the agent process exited ({})",
-                    berth_agent::describe_exit(code, signal)
-                );
-                self.end_turn(StopReason::Error, Some(why));
-            }
-        } else if agent.stopping {
-            self.rest_status = Status::Stopped;
-        } else if code != Some(0) {
-            self.rest_status = Status::Error;
-        }
-    }
-
-    /// Stop the agent process (if any) and wait for it.
-    async fn stop_agent(&mut self) {
-        if let Some(starting) = self.starting.take() {
-            // Dropping a start in progress kills what it spawned; waiting for it could
-            // take as long as the agent's handshake timeout.
-            starting.abort();
-        }
-        if let Some(agent) = self.agent.take() {
-            agent.link.kill(self.config.kill_grace).await;
-        }
-        while self.kills.join_next().await.is_some() {}
+        // Shown at once, not only when the exit has been seen.
+        self.rest_status = Status::Stopped;
     }
 
     async fn shutdown(&mut self) {
@@ -708,6 +523,10 @@ impl Actor {
             tracing::error!(session = %self.id, %error, "could not commit events at shutdown");
         }
         self.stop_agent().await;
+        // Next start lists this session from its columns, without reading its log.
+        if let Err(error) = self.save_summary().await {
+            tracing::warn!(session = %self.id, %error, "could not save the summary at shutdown");
+        }
         self.summary.update(self.summary_now());
         self.exit = true;
     }
@@ -731,6 +550,7 @@ impl Actor {
         } else {
             Status::Idle
         };
+        self.last_stop = Some(reason);
     }
 
     /// Resolve a prompt taken out of the table: log it, remember it, tell the agent.
@@ -762,21 +582,40 @@ impl Actor {
 
     fn next_wake(&self) -> Option<Instant> {
         let cancel = self.turn.as_ref().and_then(|t| t.cancel_deadline);
-        [cancel, self.prompts.next_deadline(), self.summary.due]
-            .into_iter()
-            .flatten()
-            .min()
+        let idle = self.agent.idle_deadline(self.config.agent_idle);
+        let sleep = self
+            .quiet_since
+            .map(|since| since + self.config.actor_linger);
+        [
+            cancel,
+            self.prompts.next_deadline(),
+            self.summary.due,
+            idle,
+            sleep,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    fn on_wake(&mut self) {
+    async fn on_wake(&mut self) {
         let now = Instant::now();
+        self.on_idle_deadline(now);
+        if self
+            .quiet_since
+            .is_some_and(|since| since + self.config.actor_linger <= now)
+            && self.can_sleep()
+        {
+            self.hibernate().await;
+            return;
+        }
         if self
             .turn
             .as_ref()
             .and_then(|t| t.cancel_deadline)
             .is_some_and(|d| d <= now)
         {
-            self.retire_agent();
+            self.retire_agent(None);
             self.end_turn(
                 StopReason::Cancelled,
                 Some("the agent did not stop in time after cancel; its process was killed".into()),
@@ -840,9 +679,11 @@ impl Actor {
             self.committed = last.seq;
             self.row.updated_at = last.ts;
         }
-        for event in committed {
-            // No receivers is fine: nobody is looking.
-            let _ = self.live.send(event);
+        if let Some(live) = &self.live {
+            for event in committed {
+                // No receivers is fine: nobody is looking.
+                let _ = live.send(event);
+            }
         }
         Ok(())
     }
@@ -852,18 +693,14 @@ impl Actor {
     fn status(&self) -> Status {
         match &self.turn {
             // Waiting for an agent: one being launched, or a killed one to exit first.
-            Some(_)
-                if self.starting.is_some() || self.agent.as_ref().is_some_and(|a| a.stopping) =>
-            {
-                Status::Starting
-            }
+            Some(_) if !self.agent.is_running() || self.agent.is_retiring() => Status::Starting,
             Some(_) if self.prompts.len() > 0 => Status::AwaitingInput,
             Some(_) => Status::Running,
             None => self.rest_status,
         }
     }
 
-    fn summary_now(&self) -> Session {
+    pub(crate) fn summary_now(&self) -> Session {
         Session {
             id: self.id.to_string(),
             slug: self.row.slug.clone(),
@@ -877,12 +714,12 @@ impl Actor {
             read_seq: self.row.read_seq,
             unread: self.committed.saturating_sub(self.row.read_seq),
             pending_prompts: self.prompts.len() as u32,
-            viewers: self.viewers.load(Ordering::SeqCst),
-            agent_running: self.agent.is_some(),
+            viewers: self.hub.viewers(),
+            agent_running: self.agent.is_running(),
             commands: self.commands.clone(),
             mode: self.mode.clone(),
             preview: self.preview.line(),
-            archived: false,
+            archived: self.row.archived,
         }
     }
 
@@ -893,26 +730,29 @@ impl Actor {
     }
 }
 
-fn placeholder_summary(row: &SessionRow) -> Session {
+/// A session's summary from its row alone: the summary columns if any, else what an
+/// idle session with this row shows.
+pub(crate) fn placeholder_summary(row: &SessionRow) -> Session {
+    let columns = row.summary.as_ref();
     Session {
         id: row.id.clone(),
         slug: row.slug.clone(),
         title: row.title.clone(),
         agent: row.agent.clone(),
         cwd: row.cwd.clone(),
-        status: Status::Idle,
+        status: columns.map_or(Status::Idle, |c| c.status),
         created_at: row.created_at,
         updated_at: row.updated_at,
         last_seq: row.last_seq,
         read_seq: row.read_seq,
         unread: row.last_seq.saturating_sub(row.read_seq),
-        pending_prompts: 0,
+        pending_prompts: columns.map_or(0, |c| c.pending_prompts),
         viewers: 0,
         agent_running: false,
-        commands: Vec::new(),
-        mode: None,
-        preview: None,
-        archived: false,
+        commands: columns.map(|c| c.commands.clone()).unwrap_or_default(),
+        mode: columns.and_then(|c| c.mode.clone()),
+        preview: columns.and_then(|c| c.preview.clone()),
+        archived: row.archived,
     }
 }
 
@@ -933,22 +773,6 @@ pub(crate) fn validate_title(title: &str) -> Result<String, SessionError> {
 /// Time-ordered unique ids (UUID v7) for turns and prompts.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-async fn recv_agent(agent: &mut Option<AgentState>) -> Option<AgentEvent> {
-    match agent {
-        Some(agent) => agent.rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn join_start(
-    starting: &mut Option<Starting>,
-) -> Result<(Result<AgentLink, AgentError>, mpsc::Receiver<AgentEvent>), tokio::task::JoinError> {
-    match starting {
-        Some(handle) => handle.await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -2,8 +2,9 @@
 //! the session layer only looks entries up.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use berth_agent::AgentSpec;
+use berth_agent::{AgentSpec, Launcher, OsLauncher};
 use berth_protocol::rest::AgentInfo;
 
 /// One agent the server knows.
@@ -19,14 +20,32 @@ pub struct AgentEntry {
     pub default_cwd: Option<PathBuf>,
     /// When set, a session's working directory must lie inside this directory.
     pub cwd_within: Option<PathBuf>,
+    /// How its agents are started: [`OsLauncher`] (the spec as a process), or an
+    /// in-memory agent in tests.
+    pub launcher: Arc<dyn Launcher>,
+}
+
+impl AgentEntry {
+    /// An entry whose agents are OS processes launched from `spec`.
+    pub fn process(id: &str, name: &str, spec: AgentSpec) -> AgentEntry {
+        AgentEntry {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            spec,
+            install: None,
+            default_cwd: None,
+            cwd_within: None,
+            launcher: Arc::new(OsLauncher),
+        }
+    }
 }
 
 impl AgentEntry {
     /// Whether the launcher can be started now. Checked on every use (not cached), so
     /// installing a launcher while berth runs makes the agent available at once.
     pub fn availability(&self) -> Result<(), String> {
-        berth_agent::locate(&self.spec)
-            .map(|_| ())
+        self.launcher
+            .available(&self.spec)
             .map_err(|reason| match &self.install {
                 Some(install) => format!("{reason}; install it with `{install}`"),
                 None => reason,

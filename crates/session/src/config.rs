@@ -30,6 +30,14 @@ pub struct SessionConfig {
     pub prompt_timeout: Option<Duration>,
     /// Minimum spacing of summary frames that only move `last_seq`/`unread`.
     pub summary_interval: Duration,
+    /// Most agent processes running at once (0: no limit); one more stops the least
+    /// recently used idle agent.
+    pub max_live_agents: usize,
+    /// An agent with no turn for this long is stopped. `None`: never.
+    pub agent_idle: Option<Duration>,
+    /// An actor with no agent, no turn and no request for this long hibernates (its
+    /// session goes cold).
+    pub actor_linger: Duration,
 }
 
 impl SessionConfig {
@@ -48,6 +56,9 @@ impl SessionConfig {
             kill_grace: Duration::from_secs(2),
             prompt_timeout: None,
             summary_interval: Duration::from_millis(100),
+            max_live_agents: 8,
+            agent_idle: Some(Duration::from_secs(900)),
+            actor_linger: Duration::from_secs(10),
         }
     }
 }

@@ -6,27 +6,29 @@ use berth_protocol::{Answer, Prompt, Resolution, Seq, Session};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::SessionError;
+use crate::hub::Hub;
 use crate::request::{Request, Response};
-use crate::subscription::Attachment;
 
 pub(crate) type Reply = oneshot::Sender<Result<Response, SessionError>>;
 
-/// A message to the actor: a serialisable request, or an in-process attach.
+/// A message to the actor: a serialisable request with where to answer it.
 pub(crate) enum Message {
     Request(Request, Reply),
-    Attach {
-        after: Seq,
-        epoch: Option<String>,
-        reply: oneshot::Sender<Attachment>,
-    },
 }
 
+/// The way to a live actor. A request whose send fails found the actor hibernated (or
+/// ended): the registry then retries it with the session's next actor (see
+/// [`SessionHandle::send`]), so callers go through the [`crate::Registry`].
 #[derive(Clone)]
 pub struct SessionHandle {
     pub(crate) id: Arc<str>,
     pub(crate) tx: mpsc::Sender<Message>,
     pub(crate) summary: watch::Receiver<Session>,
+    pub(crate) hub: Arc<Hub>,
 }
+
+/// A request the actor never received (its channel is closed): safe to send again.
+pub(crate) struct NotSent(pub Request);
 
 impl SessionHandle {
     pub fn id(&self) -> &str {
@@ -40,12 +42,25 @@ impl SessionHandle {
 
     /// Send a request and wait for its answer.
     pub async fn request(&self, request: Request) -> Result<Response, SessionError> {
+        match self.send(request).await {
+            Ok(answer) => answer,
+            Err(NotSent(_)) => Err(SessionError::Gone),
+        }
+    }
+
+    /// Send a request and wait for its answer; `Err` gives back a request the actor
+    /// never saw.
+    pub(crate) async fn send(
+        &self,
+        request: Request,
+    ) -> Result<Result<Response, SessionError>, NotSent> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Message::Request(request, reply))
-            .await
-            .map_err(|_| SessionError::Gone)?;
-        rx.await.map_err(|_| SessionError::Gone)?
+        if let Err(mpsc::error::SendError(Message::Request(request, _))) =
+            self.tx.send(Message::Request(request, reply)).await
+        {
+            return Err(NotSent(request));
+        }
+        Ok(rx.await.unwrap_or(Err(SessionError::Gone)))
     }
 
     /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
@@ -84,24 +99,6 @@ impl SessionHandle {
             Response::Prompts { prompts } => Ok(prompts),
             other => Err(unexpected(other)),
         }
-    }
-
-    /// Attach a viewport with cursor `(epoch, after)`.
-    pub async fn attach(
-        &self,
-        after: Seq,
-        epoch: Option<String>,
-    ) -> Result<Attachment, SessionError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Message::Attach {
-                after,
-                epoch,
-                reply,
-            })
-            .await
-            .map_err(|_| SessionError::Gone)?;
-        rx.await.map_err(|_| SessionError::Gone)
     }
 
     async fn summary_of(&self, request: Request) -> Result<Session, SessionError> {

@@ -21,11 +21,13 @@ pub mod committed;
 pub mod config;
 pub mod error;
 pub mod handle;
+mod hub;
 mod preview;
 pub mod prompts;
 pub mod registry;
 pub mod repair;
 pub mod request;
+mod slots;
 pub mod subscription;
 pub mod summary;
 

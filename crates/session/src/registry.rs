@@ -1,20 +1,32 @@
-//! The session registry: creates, finds, lists and deletes sessions, and is the bus
-//! on which summary changes reach every connection.
+//! The session registry: creates, finds, lists and deletes sessions, wakes and
+//! hibernates their actors, and is the bus on which summary changes reach every
+//! connection.
+//!
+//! Each session is `Live(handle)` (an actor runs) or `Cold(summary)` (no actor: a
+//! stored session with no agent, no turn and nothing to do costs its summary). What
+//! needs the log or the agent wakes it ([`Registry::get_or_wake`]); listing, reading,
+//! attaching a viewport, the read cursor, archiving and deleting do not.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
-use berth_protocol::rest::{CreateSession, EventsPage};
-use berth_protocol::{EventRecord, Prompt, Seq, Session};
-use berth_store::{SessionRow, Store};
+use berth_protocol::rest::{CreateSession, EventsPage, SESSIONS_MAX_LIMIT, SessionsQuery};
+use berth_protocol::{
+    AgentCommand, Answer, EventRecord, Prompt, Resolution, Seq, Session, Timestamp,
+};
+use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Actor, ActorInit, validate_title};
-use crate::summary::deleted_frame;
-use crate::{AgentCatalog, SessionConfig, SessionError, SessionHandle};
+use crate::actor::{Actor, ActorInit, placeholder_summary, validate_title};
+use crate::handle::{Message, NotSent};
+use crate::hub::{Hub, ViewerGuard};
+use crate::slots::AgentSlots;
+use crate::subscription::{Attachment, Subscription};
+use crate::summary::{deleted_frame, session_frame};
+use crate::{AgentCatalog, Request, Response, SessionConfig, SessionError, SessionHandle};
 
 /// Largest page `GET /events` serves, whatever `limit` asks.
 pub const MAX_EVENTS_PAGE: usize = 5000;
@@ -26,20 +38,115 @@ pub struct Registry {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+/// What an actor keeps of its registry: enough to hibernate, never enough to keep the
+/// registry alive.
+#[derive(Clone)]
+pub(crate) struct RegistryRef(Weak<Inner>);
+
+pub(crate) struct Inner {
     store: Store,
     config: Arc<SessionConfig>,
     catalog: AgentCatalog,
     epoch: Arc<str>,
-    /// A std lock: held only to clone or insert a handle, never across an await.
-    sessions: RwLock<HashMap<String, SessionHandle>>,
+    /// A std lock: held only to read or swap entries, never across an await.
+    sessions: RwLock<HashMap<String, Entry>>,
+    /// Held while a session is woken (and by the cold paths that change a session
+    /// without waking it), so N concurrent wakes make one actor.
+    waking: tokio::sync::Mutex<()>,
     bus: broadcast::Sender<Bytes>,
     tasks: TaskTracker,
+    slots: Arc<AgentSlots>,
+    commands: CommandLists,
+}
+
+/// One session of the registry.
+enum Entry {
+    /// An actor runs for it.
+    Live(SessionHandle),
+    /// No actor: its summary (from the summary columns, or as its actor left it).
+    Cold(Box<ColdSession>),
+}
+
+struct ColdSession {
+    /// Its `commands` are kept in `commands` instead (empty here).
+    summary: Session,
+    /// Shared by every cold session with the same list (sessions of one agent mostly
+    /// have the same): a long command list per session would dominate its cost.
+    commands: Arc<[AgentCommand]>,
+    /// Viewports may watch a cold session; the hub exists while they do.
+    hub: Weak<Hub>,
+}
+
+impl ColdSession {
+    fn new(mut summary: Session, hub: Weak<Hub>, commands: &CommandLists) -> Box<ColdSession> {
+        let list = commands.intern(std::mem::take(&mut summary.commands));
+        Box::new(ColdSession {
+            summary,
+            commands: list,
+            hub,
+        })
+    }
+
+    fn summary(&self) -> Session {
+        let mut summary = self.summary.clone();
+        summary.commands = self.commands.to_vec();
+        summary
+    }
+}
+
+/// The distinct command lists of cold sessions. Never shrinks: agents have few lists.
+#[derive(Default)]
+struct CommandLists(std::sync::Mutex<HashSet<Arc<[AgentCommand]>>>);
+
+impl CommandLists {
+    fn intern(&self, list: Vec<AgentCommand>) -> Arc<[AgentCommand]> {
+        let mut lists = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = lists.get(list.as_slice()) {
+            return known.clone();
+        }
+        let list: Arc<[AgentCommand]> = list.into();
+        lists.insert(list.clone());
+        list
+    }
+}
+
+impl Entry {
+    fn summary(&self) -> Session {
+        match self {
+            Entry::Live(handle) => handle.summary(),
+            Entry::Cold(cold) => cold.summary(),
+        }
+    }
+
+    /// `(updated_at, archived)` and a check on the summary, without cloning it.
+    fn sort_key<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        match self {
+            Entry::Live(handle) => f(&handle.summary.borrow()),
+            Entry::Cold(cold) => f(&cold.summary),
+        }
+    }
+}
+
+/// What [`RegistryRef::hibernate`] did.
+pub(crate) enum Hibernation {
+    /// The entry is cold; the actor drains what was being sent and ends.
+    Slept,
+    /// Requests are queued: the actor stays.
+    Busy,
+    /// The session is no longer registered (deleted).
+    Gone,
 }
 
 impl Registry {
-    /// Load every stored session and repair what the previous run left open. Returns
-    /// once every repair is committed, so a server may answer health checks after it.
+    /// Load every stored session. A session whose summary columns describe its whole
+    /// log is listed from them (cold, no actor). Any other (the previous server died
+    /// while it was live, or it predates the columns) is loaded once to repair it:
+    /// what that server left open is closed in the log, and its columns are written.
+    /// Returns once every repair is committed, so a server may answer health checks
+    /// after it.
     pub async fn open(
         store: Store,
         config: SessionConfig,
@@ -50,18 +157,46 @@ impl Registry {
             inner: Arc::new(Inner {
                 epoch: store.epoch().into(),
                 store,
+                slots: AgentSlots::new(config.max_live_agents),
                 config: Arc::new(config),
                 catalog,
                 sessions: RwLock::new(HashMap::new()),
+                waking: tokio::sync::Mutex::new(()),
                 bus,
                 tasks: TaskTracker::new(),
+                commands: CommandLists::default(),
             }),
         };
         let rows = registry.inner.store.list_sessions().await?;
+        let mut repaired = 0usize;
+        let mut sessions = HashMap::with_capacity(rows.len());
         for row in rows {
-            registry.spawn(row, false).await?;
+            let fresh = row
+                .summary
+                .as_ref()
+                .is_some_and(|c| c.at_seq == row.last_seq);
+            let summary = if fresh {
+                placeholder_summary(&row)
+            } else {
+                repaired += 1;
+                registry.repair(row).await?
+            };
+            let cold = ColdSession::new(summary, Weak::new(), &registry.inner.commands);
+            sessions.insert(cold.summary.id.clone(), Entry::Cold(cold));
         }
+        let total = sessions.len();
+        *registry.inner.sessions.write().expect("session map lock") = sessions;
+        tracing::info!(sessions = total, repaired, "sessions loaded");
         Ok(registry)
+    }
+
+    /// Load a session's actor to rebuild its state from the log, close what was left
+    /// open, write its summary columns; the actor is not run.
+    async fn repair(&self, row: SessionRow) -> Result<Session, SessionError> {
+        let init = self.actor_init(row, Hub::new(16), false, None);
+        let (mut actor, _handle) = Actor::open(init).await?;
+        actor.save_summary().await?;
+        Ok(actor.summary_now())
     }
 
     pub fn epoch(&self) -> &str {
@@ -76,32 +211,94 @@ impl Registry {
         &self.inner.store
     }
 
-    pub fn get(&self, id: &str) -> Result<SessionHandle, SessionError> {
+    /// The latest summary of a session (live or cold; may trail the log by ms).
+    pub fn summary(&self, id: &str) -> Result<Session, SessionError> {
         self.inner
             .sessions
             .read()
             .expect("session map lock")
             .get(id)
-            .cloned()
-            .ok_or_else(|| SessionError::NotFound(format!("no session {id}")))
+            .map(Entry::summary)
+            .ok_or_else(|| not_found(id))
     }
 
-    /// Every session, newest activity first.
+    /// Sessions stored.
+    pub fn count(&self) -> usize {
+        self.inner.sessions.read().expect("session map lock").len()
+    }
+
+    /// Sessions with an actor now (the others are cold).
+    pub fn live_count(&self) -> usize {
+        let map = self.inner.sessions.read().expect("session map lock");
+        map.values().filter(|e| matches!(e, Entry::Live(_))).count()
+    }
+
+    /// Agent processes holding a slot now (running, starting or being stopped).
+    pub fn agent_count(&self) -> usize {
+        self.inner.slots.held()
+    }
+
+    /// Every session that is not archived, newest activity first (unpaged).
     pub fn list(&self) -> Vec<Session> {
-        let mut sessions: Vec<Session> = self
-            .inner
-            .sessions
-            .read()
-            .expect("session map lock")
-            .values()
-            .map(SessionHandle::summary)
+        self.page(&SessionsQuery::default())
+            .map(|(sessions, _)| sessions)
+            .unwrap_or_default()
+    }
+
+    /// `GET /sessions`: newest activity first (ties: newer id first), filtered by
+    /// `archived` and `q`, from after the `before` cursor, at most `limit`. Returns the
+    /// page and the cursor of the next one.
+    pub fn page(
+        &self,
+        query: &SessionsQuery,
+    ) -> Result<(Vec<Session>, Option<String>), SessionError> {
+        let limit = match query.limit {
+            Some(0) => {
+                return Err(SessionError::BadRequest(
+                    "`limit` must be at least 1".into(),
+                ));
+            }
+            Some(limit) => Some(limit.min(SESSIONS_MAX_LIMIT)),
+            None => None,
+        };
+        let before = query.before.as_deref().map(parse_cursor).transpose()?;
+        let archived = query.archived.unwrap_or(false);
+        let needle = query
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase);
+        let map = self.inner.sessions.read().expect("session map lock");
+        // Sort keys only; the page's summaries are cloned once chosen.
+        let mut keys: Vec<(Timestamp, &str)> = map
+            .iter()
+            .filter_map(|(id, entry)| {
+                entry.sort_key(|s| {
+                    let wanted = s.archived == archived
+                        && needle.as_deref().is_none_or(|needle| matches(s, needle));
+                    wanted.then_some((s.updated_at, id.as_str()))
+                })
+            })
+            .filter(|key| {
+                before
+                    .as_ref()
+                    .is_none_or(|(ts, id)| *key < (*ts, id.as_str()))
+            })
             .collect();
-        sessions.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| b.id.cmp(&a.id))
-        });
-        sessions
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let more = limit.is_some_and(|limit| keys.len() > limit);
+        if let Some(limit) = limit {
+            keys.truncate(limit);
+        }
+        let next = more
+            .then(|| keys.last().map(|(ts, id)| cursor(ts, id)))
+            .flatten();
+        let sessions = keys
+            .iter()
+            .filter_map(|(_, id)| map.get(*id).map(Entry::summary))
+            .collect();
+        Ok((sessions, next))
     }
 
     /// `session` and `session_deleted` frames, serialised once, for every connection.
@@ -164,36 +361,345 @@ impl Registry {
             updated_at: now,
             read_seq: 0,
             agent_session_id: None,
+            archived: false,
+            summary: None,
             last_seq: 0,
         };
         self.inner.store.create_session(row.clone()).await?;
-        let handle = self.spawn(row, true).await?;
+        // A new session is live (it logs `session_created`); it hibernates like any other.
+        let init = self.actor_init(row, Hub::new(self.inner.config.live_buffer), true, None);
+        let handle = self.run(init).await?;
         Ok(handle.summary())
     }
 
-    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
-        let handle = self.get(id)?;
-        handle.request(crate::Request::Delete).await?;
-        self.inner
-            .sessions
-            .write()
-            .expect("session map lock")
-            .remove(id);
-        let _ = self.inner.bus.send(deleted_frame(id));
-        Ok(())
+    /// The live actor of a session, waking it (from the store) if it is cold. Race-free:
+    /// concurrent wakes of one session make one actor.
+    pub async fn get_or_wake(&self, id: &str) -> Result<SessionHandle, SessionError> {
+        if let Some(handle) = self.live_handle(id)? {
+            return Ok(handle);
+        }
+        let _waking = self.inner.waking.lock().await;
+        if let Some(handle) = self.live_handle(id)? {
+            return Ok(handle);
+        }
+        let hub = self.hub_of(id)?;
+        let row = self.inner.store.get_session(id).await?;
+        tracing::debug!(session = %id, "waking");
+        let init = self.actor_init(row, hub, false, None);
+        self.run(init).await
     }
 
-    /// Every pending prompt of every session, oldest first within a session.
-    pub async fn prompts(&self) -> Result<Vec<Prompt>, SessionError> {
-        let handles: Vec<SessionHandle> = self
+    /// `Some` if live, `None` if cold, `NotFound` if unknown.
+    fn live_handle(&self, id: &str) -> Result<Option<SessionHandle>, SessionError> {
+        match self
             .inner
             .sessions
             .read()
             .expect("session map lock")
-            .values()
-            .filter(|h| h.summary().pending_prompts > 0)
-            .cloned()
-            .collect();
+            .get(id)
+        {
+            Some(Entry::Live(handle)) => Ok(Some(handle.clone())),
+            Some(Entry::Cold(_)) => Ok(None),
+            None => Err(not_found(id)),
+        }
+    }
+
+    /// The session's hub, made if nothing holds one.
+    fn hub_of(&self, id: &str) -> Result<Arc<Hub>, SessionError> {
+        let ring = self.inner.config.live_buffer;
+        let mut map = self.inner.sessions.write().expect("session map lock");
+        match map.get_mut(id) {
+            Some(Entry::Live(handle)) => Ok(handle.hub.clone()),
+            Some(Entry::Cold(cold)) => Ok(Hub::get_or_create(&mut cold.hub, ring)),
+            None => Err(not_found(id)),
+        }
+    }
+
+    fn actor_init(
+        &self,
+        row: SessionRow,
+        hub: Arc<Hub>,
+        created: bool,
+        registry: Option<RegistryRef>,
+    ) -> ActorInit {
+        ActorInit {
+            artifacts: self.artifacts_dir(&row.slug),
+            entry: self.inner.catalog.get(&row.agent).cloned(),
+            row,
+            store: self.inner.store.clone(),
+            config: self.inner.config.clone(),
+            bus: self.inner.bus.clone(),
+            created,
+            hub,
+            slots: self.inner.slots.clone(),
+            registry,
+        }
+    }
+
+    /// Open an actor, run it, and register it live.
+    async fn run(&self, mut init: ActorInit) -> Result<SessionHandle, SessionError> {
+        init.registry = Some(RegistryRef(Arc::downgrade(&self.inner)));
+        let (actor, handle) = Actor::open(init).await?;
+        self.inner.tasks.spawn(actor.run());
+        self.inner
+            .sessions
+            .write()
+            .expect("session map lock")
+            .insert(handle.id().to_owned(), Entry::Live(handle.clone()));
+        Ok(handle)
+    }
+
+    /// Send `request` to the session's actor, waking it; a request that meets an actor
+    /// just gone to sleep is sent again to the next one.
+    async fn request(&self, id: &str, mut request: Request) -> Result<Response, SessionError> {
+        // Each retry follows a hibernation, which takes `actor_linger`: a handful of
+        // tries is already far more than can happen.
+        for _ in 0..16 {
+            let handle = self.get_or_wake(id).await?;
+            match handle.send(request).await {
+                Ok(answer) => return answer,
+                Err(NotSent(returned)) => request = returned,
+            }
+        }
+        Err(SessionError::Gone)
+    }
+
+    async fn request_summary(&self, id: &str, request: Request) -> Result<Session, SessionError> {
+        match self.request(id, request).await? {
+            Response::Summary { summary } => Ok(*summary),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
+    pub async fn prompt(&self, id: &str, text: String) -> Result<String, SessionError> {
+        match self.request(id, Request::Prompt { text }).await? {
+            Response::TurnStarted { turn_id } => Ok(turn_id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<(), SessionError> {
+        // A cold session has no turn: nothing to wake it for.
+        if self.live_handle(id)?.is_none() {
+            return Err(SessionError::Conflict(
+                "no turn is running in this session".into(),
+            ));
+        }
+        self.request(id, Request::Cancel).await.map(|_| ())
+    }
+
+    pub async fn respond(
+        &self,
+        id: &str,
+        prompt_id: String,
+        answer: Answer,
+    ) -> Result<Resolution, SessionError> {
+        match self
+            .request(id, Request::Respond { prompt_id, answer })
+            .await?
+        {
+            Response::Resolved { resolution } => Ok(resolution),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn rename(&self, id: &str, title: String) -> Result<Session, SessionError> {
+        self.request_summary(id, Request::Rename { title }).await
+    }
+
+    /// Stop the session's agent (`POST /stop`). A session with no agent (cold ones
+    /// included) is left as it is.
+    pub async fn stop(&self, id: &str) -> Result<Session, SessionError> {
+        if self.live_handle(id)?.is_none() {
+            return self.summary(id);
+        }
+        self.request_summary(id, Request::Stop).await
+    }
+
+    /// Move the read cursor forward. A cold session stays cold.
+    pub async fn mark_read(&self, id: &str, seq: Seq) -> Result<Session, SessionError> {
+        let cold = self
+            .change_cold(id, |s| {
+                let seq = seq.min(s.last_seq);
+                (seq > s.read_seq).then(|| {
+                    s.read_seq = seq;
+                    s.unread = s.last_seq - seq;
+                    SessionUpdate {
+                        read_seq: Some(seq),
+                        ..Default::default()
+                    }
+                })
+            })
+            .await?;
+        match cold {
+            Some(summary) => Ok(summary),
+            None => self.request_summary(id, Request::MarkRead { seq }).await,
+        }
+    }
+
+    /// Archive or unarchive. A cold session stays cold.
+    pub async fn set_archived(&self, id: &str, archived: bool) -> Result<Session, SessionError> {
+        let cold = self
+            .change_cold(id, |s| {
+                (s.archived != archived).then(|| {
+                    s.archived = archived;
+                    SessionUpdate {
+                        archived: Some(archived),
+                        ..Default::default()
+                    }
+                })
+            })
+            .await?;
+        match cold {
+            Some(summary) => Ok(summary),
+            None => {
+                self.request_summary(id, Request::SetArchived { archived })
+                    .await
+            }
+        }
+    }
+
+    /// Apply `change` to a cold session's summary and store (no wake): `None` if the
+    /// session is live. `change` returns the row update, or `None` for no change. Holds
+    /// the wake lock, so no actor is made from a row this is about to change.
+    async fn change_cold(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Session) -> Option<SessionUpdate>,
+    ) -> Result<Option<Session>, SessionError> {
+        let _waking = self.inner.waking.lock().await;
+        let Some(mut summary) = self.cold_summary(id)? else {
+            return Ok(None);
+        };
+        let Some(update) = change(&mut summary) else {
+            return Ok(Some(summary));
+        };
+        self.inner.store.update_session(id, update).await?;
+        let mut map = self.inner.sessions.write().expect("session map lock");
+        if let Some(Entry::Cold(cold)) = map.get_mut(id) {
+            let commands = std::mem::take(&mut cold.summary.commands);
+            cold.summary = Session {
+                commands,
+                ..summary.clone()
+            };
+        }
+        let _ = self.inner.bus.send(session_frame(&summary));
+        Ok(Some(summary))
+    }
+
+    fn cold_summary(&self, id: &str) -> Result<Option<Session>, SessionError> {
+        match self
+            .inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .get(id)
+        {
+            Some(Entry::Live(_)) => Ok(None),
+            Some(Entry::Cold(cold)) => Ok(Some(cold.summary())),
+            None => Err(not_found(id)),
+        }
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), SessionError> {
+        let waking = self.inner.waking.lock().await;
+        let hub = match self.cold_summary(id)? {
+            // No actor: the registry deletes it itself (no wake for a goodbye).
+            Some(summary) => {
+                self.inner.store.delete_session(id).await?;
+                remove_artifacts(id, &self.artifacts_dir(&summary.slug)).await;
+                self.remove(id)
+            }
+            None => {
+                drop(waking);
+                self.request(id, Request::Delete).await?;
+                self.remove(id)
+            }
+        };
+        // Viewports of the session end (their `session_deleted` frame tells them why).
+        if let Some(hub) = hub {
+            hub.close();
+        }
+        let _ = self.inner.bus.send(deleted_frame(id));
+        Ok(())
+    }
+
+    /// Take a session out of the registry; its hub, if one exists.
+    fn remove(&self, id: &str) -> Option<Arc<Hub>> {
+        let entry = self
+            .inner
+            .sessions
+            .write()
+            .expect("session map lock")
+            .remove(id)?;
+        match entry {
+            Entry::Live(handle) => Some(handle.hub),
+            Entry::Cold(cold) => cold.hub.upgrade(),
+        }
+    }
+
+    /// Attach a viewport with cursor `(epoch, after)`. Never wakes the session: the
+    /// viewport reads the store, then takes live events from the session's hub, which a
+    /// later actor broadcasts on.
+    pub async fn attach(
+        &self,
+        id: &str,
+        after: Seq,
+        epoch: Option<String>,
+    ) -> Result<Attachment, SessionError> {
+        let reset = || Attachment::Reset {
+            epoch: self.inner.epoch.to_string(),
+        };
+        if epoch.as_deref().is_some_and(|e| e != &*self.inner.epoch) {
+            return Ok(reset());
+        }
+        let hub = self.hub_of(id)?;
+        // Subscribed before the store is read: every event committed from here on is
+        // broadcast to this receiver (the actor commits, then broadcasts).
+        let live = hub.subscribe().ok_or(SessionError::Gone)?;
+        let last_seq = self.inner.store.get_session(id).await?.last_seq;
+        if after > last_seq {
+            return Ok(reset());
+        }
+        let registry = RegistryRef(Arc::downgrade(&self.inner));
+        let session: Arc<str> = id.into();
+        let on_change = {
+            let session = session.clone();
+            Box::new(move || registry.viewers_changed(&session))
+        };
+        let guard = ViewerGuard::new(hub.clone(), on_change);
+        let mut summary = self.summary(id)?;
+        summary.viewers = hub.viewers();
+        let subscription = Subscription::new(
+            session,
+            self.inner.store.clone(),
+            live,
+            after,
+            (self.inner.config.replay_page, self.inner.config.live_batch),
+            guard,
+        );
+        Ok(Attachment::Attached {
+            last_seq,
+            summary: Box::new(summary),
+            subscription,
+        })
+    }
+
+    /// Every pending prompt of every session, oldest first within a session. Only
+    /// sessions with a turn can have one, and those are live.
+    pub async fn prompts(&self) -> Result<Vec<Prompt>, SessionError> {
+        let handles: Vec<SessionHandle> = {
+            let map = self.inner.sessions.read().expect("session map lock");
+            map.values()
+                .filter_map(|entry| match entry {
+                    Entry::Live(handle) if handle.summary().pending_prompts > 0 => {
+                        Some(handle.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
         let mut prompts = Vec::new();
         for handle in handles {
             match handle.pending_prompts().await {
@@ -213,7 +719,7 @@ impl Registry {
         after: Seq,
         limit: Option<usize>,
     ) -> Result<EventsPage, SessionError> {
-        let handle = self.get(id)?;
+        let summary = self.summary(id)?;
         let limit = limit
             .unwrap_or(DEFAULT_EVENTS_PAGE)
             .clamp(1, MAX_EVENTS_PAGE);
@@ -237,7 +743,7 @@ impl Registry {
             .last()
             .map(|e| e.seq)
             .unwrap_or(0)
-            .max(handle.summary().last_seq);
+            .max(summary.last_seq);
         Ok(EventsPage {
             epoch: self.inner.epoch.to_string(),
             last_seq,
@@ -245,20 +751,22 @@ impl Registry {
         })
     }
 
-    /// Close every running turn, stop every agent, end every actor, and wait for them.
+    /// Close every running turn, stop every agent, end every actor (each writes its
+    /// summary columns), and wait for them.
     pub async fn shutdown(&self) {
-        let handles: Vec<SessionHandle> = self
-            .inner
-            .sessions
-            .read()
-            .expect("session map lock")
-            .values()
-            .cloned()
-            .collect();
+        let handles: Vec<SessionHandle> = {
+            let map = self.inner.sessions.read().expect("session map lock");
+            map.values()
+                .filter_map(|entry| match entry {
+                    Entry::Live(handle) => Some(handle.clone()),
+                    Entry::Cold(_) => None,
+                })
+                .collect()
+        };
         // All at once: each may wait up to `kill_grace` for its agent to exit.
         let mut stops = tokio::task::JoinSet::new();
         for handle in handles {
-            stops.spawn(async move { handle.request(crate::Request::Shutdown).await });
+            stops.spawn(async move { handle.request(Request::Shutdown).await });
         }
         while let Some(result) = stops.join_next().await {
             match result {
@@ -274,27 +782,123 @@ impl Registry {
     fn artifacts_dir(&self, slug: &str) -> PathBuf {
         self.inner.config.data_dir.join("sessions").join(slug)
     }
+}
 
-    async fn spawn(&self, row: SessionRow, created: bool) -> Result<SessionHandle, SessionError> {
-        let entry = self.inner.catalog.get(&row.agent).cloned();
-        let init = ActorInit {
-            artifacts: self.artifacts_dir(&row.slug),
-            row,
-            store: self.inner.store.clone(),
-            config: self.inner.config.clone(),
-            entry,
-            bus: self.inner.bus.clone(),
-            epoch: self.inner.epoch.clone(),
-            created,
+impl RegistryRef {
+    /// Turn the live entry of `id` into a cold one, if nothing is queued for the actor.
+    /// The channel is closed under the map lock: a request sent after that fails and is
+    /// retried through the registry (which wakes a new actor); one being sent at that
+    /// moment is still delivered, and the old actor forwards it (`forward`).
+    pub(crate) fn hibernate(
+        &self,
+        id: &str,
+        rx: &mut mpsc::Receiver<Message>,
+        summary: Session,
+    ) -> Hibernation {
+        let Some(inner) = self.0.upgrade() else {
+            return Hibernation::Gone;
         };
-        let (actor, handle) = Actor::open(init).await?;
-        self.inner.tasks.spawn(actor.run());
-        self.inner
-            .sessions
-            .write()
-            .expect("session map lock")
-            .insert(handle.id().to_owned(), handle.clone());
-        Ok(handle)
+        let mut map = inner.sessions.write().expect("session map lock");
+        let Some(Entry::Live(handle)) = map.get(id) else {
+            return Hibernation::Gone;
+        };
+        if !rx.is_empty() {
+            return Hibernation::Busy;
+        }
+        rx.close();
+        let cold = ColdSession::new(summary, Arc::downgrade(&handle.hub), &inner.commands);
+        map.insert(id.to_owned(), Entry::Cold(cold));
+        Hibernation::Slept
+    }
+
+    /// A request that reached an actor as it went to sleep: deliver it to the next one.
+    pub(crate) fn forward(&self, id: &str, message: Message) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let registry = Registry { inner };
+        let id = id.to_owned();
+        let Message::Request(request, reply) = message;
+        registry.inner.tasks.clone().spawn(async move {
+            let answer = registry.request(&id, request).await;
+            let _ = reply.send(answer);
+        });
+    }
+
+    /// A viewport came or went: republish the session's summary with the new count.
+    fn viewers_changed(&self, id: &str) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let mut map = inner.sessions.write().expect("session map lock");
+        match map.get_mut(id) {
+            // The actor publishes its own summary.
+            Some(Entry::Live(handle)) => handle.hub.viewers_changed.notify_one(),
+            Some(Entry::Cold(cold)) => {
+                let viewers = cold.hub.upgrade().map_or(0, |hub| hub.viewers());
+                if cold.summary.viewers != viewers {
+                    cold.summary.viewers = viewers;
+                    let _ = inner.bus.send(session_frame(&cold.summary()));
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+fn not_found(id: &str) -> SessionError {
+    SessionError::NotFound(format!("no session {id}"))
+}
+
+fn unexpected(response: Response) -> SessionError {
+    SessionError::Io(std::io::Error::other(format!(
+        "unexpected actor response {response:?}"
+    )))
+}
+
+/// Case-insensitive search of what a sidebar shows of a session.
+fn matches(session: &Session, needle: &str) -> bool {
+    let fields = [
+        Some(session.title.as_str()),
+        Some(session.slug.as_str()),
+        Some(session.agent.as_str()),
+        Some(session.id.as_str()),
+        session.preview.as_deref(),
+    ];
+    fields
+        .into_iter()
+        .flatten()
+        .any(|field| field.to_lowercase().contains(needle))
+}
+
+/// The `next` cursor after a session: `<updated_at as unix nanoseconds>_<id>`.
+fn cursor(updated_at: &Timestamp, id: &str) -> String {
+    let nanos = updated_at
+        .timestamp_nanos_opt()
+        .unwrap_or(updated_at.timestamp_micros().saturating_mul(1000));
+    format!("{nanos}_{id}")
+}
+
+fn parse_cursor(cursor: &str) -> Result<(Timestamp, String), SessionError> {
+    let bad = || {
+        SessionError::BadRequest(format!(
+            "`before` must be the `next` cursor of a previous page, got `{cursor}`"
+        ))
+    };
+    let (nanos, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let nanos: i64 = nanos.parse().map_err(|_| bad())?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((Timestamp::from_timestamp_nanos(nanos), id.to_owned()))
+}
+
+/// Remove a session's artifact directory; a missing one is fine.
+pub(crate) async fn remove_artifacts(id: &str, dir: &Path) {
+    if let Err(error) = tokio::fs::remove_dir_all(dir).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(session = %id, %error, "could not remove artifact directory");
     }
 }
 

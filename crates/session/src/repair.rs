@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use berth_protocol::{AgentCommand, Event, Resolution, StopReason};
+use berth_protocol::{AgentCommand, Event, ExitReason, Resolution, StopReason};
 use berth_store::{Store, StoredEvent};
 
 use crate::SessionError;
@@ -17,6 +17,7 @@ const KINDS: &[&str] = &[
     "prompt_resolved",
     "commands_changed",
     "mode_changed",
+    "agent_exited",
 ];
 
 /// What the log says about turns and prompts.
@@ -29,6 +30,9 @@ pub(crate) struct LoggedState {
     pub resolutions: Vec<Resolution>,
     /// How the last closed turn ended.
     pub last_stop: Option<StopReason>,
+    /// The user stopped the agent after the last turn (`agent_exited` reason `user`), so
+    /// the session shows `stopped`.
+    pub stopped: bool,
     /// The agent's last announced slash commands and mode (summary state).
     pub commands: Vec<AgentCommand>,
     pub mode: Option<String>,
@@ -51,10 +55,16 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             continue;
         };
         match &event {
-            Event::TurnStarted { turn_id } => state.open_turn = Some(turn_id.clone()),
+            Event::TurnStarted { turn_id } => {
+                state.open_turn = Some(turn_id.clone());
+                state.stopped = false;
+            }
             Event::TurnEnded { stop_reason, .. } => {
                 state.open_turn = None;
                 state.last_stop = Some(*stop_reason);
+            }
+            Event::AgentExited { reason, .. } => {
+                state.stopped = *reason == Some(ExitReason::User);
             }
             Event::PermissionRequested { prompt_id, .. }
             | Event::QuestionAsked { prompt_id, .. } => {

@@ -30,6 +30,12 @@ pub enum Request {
     },
     /// List pending prompts.
     PendingPrompts,
+    /// Archive (hide from the default list) or unarchive.
+    SetArchived {
+        archived: bool,
+    },
+    /// Stop the agent (the running turn ends cancelled); the session shows `stopped`.
+    Stop,
     /// Stop the agent and remove the session with its log.
     Delete,
     /// Close any running turn, stop the agent and end the actor (server shutdown).

@@ -1,8 +1,8 @@
 //! Exact resume for one viewport of one session.
 //!
-//! The actor subscribes the viewport to its live broadcast *inside its own task*, at a
-//! moment when everything committed has also been broadcast, and reports that commit
-//! point. The subscription then reads the store from `after + 1`, and afterwards takes
+//! The viewport subscribes to the session's live broadcast (its `Hub`) first, then reads
+//! the store from `after + 1`: the actor commits before it broadcasts, so an event is in
+//! the store or reaches the new receiver, or both. Afterwards it takes
 //! live events, dropping any `seq <= last_sent`. Whenever the live stream cannot
 //! continue contiguously (the receiver lagged, or a gap shows), it goes back to the
 //! store from `last_sent + 1`. So batches are contiguous from `after + 1`, with no gap
@@ -10,14 +10,14 @@
 //! store reads, never memory or the agent's time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use berth_protocol::{Seq, Session};
 use berth_store::Store;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::broadcast;
 
 use crate::SessionError;
 use crate::committed::Committed;
+use crate::hub::ViewerGuard;
 
 /// What `attach` gives a viewport.
 pub enum Attachment {
@@ -28,19 +28,6 @@ pub enum Attachment {
         summary: Box<Session>,
         subscription: Subscription,
     },
-}
-
-/// Counts a viewport while it lives; the actor republishes the summary on change.
-pub(crate) struct ViewerGuard {
-    pub(crate) viewers: Arc<AtomicU32>,
-    pub(crate) changed: Arc<Notify>,
-}
-
-impl Drop for ViewerGuard {
-    fn drop(&mut self) {
-        self.viewers.fetch_sub(1, Ordering::SeqCst);
-        self.changed.notify_one();
-    }
 }
 
 /// A contiguous stream of one session's committed events from `after + 1`.

@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
-use crate::{SessionRow, StoredEvent};
+use berth_protocol::{Status, StopReason};
+
+use crate::{SessionRow, StoredEvent, SummaryColumns};
 
 /// RFC 3339, UTC, always nine fractional digits: the text round-trips to the exact
 /// nanosecond and, being fixed-width, sorts in time order (`ORDER BY updated_at`).
@@ -40,7 +42,51 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 /// Columns of `sessions s`, then the session's last seq.
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.slug, s.title, s.agent, s.cwd, \
      s.created_at, s.updated_at, s.read_seq, s.agent_session_id, \
-     (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.session_id = s.id)";
+     (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.session_id = s.id), \
+     s.archived, s.summary_seq, s.status, s.last_stop, s.pending_prompts, s.preview, \
+     s.mode, s.commands";
+
+/// An enum with a serde wire name (`"idle"`) as SQLite text (`idle`).
+pub(crate) fn name_to_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => unreachable!("wire enums serialise as strings"),
+    }
+}
+
+fn text_to_name<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
+/// The summary columns, if the actor ever wrote them and they are all readable (an
+/// unreadable one, say a status a newer berth wrote, means: rebuild from the log).
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SummaryColumns>> {
+    let Some(at_seq) = row.get::<_, Option<u64>>(11)? else {
+        return Ok(None);
+    };
+    let status: Option<String> = row.get(12)?;
+    let Some(status) = status.as_deref().and_then(text_to_name::<Status>) else {
+        return Ok(None);
+    };
+    let last_stop: Option<String> = row.get(13)?;
+    let commands: Option<String> = row.get(17)?;
+    let commands = match commands.as_deref() {
+        None => Vec::new(),
+        Some(json) => match serde_json::from_str(json) {
+            Ok(commands) => commands,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some(SummaryColumns {
+        at_seq,
+        status,
+        last_stop: last_stop.as_deref().and_then(text_to_name::<StopReason>),
+        pending_prompts: row.get(14)?,
+        preview: row.get(15)?,
+        mode: row.get(16)?,
+        commands,
+    }))
+}
 
 pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
@@ -54,6 +100,8 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
         read_seq: row.get(7)?,
         agent_session_id: row.get(8)?,
         last_seq: row.get(9)?,
+        archived: row.get(10)?,
+        summary: summary_from_row(row)?,
     })
 }
 

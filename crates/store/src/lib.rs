@@ -29,7 +29,7 @@ mod writer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_protocol::{Seq, Timestamp};
+use berth_protocol::{AgentCommand, Seq, Status, StopReason, Timestamp};
 
 use crate::read::ReadPool;
 use crate::write::Write;
@@ -80,8 +80,29 @@ pub struct SessionRow {
     pub read_seq: Seq,
     /// The agent's own session id (ACP `sessionId`), if any.
     pub agent_session_id: Option<String>,
+    /// Left out of the default session list.
+    pub archived: bool,
+    /// The summary as the session's actor last wrote it; `None` if it never did.
+    /// Ignored by `create_session`.
+    pub summary: Option<SummaryColumns>,
     /// Ignored by `create_session`; filled by reads.
     pub last_seq: Seq,
+}
+
+/// The summary columns of a session: what a sidebar shows of a session that has no
+/// actor. Written by the actor when it goes cold (and at shutdown); trusted on load
+/// only when `at_seq` is the session's last seq.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryColumns {
+    /// The last seq these columns describe.
+    pub at_seq: Seq,
+    pub status: Status,
+    /// How the last closed turn ended.
+    pub last_stop: Option<StopReason>,
+    pub pending_prompts: u32,
+    pub preview: Option<String>,
+    pub mode: Option<String>,
+    pub commands: Vec<AgentCommand>,
 }
 
 /// A partial update of a session row; `None` leaves a column as it is.
@@ -92,6 +113,8 @@ pub struct SessionUpdate {
     pub read_seq: Option<Seq>,
     pub updated_at: Option<Timestamp>,
     pub agent_session_id: Option<Option<String>>,
+    pub archived: Option<bool>,
+    pub summary: Option<SummaryColumns>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +188,10 @@ impl Store {
     }
 
     pub async fn create_session(&self, row: SessionRow) -> Result<()> {
-        self.inner.writer.submit(Write::CreateSession { row }).await
+        self.inner
+            .writer
+            .submit(Write::CreateSession { row: Box::new(row) })
+            .await
     }
 
     pub async fn update_session(&self, session_id: &str, update: SessionUpdate) -> Result<()> {
@@ -173,7 +199,7 @@ impl Store {
             .writer
             .submit(Write::UpdateSession {
                 session_id: session_id.to_owned(),
-                update,
+                update: Box::new(update),
             })
             .await
     }

@@ -34,6 +34,18 @@ const MIGRATIONS: &[&str] = &[
         data       TEXT NOT NULL,
         PRIMARY KEY (session_id, seq)
     ) WITHOUT ROWID;",
+    // 1 -> 2: a session's summary, so a session with no actor (cold) is listed without
+    // reading its log. `summary_seq` is the seq the columns were written at: a summary
+    // behind the log (the server died while the session was live) is rebuilt from the
+    // log on open. `archived` hides a session from the default list.
+    "ALTER TABLE sessions ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN summary_seq INTEGER;
+    ALTER TABLE sessions ADD COLUMN status TEXT;
+    ALTER TABLE sessions ADD COLUMN last_stop TEXT;
+    ALTER TABLE sessions ADD COLUMN pending_prompts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN preview TEXT;
+    ALTER TABLE sessions ADD COLUMN mode TEXT;
+    ALTER TABLE sessions ADD COLUMN commands TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -3,8 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::codec::ts_to_text;
-use crate::{Result, SessionRow, SessionUpdate, StoreError, StoredEvent};
+use crate::codec::{name_to_text, ts_to_text};
+use crate::{Result, SessionRow, SessionUpdate, StoreError, StoredEvent, SummaryColumns};
 
 /// One mutation, as submitted by a [`crate::Store`] method.
 #[derive(Debug)]
@@ -14,11 +14,13 @@ pub(crate) enum Write {
         events: Vec<StoredEvent>,
     },
     CreateSession {
-        row: SessionRow,
+        /// Boxed, like `update` below: rare writes should not make every write large.
+        row: Box<SessionRow>,
     },
     UpdateSession {
         session_id: String,
-        update: SessionUpdate,
+        /// Boxed: with its summary columns it would make every queued write large.
+        update: Box<SessionUpdate>,
     },
     DeleteSession {
         session_id: String,
@@ -75,8 +77,9 @@ fn append(conn: &Connection, session_id: &str, events: &[StoredEvent]) -> Result
 fn create_session(conn: &Connection, row: &SessionRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO sessions
-            (id, slug, title, agent, cwd, created_at, updated_at, read_seq, agent_session_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            (id, slug, title, agent, cwd, created_at, updated_at, read_seq, agent_session_id,
+             archived)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         row.id,
@@ -88,6 +91,7 @@ fn create_session(conn: &Connection, row: &SessionRow) -> Result<()> {
         ts_to_text(&row.updated_at),
         row.read_seq,
         row.agent_session_id,
+        row.archived,
     ])?;
     Ok(())
 }
@@ -101,7 +105,8 @@ fn update_session(conn: &Connection, session_id: &str, update: &SessionUpdate) -
                 title            = COALESCE(?2, title),
                 read_seq         = MAX(read_seq, COALESCE(?3, read_seq)),
                 updated_at       = COALESCE(?4, updated_at),
-                agent_session_id = CASE WHEN ?5 THEN ?6 ELSE agent_session_id END
+                agent_session_id = CASE WHEN ?5 THEN ?6 ELSE agent_session_id END,
+                archived         = COALESCE(?7, archived)
              WHERE id = ?1",
         )?
         .execute(params![
@@ -111,10 +116,38 @@ fn update_session(conn: &Connection, session_id: &str, update: &SessionUpdate) -
             update.updated_at.as_ref().map(ts_to_text),
             update.agent_session_id.is_some(),
             update.agent_session_id.as_ref().and_then(Option::as_deref),
+            update.archived,
         ])?;
     if changed == 0 {
         return Err(StoreError::NotFound(session_id.to_owned()));
     }
+    if let Some(summary) = &update.summary {
+        write_summary(conn, session_id, summary)?;
+    }
+    Ok(())
+}
+
+fn write_summary(conn: &Connection, session_id: &str, summary: &SummaryColumns) -> Result<()> {
+    let commands = if summary.commands.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&summary.commands).expect("commands serialise"))
+    };
+    conn.prepare_cached(
+        "UPDATE sessions SET summary_seq = ?2, status = ?3, last_stop = ?4,
+            pending_prompts = ?5, preview = ?6, mode = ?7, commands = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        session_id,
+        summary.at_seq,
+        name_to_text(&summary.status),
+        summary.last_stop.as_ref().map(name_to_text),
+        summary.pending_prompts,
+        summary.preview,
+        summary.mode,
+        commands,
+    ])?;
     Ok(())
 }
 

@@ -296,7 +296,7 @@ mod tests {
     fn session(id: &str) -> Write {
         let now = Utc::now();
         Write::CreateSession {
-            row: SessionRow {
+            row: Box::new(SessionRow {
                 id: id.into(),
                 slug: id.into(),
                 title: String::new(),
@@ -306,8 +306,10 @@ mod tests {
                 updated_at: now,
                 read_seq: 0,
                 agent_session_id: None,
+                archived: false,
+                summary: None,
                 last_seq: 0,
-            },
+            }),
         }
     }
 

@@ -30,6 +30,8 @@ fn row(id: &str) -> SessionRow {
         updated_at: now,
         read_seq: 0,
         agent_session_id: None,
+        archived: false,
+        summary: None,
         last_seq: 0,
     }
 }

@@ -4,8 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_protocol::{AgentCommand, Status, StopReason};
 use berth_store::{
-    SessionRow, SessionUpdate, Store, StoreConfig, StoreError, StoredEvent, Synchronous,
+    SessionRow, SessionUpdate, Store, StoreConfig, StoreError, StoredEvent, SummaryColumns,
+    Synchronous,
 };
 use chrono::{TimeZone, Utc};
 
@@ -30,6 +32,8 @@ fn row(id: &str, updated_secs: i64) -> SessionRow {
         updated_at: created + chrono::Duration::seconds(updated_secs),
         read_seq: 0,
         agent_session_id: None,
+        archived: false,
+        summary: None,
         last_seq: 0,
     }
 }
@@ -197,6 +201,7 @@ async fn session_updates() {
                 read_seq: Some(7),
                 updated_at: Some(later),
                 agent_session_id: Some(Some("acp".into())),
+                ..SessionUpdate::default()
             },
         )
         .await
@@ -464,4 +469,88 @@ async fn reads_do_not_wait_for_a_writer() {
     }
     assert_eq!(store.get_session("s").await.unwrap().last_seq, 1000);
     other.execute_batch("ROLLBACK").unwrap();
+}
+
+#[tokio::test]
+async fn summary_columns_and_archived_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    let store = open(&path);
+    store.create_session(row("s", 0)).await.unwrap();
+    store.append("s", events(1..=3)).await.unwrap();
+    let s = store.get_session("s").await.unwrap();
+    assert_eq!((s.summary, s.archived, s.last_seq), (None, false, 3));
+
+    let summary = SummaryColumns {
+        at_seq: 3,
+        status: Status::Stopped,
+        last_stop: Some(StopReason::EndTurn),
+        pending_prompts: 0,
+        preview: Some("the last line ✓".into()),
+        mode: Some("code".into()),
+        commands: vec![AgentCommand {
+            name: "stream".into(),
+            description: "stream chunks".into(),
+            hint: None,
+        }],
+    };
+    let update = SessionUpdate {
+        archived: Some(true),
+        summary: Some(summary.clone()),
+        ..SessionUpdate::default()
+    };
+    store.update_session("s", update).await.unwrap();
+    store.close().await.unwrap();
+    drop(store);
+
+    // Survives a reopen, and a later update without them leaves them alone.
+    let store = open(&path);
+    let rename = SessionUpdate {
+        title: Some("other".into()),
+        ..SessionUpdate::default()
+    };
+    store.update_session("s", rename).await.unwrap();
+    let s = store.get_session("s").await.unwrap();
+    assert!(s.archived);
+    assert_eq!(s.summary, Some(summary));
+    let listed = store.list_sessions().await.unwrap();
+    assert_eq!(listed[0].summary, s.summary);
+
+    let unarchive = SessionUpdate {
+        archived: Some(false),
+        ..SessionUpdate::default()
+    };
+    store.update_session("s", unarchive).await.unwrap();
+    assert!(!store.get_session("s").await.unwrap().archived);
+}
+
+#[tokio::test]
+async fn a_version_1_database_migrates_with_no_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    {
+        // The schema as version 1 left it, with one session and one event.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('schema_version', '1'), ('epoch', 'e1');
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY NOT NULL, slug TEXT NOT NULL, title TEXT NOT NULL,
+                agent TEXT NOT NULL, cwd TEXT NOT NULL, created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL, read_seq INTEGER NOT NULL DEFAULT 0,
+                agent_session_id TEXT);
+            CREATE TABLE events (
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL, ts TEXT NOT NULL, kind TEXT NOT NULL,
+                data TEXT NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+            INSERT INTO sessions VALUES ('old', 'slug', 'Old', 'demo', '/',
+                '2026-11-21T10:00:00.000000000Z', '2026-11-21T10:00:00.000000000Z', 0, NULL);
+            INSERT INTO events VALUES ('old', 1, '2026-11-21T10:00:00.000000000Z', 'x', '{}');",
+        )
+        .unwrap();
+    }
+    let store = open(&path);
+    assert_eq!(store.epoch(), "e1");
+    let s = store.get_session("old").await.unwrap();
+    assert_eq!((s.last_seq, s.archived, s.summary), (1, false, None));
 }

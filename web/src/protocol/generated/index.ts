@@ -16,6 +16,7 @@ export type { EventsPage } from "./EventsPage";
 export type { EventsQuery } from "./EventsQuery";
 export type { ExitReason } from "./ExitReason";
 export type { Health } from "./Health";
+export type { HealthSessions } from "./HealthSessions";
 export type { MarkRead } from "./MarkRead";
 export type { Outcome } from "./Outcome";
 export type { PatchSession } from "./PatchSession";
