@@ -45,7 +45,7 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
   // session, its active mark or the clock changes).
   const openSession = useCallback((id: string) => onNavigate({ kind: "session", id }), [onNavigate]);
   const typed = filter.trim();
-  const { snapshot, shown, query } = useSearch(archived, typed);
+  const { snapshot, shown, query, pending } = useSearch(archived, typed);
   const { viewport } = useServices();
   const more = useCallback(() => void viewport.loadMore(query), [viewport, query]);
   const scroller = useRef<HTMLUListElement>(null);
@@ -113,7 +113,9 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
                     : "No sessions yet."}
           </li>
         ) : null}
-        <ListEnd snapshot={snapshot} onMore={more} root={scroller} />
+        {/* While a search is being typed the rows are narrowed here: the list's end comes
+            into sight, but the next page is of the list being left, not of the search. */}
+        <ListEnd snapshot={snapshot} onMore={more} root={scroller} paused={pending} />
       </ul>
       <div className="side-foot">
         <span className={`conn conn-${connection}`} data-testid="conn-state">
@@ -148,7 +150,7 @@ export function useSearch(archived: boolean, typed: string) {
     () => (typed === q ? snapshot.sessions : snapshot.sessions.filter((s) => matchesSearch(s, typed))),
     [snapshot.sessions, typed, q],
   );
-  return { snapshot, shown, query };
+  return { snapshot, shown, query, pending: typed !== q };
 }
 
 /**
@@ -156,10 +158,20 @@ export function useSearch(archived: boolean, typed: string) {
  * next page loads. A new observer after every page: its first report says whether the
  * end is still in sight (a short page leaves it there, and another page is due).
  */
-function ListEnd({ snapshot, onMore, root }: { snapshot: ListSnapshot; onMore: () => void; root: RefObject<HTMLUListElement | null> }) {
+function ListEnd({
+  snapshot,
+  onMore,
+  root,
+  paused,
+}: {
+  snapshot: ListSnapshot;
+  onMore: () => void;
+  root: RefObject<HTMLUListElement | null>;
+  paused: boolean;
+}) {
   const ref = useRef<HTMLLIElement>(null);
   const { more, loading, error } = snapshot;
-  const armed = more && !loading && error === null;
+  const armed = more && !loading && error === null && !paused;
   useEffect(() => {
     const el = ref.current;
     if (!el || !armed || typeof IntersectionObserver === "undefined") return;
