@@ -546,6 +546,226 @@ group("single tab: reload, hostile text, phone", () => {
 
 // ---------------------------------------------------------------------------------------
 
+const PHONE = { width: 390, height: 844 };
+const VIEWPORTS = /** @type {const} */ ([["desktop", null], ["phone", PHONE]]);
+
+/** A tab at `path`, at the phone's size when asked, with the sidebar on screen (the drawer opened). */
+async function tabWithSidebar(/** @type {Awaited<ReturnType<typeof openBrowser>>} */ browser, /** @type {string} */ path, /** @type {{ width: number, height: number } | null} */ size) {
+  const page = await browser.tab(path);
+  if (size) {
+    await page.setViewportSize(size);
+    await page.getByTestId("drawer-open").click();
+    await waitFor(async () => (await page.getByTestId("sidebar").boundingBox())?.x === 0, { what: "drawer opened" });
+  }
+  return page;
+}
+
+/** The ids of the sidebar's rows, in order. */
+async function rowIds(/** @type {Page} */ page) {
+  return page.locator('[data-testid="session-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-session-id")));
+}
+
+/** Open a row's actions menu and pick one. */
+async function rowAction(/** @type {Page} */ page, /** @type {string} */ id, /** @type {string} */ action) {
+  await row(page, id).getByTestId("session-menu").click();
+  await row(page, id).getByTestId(action).click();
+}
+
+/** The list shown is `which` and its first page (or search) was answered. */
+async function listShown(/** @type {Page} */ page, /** @type {"active" | "archived"} */ which) {
+  await page.locator(`[data-testid="session-list"][data-list="${which}"][data-loaded="true"]`).waitFor({ timeout: 15_000 });
+}
+
+group("archive and stop", () => {
+  const env = withServer();
+
+  for (const [name, size] of VIEWPORTS) {
+    test(`archive (${name}): the row leaves the list and shows under Archived; unarchive brings it back; other tabs follow live`, async () => {
+      const keep = await env.server.createSession(`stays listed (${name})`);
+      const s = await env.server.createSession(`to archive (${name})`);
+      const page = await tabWithSidebar(env.browser, `/s/${keep.id}`, size);
+      const other = await env.browser.tab(`/s/${keep.id}`);
+      await mark(other);
+      await row(page, s.id).waitFor();
+      await row(other, s.id).waitFor();
+
+      await page.bringToFront();
+      await rowAction(page, s.id, "action-archive");
+      await waitFor(async () => (await row(page, s.id).count()) === 0, { what: "the archived row left the list" });
+      await waitFor(async () => (await row(other, s.id).count()) === 0, { what: "the other tab's row left too (session frame)" });
+      assert.ok(await row(page, keep.id).isVisible(), "the other session stays");
+      const listedArchived = (await env.server.api("GET", "/sessions?archived=true")).sessions.map((/** @type {any} */ x) => x.id);
+      assert.ok(listedArchived.includes(s.id), "REST lists it as archived");
+      assert.ok(!(await env.server.api("GET", "/sessions")).sessions.some((/** @type {any} */ x) => x.id === s.id), "REST leaves it out of the default list");
+
+      // Under Archived: there, and nothing else of the default list.
+      await page.getByTestId("list-archived").click();
+      await listShown(page, "archived");
+      await row(page, s.id).waitFor();
+      assert.equal(await row(page, keep.id).count(), 0, "a session not archived is not under Archived");
+      await screenshot(page, `archived-list-${name}`);
+      // Opened, its pane says it is archived.
+      await row(page, s.id).locator(".row-main").click();
+      await page.getByTestId("session-pane").and(page.locator(`[data-session-id="${s.id}"]`)).getByTestId("pane-archived").waitFor();
+      if (size) {
+        await page.getByTestId("drawer-open").click();
+        await waitFor(async () => (await page.getByTestId("sidebar").boundingBox())?.x === 0, { what: "drawer opened again" });
+      }
+
+      // Unarchive: it leaves Archived, and is back in the list, in both tabs.
+      await rowAction(page, s.id, "action-unarchive");
+      await waitFor(async () => (await row(page, s.id).count()) === 0, { what: "the row left Archived" });
+      await page.getByTestId("session-pane").getByTestId("pane-archived").waitFor({ state: "detached" });
+      await page.getByTestId("list-active").click();
+      await listShown(page, "active");
+      await row(page, s.id).waitFor();
+      await row(other, s.id).waitFor();
+      assert.ok(!(await env.server.api("GET", "/sessions?archived=true")).sessions.some((/** @type {any} */ x) => x.id === s.id), "REST: no longer archived");
+      assert.ok((await env.server.api("GET", "/sessions")).sessions.some((/** @type {any} */ x) => x.id === s.id), "REST: back in the default list");
+
+      // Archived elsewhere (REST) while the Archived view is loaded: it moves over live.
+      await page.getByTestId("list-archived").click();
+      await listShown(page, "archived");
+      await env.server.api("PATCH", `/sessions/${s.id}`, { archived: true });
+      await row(page, s.id).waitFor();
+      await waitFor(async () => (await row(other, s.id).count()) === 0, { what: "the other tab's row left again" });
+      await env.server.api("PATCH", `/sessions/${s.id}`, { archived: false });
+      await waitFor(async () => (await row(page, s.id).count()) === 0, { what: "unarchived elsewhere: it left Archived" });
+      await row(other, s.id).waitFor();
+      assert.ok(await notReloaded(other), "the other tab was not reloaded");
+      await page.close();
+      await other.close();
+      assert.deepEqual(env.browser.errors, []);
+    });
+  }
+
+  test("stop: after a turn, Stop agent stops its process (status stopped, REST agent_running false); the next prompt starts it again", async () => {
+    const s = await env.server.createSession("stop the agent");
+    const page = await env.browser.tab(`/s/${s.id}`);
+    const pane = page.getByTestId("session-pane");
+    await pane.waitFor();
+    await sendFromComposer(page, "hello");
+    await env.server.turnEnded(s.id, "hello");
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${s.id}`)).agent_running === true, { what: "the agent runs after its turn" });
+    await pane.getByTestId("session-menu").click();
+    const stop = pane.getByTestId("action-stop");
+    await waitFor(async () => !(await stop.isDisabled()), { what: "Stop agent enabled while the agent runs" });
+    await screenshot(page, "stop-menu");
+    await stop.click();
+    await pane.getByTestId("pane-status").filter({ hasText: "Stopped" }).waitFor({ timeout: 15_000 });
+    const stopped = await env.server.api("GET", `/sessions/${s.id}`);
+    assert.equal(stopped.agent_running, false, "REST: no agent running");
+    assert.equal(stopped.status, "stopped");
+    await page.getByTestId("transcript").getByText("Agent stopped by you.").waitFor();
+    const exited = (await env.server.events(s.id)).filter((/** @type {any} */ e) => e.event.kind === "agent_exited");
+    assert.equal(exited.at(-1)?.event.reason, "user", "the log says the user stopped it");
+    // Stopped: the menu offers no Stop.
+    await pane.getByTestId("session-menu").click();
+    await waitFor(async () => await stop.isDisabled(), { what: "Stop agent disabled once stopped" });
+    await page.keyboard.press("Escape");
+    // The next prompt starts the agent again and the conversation goes on.
+    await sendFromComposer(page, "hello again");
+    await env.server.turnEnded(s.id, "hello again");
+    await pane.getByTestId("item-agent").filter({ hasText: "hello again" }).waitFor();
+    await waitFor(async () => (await env.server.api("GET", `/sessions/${s.id}`)).agent_running === true, { what: "the agent runs again" });
+    await waitFor(async () => (await pane.getByTestId("pane-status").innerText()) !== "Stopped", { what: "the status left Stopped" });
+    await page.close();
+    assert.deepEqual(env.browser.errors, []);
+  });
+});
+
+group("paged sidebar", () => {
+  const env = withServer();
+  const TOTAL = 70;
+  /** @type {string[]} */
+  let order = [];
+  /** @type {Map<string, string>} */
+  const titles = new Map();
+
+  test(`setup: ${TOTAL} sessions through REST`, async () => {
+    for (let i = 1; i <= TOTAL; i++) {
+      const s = await env.server.createSession(`paged ${String(i).padStart(2, "0")}`);
+      titles.set(s.id, s.title);
+    }
+    // The server's order (newest activity first), in one page.
+    order = (await env.server.api("GET", `/sessions?limit=1000`)).sessions.map((/** @type {any} */ s) => s.id);
+    assert.equal(order.length, TOTAL);
+  });
+
+  for (const [name, size] of VIEWPORTS) {
+    test(`paging (${name}): the first page shows 50, scrolling loads the rest; search finds a session beyond the first page`, async () => {
+      assert.ok(order.length >= TOTAL, "the setup ran");
+      const page = await env.browser.context.newPage();
+      /** @type {URL[]} */
+      const asked = [];
+      page.on("request", (r) => {
+        const url = new URL(r.url());
+        if (url.pathname === "/api/v1/sessions" && r.method() === "GET") asked.push(url);
+      });
+      await page.goto(`${env.server.url}/s/${order[0]}`);
+      await page.waitForSelector('[data-testid="app"]');
+      if (size) {
+        await page.setViewportSize(size);
+        await page.getByTestId("drawer-open").click();
+        await waitFor(async () => (await page.getByTestId("sidebar").boundingBox())?.x === 0, { what: "drawer opened" });
+      }
+      await listShown(page, "active");
+      await waitFor(async () => (await rowIds(page)).length === 50, { what: "the first page's 50 rows" });
+      assert.deepEqual(await rowIds(page), order.slice(0, 50), "the first page, in the server's order");
+      assert.ok(asked.length > 0 && asked.every((u) => u.searchParams.get("limit") === "50"), `pages of 50 (${asked.map(String)})`);
+      assert.ok(!asked.some((u) => u.searchParams.has("before")), "nothing past the first page before scrolling");
+      await page.getByTestId("list-more").waitFor({ state: "attached" });
+
+      // Scrolling to the end loads the next page (scrolled again on every poll: the end moves as rows arrive).
+      const list = page.getByTestId("session-list");
+      await waitFor(async () => {
+        await list.evaluate((el) => (el.scrollTop = el.scrollHeight));
+        return (await rowIds(page)).length === order.length;
+      }, { what: `all ${order.length} rows after scrolling` });
+      assert.deepEqual(await rowIds(page), order, "every session once, in the server's order");
+      assert.ok(asked.some((u) => u.searchParams.get("before") !== null && u.searchParams.get("limit") === "50"), "the next page asked with before=");
+      await page.getByTestId("list-more").waitFor({ state: "detached" });
+      await screenshot(page, `paged-end-${name}`);
+
+      // A fresh tab holds the first page only; the search goes to the server and finds the
+      // oldest session, far beyond it.
+      await page.reload();
+      await page.waitForSelector('[data-testid="app"]');
+      if (size) {
+        await page.getByTestId("drawer-open").click();
+        await waitFor(async () => (await page.getByTestId("sidebar").boundingBox())?.x === 0, { what: "drawer opened after reload" });
+      }
+      await listShown(page, "active");
+      await waitFor(async () => (await rowIds(page)).length === 50, { what: "the first page again" });
+      const oldest = /** @type {string} */ (order.at(-1));
+      const title = /** @type {string} */ (titles.get(oldest));
+      assert.equal(await row(page, oldest).count(), 0, "the oldest is not on the first page");
+      asked.length = 0;
+      await page.getByTestId("session-filter").fill(title);
+      await row(page, oldest).getByText(title).waitFor();
+      await waitFor(async () => JSON.stringify(await rowIds(page)) === JSON.stringify([oldest]), { what: `only "${title}" listed` });
+      const searched = asked.filter((u) => u.searchParams.has("q"));
+      assert.equal(searched.at(-1)?.searchParams.get("q"), title, "searched on the server");
+      assert.equal(searched.at(-1)?.searchParams.get("limit"), "50");
+      // Debounced: not one request per key typed.
+      assert.ok(searched.length <= 2, `debounced (${searched.length} search requests)`);
+      await screenshot(page, `paged-search-${name}`);
+      // Cleared: the list again, from its first page.
+      await page.getByTestId("session-filter").fill("");
+      await waitFor(async () => JSON.stringify(await rowIds(page)) === JSON.stringify(order.slice(0, 50)), { what: "the first page after clearing the search" });
+      // A session created meanwhile joins at the top, live.
+      const fresh = await env.server.createSession(`paged fresh (${name})`);
+      await waitFor(async () => (await rowIds(page))[0] === fresh.id, { what: "the new session at the top" });
+      order = [fresh.id, ...order];
+      titles.set(fresh.id, fresh.title);
+      await page.close();
+      assert.deepEqual(env.browser.errors, []);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+
 /** Config adding the fixture ACP agent (e2e/fake-agent.mjs) as agent `fixture`. */
 const FIXTURE_CONFIG = `[agents.fixture]\nname = "Fixture agent (e2e)"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FAKE_AGENT)}]\n`;
 

@@ -15,6 +15,7 @@ import type {
   Resolved,
   Session,
   SessionList,
+  SessionsQuery,
   StartTurn,
   TurnAccepted,
 } from "../protocol";
@@ -82,13 +83,27 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 const enc = encodeURIComponent;
 
+/** `?limit=…&before=…` from the fields that are set (none: ""). */
+function queryString(query: SessionsQuery): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== "") parts.push(`${enc(k)}=${enc(String(v))}`);
+  }
+  return parts.length > 0 ? `?${parts.join("&")}` : "";
+}
+
 export const api = {
   agents: () => request<AgentList>("GET", "/agents"),
-  sessions: () => request<SessionList>("GET", "/sessions"),
+  /** One page of sessions (see listing.ts); without `limit`, every one not archived. */
+  sessions: (query: SessionsQuery = {}) => request<SessionList>("GET", `/sessions${queryString(query)}`),
   session: (id: string) => request<Session>("GET", `/sessions/${enc(id)}`),
   create: (body: CreateSession) => request<Session>("POST", "/sessions", body),
   rename: (id: string, title: string) =>
     request<Session>("PATCH", `/sessions/${enc(id)}`, { title } satisfies PatchSession),
+  archive: (id: string, archived: boolean) =>
+    request<Session>("PATCH", `/sessions/${enc(id)}`, { archived } satisfies PatchSession),
+  /** Stop the session's agent process (a running turn ends cancelled); the next prompt starts it again. */
+  stop: (id: string) => request<Session>("POST", `/sessions/${enc(id)}/stop`),
   remove: (id: string) => request<void>("DELETE", `/sessions/${enc(id)}`),
   send: (id: string, text: string) =>
     request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, { text } satisfies StartTurn),

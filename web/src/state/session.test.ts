@@ -202,6 +202,23 @@ describe("transcript details", () => {
     expect(card?.type === "prompt" && card.outcome).toEqual({ option_id: "allow" });
   });
 
+  it("an agent berth stopped says why, and that the next prompt starts it again", () => {
+    const s = new SessionState("s1");
+    applyAll(s, [
+      rec(1, { kind: "agent_exited", code: null, signal: 15, reason: "idle" }),
+      rec(2, { kind: "agent_exited", code: null, signal: 15, reason: "limit" }),
+      rec(3, { kind: "agent_exited", code: 0, signal: null, reason: "user" }),
+      rec(4, { kind: "agent_exited", code: 0, signal: null }),
+    ]);
+    const notices = s.snapshot().items.map((i) => (i.type === "notice" ? `${i.level}: ${i.text}` : i.type));
+    expect(notices).toEqual([
+      "info: Agent stopped: idle for a while. The next prompt starts it again.",
+      "info: Agent stopped to free a slot for another session (max_live_agents). The next prompt starts it again.",
+      "info: Agent stopped by you. The next prompt starts it again.",
+      "info: The agent process exited (exit code 0).",
+    ]);
+  });
+
   it("a plan is restated in place; failures and exits are shown", () => {
     const s = new SessionState("s1");
     applyAll(s, [

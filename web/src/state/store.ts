@@ -1,11 +1,22 @@
 // The tab's state, keyed by session id: one `SessionState` per session the tab has
-// attached, the summaries of every session (the sidebar), the connection and a few bits of
-// UI-wide state. Views subscribe and read snapshots; changes are announced at most once
+// attached, the summary of every session it heard of, the sidebar's lists of them (paged
+// from the server, see listing.ts), the connection and a few bits of UI-wide state. Views subscribe and read snapshots; changes are announced at most once
 // per animation frame, so a burst of 1000 events costs one render.
 
-import type { PendingPrompt, Session } from "../protocol";
+import type { PendingPrompt, Session, SessionList } from "../protocol";
 import { SessionState, type SessionView } from "./session";
-import { compareSummaries, isStale, timeOf } from "./summary";
+import { compareSummaries, isStale } from "./summary";
+import {
+  DEFAULT_KEY,
+  DEFAULT_QUERY,
+  belongs,
+  byActivity,
+  listKey,
+  matchesSearch,
+  withinLoaded,
+  type ListQuery,
+  type ListSnapshot,
+} from "./listing";
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "offline";
 
@@ -54,7 +65,10 @@ export const immediateScheduler: Scheduler = (flush) => flush();
 export class Store {
   private readonly states = new Map<string, SessionState>();
   private readonly summaries = new Map<string, Session>();
-  private sortedList: Session[] | null = null;
+  /** The lists views show, by `listKey`; the default one always. */
+  private readonly lists = new Map<string, List>([[DEFAULT_KEY, newList(DEFAULT_QUERY, 0)]]);
+  /** Snapshots of lists nobody asked for yet (see `listing`). */
+  private readonly guesses = new Map<string, ListSnapshot>();
   /** A logical clock: ticks on every summary taken and every `mark()`. */
   private clock = 0;
   /** When (on `clock`) each session's summary last arrived from a live source. */
@@ -63,8 +77,6 @@ export class Store {
   private readonly gone = new Set<string>();
   /** Sessions whose next summary is taken whatever its order (see `forgetOrder`). */
   private readonly unordered = new Map<string, number>();
-  /** The mark of the listing applied last. */
-  private listingMark = 0;
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
   private toastSeq = 0;
@@ -76,7 +88,7 @@ export class Store {
   auth: AuthState = "unknown";
   /** The server's epoch from the last `hello`. */
   epoch: string | null = null;
-  /** Whether the summaries were listed once (the root page waits for it). */
+  /** Whether the default list's first page arrived (the root page waits for it). */
   listed = false;
   toasts: readonly Toast[] = [];
   /** Every pending prompt of every session (`GET /prompts`), for the inbox. */
@@ -133,18 +145,108 @@ export class Store {
     return this.summaries.get(id);
   }
 
-  /** Every session, newest activity first; the same array until one changes. */
+  /** The default list (sessions not archived), newest activity first; the same array until one changes. */
   list(): readonly Session[] {
-    if (this.sortedList === null) {
-      this.sortedList = [...this.summaries.values()].sort(byActivity);
+    return this.listing(DEFAULT_QUERY).sessions;
+  }
+
+  /**
+   * One list as a view reads it; the same object until something in it changes. A list
+   * nobody asked for (see `want`) reads as what the tab already knows that belongs in it.
+   */
+  listing(query: ListQuery): ListSnapshot {
+    const key = listKey(query);
+    const list = this.lists.get(key);
+    if (!list) {
+      let guess = this.guesses.get(key);
+      if (!guess) {
+        guess = { sessions: this.known(query), loaded: false, more: false, loading: false, error: null };
+        this.guesses.set(key, guess);
+      }
+      return guess;
     }
-    return this.sortedList;
+    if (!list.snapshot) {
+      const sessions: Session[] = [];
+      for (const id of list.ids) {
+        const s = this.summaries.get(id);
+        if (s) sessions.push(s);
+      }
+      list.snapshot = {
+        sessions: sessions.sort(byActivity),
+        loaded: list.loaded,
+        more: list.next !== null,
+        loading: list.loadingTop > 0 || list.loadingMore,
+        error: list.error,
+      };
+    }
+    return list.snapshot;
+  }
+
+  /**
+   * A view shows this list: keep it (counted; `unwant` when done). Returns true when the
+   * list is new, so its first page is to be fetched. It starts with the sessions the tab
+   * knows that belong in it, until the server answers.
+   */
+  want(query: ListQuery): boolean {
+    const key = listKey(query);
+    const held = this.lists.get(key);
+    if (held) {
+      held.users += 1;
+      return false;
+    }
+    const list = newList(query, this.mark());
+    list.users = 1;
+    for (const s of this.known(query)) list.ids.add(s.id);
+    this.lists.set(key, list);
+    this.touched();
+    return true;
+  }
+
+  /** A view no longer shows this list; the last one out forgets it (never the default). */
+  unwant(query: ListQuery): void {
+    const key = listKey(query);
+    const list = this.lists.get(key);
+    if (!list || key === DEFAULT_KEY) return;
+    list.users -= 1;
+    if (list.users <= 0) {
+      this.lists.delete(key);
+      this.touched();
+    }
+  }
+
+  /** The lists held (what a reconnect reloads). */
+  queries(): ListQuery[] {
+    return [...this.lists.values()].map((l) => l.query);
+  }
+
+  /** What the next request for a list needs: its `next` cursor and how many rows it has. */
+  paging(query: ListQuery): { next: string | null; rows: number; loadingMore: boolean } | null {
+    const list = this.lists.get(listKey(query));
+    return list ? { next: list.next, rows: list.ids.size, loadingMore: list.loadingMore } : null;
+  }
+
+  /** A request for a list started or ended (`top`: its first page, or a reload of it). */
+  setListLoading(query: ListQuery, kind: "top" | "more", on: boolean): void {
+    const list = this.lists.get(listKey(query));
+    if (!list) return;
+    if (kind === "top") list.loadingTop = Math.max(0, list.loadingTop + (on ? 1 : -1));
+    else list.loadingMore = on;
+    this.touched();
+  }
+
+  setListError(query: ListQuery, error: string | null): void {
+    const list = this.lists.get(listKey(query));
+    if (!list || list.error === error) return;
+    list.error = error;
+    this.touched();
   }
 
   /**
    * Take a summary from the live sources (`attached`, `session` frames, REST answers about
    * one session). Ignored when it is stale (older than the one held, see summary.ts) or
-   * the session was deleted; otherwise it replaces the one held, which is returned.
+   * the session was deleted; otherwise it replaces the one held, which is returned. The
+   * lists follow: it joins those it belongs in (when it sorts within what they loaded)
+   * and leaves those of the other archived state.
    */
   upsertSummary(summary: Session): SummaryUpdate {
     if (this.gone.has(summary.id)) return { applied: false };
@@ -154,8 +256,8 @@ export class Store {
     this.summaries.set(summary.id, summary);
     this.received.set(summary.id, ++this.clock);
     this.states.get(summary.id)?.setSummary(summary);
-    this.sortedList = null;
-    this.changed();
+    for (const list of this.lists.values()) admit(list, summary);
+    this.touched();
     return { applied: true, old };
   }
 
@@ -182,56 +284,84 @@ export class Store {
   }
 
   /**
-   * Whether a listing requested at `mark` is still worth applying: false once the answer
-   * to a later request was applied.
+   * Whether a first page (or reload) of the list requested at `mark` is still worth
+   * applying: false once the answer to a later request was applied, or the list is gone.
    */
-  listingIsCurrent(mark: number): boolean {
-    return mark >= this.listingMark;
+  topIsCurrent(query: ListQuery, mark: number): boolean {
+    const list = this.lists.get(listKey(query));
+    return list !== undefined && mark >= list.topMark;
   }
 
   /**
-   * Replace the summaries with a full listing (`GET /sessions`) requested at `mark` (see
-   * `mark()`). The listing is a picture from some moment after the request started, so
-   * what the WebSocket said in the meantime is merged, not overwritten:
-   * - a session the listing lacks is kept if its summary arrived after the mark (it may
-   *   have been created after the listing was taken); otherwise it is gone;
+   * Apply a page of a list (`GET /sessions`) requested at `mark` (see `mark()`): the first
+   * page (or a reload from the top) when `after` is null, else the page after the cursor
+   * `after`. The page is a picture from some moment after the request started, so what
+   * the socket said in the meantime is merged, not overwritten:
+   * - a summary held that is newer than the page's is kept; on a tie the one that arrived
+   *   after the mark is kept (a later change would have come over the socket too);
    * - a session deleted in this tab's knowledge (a `session_deleted`) stays deleted;
-   * - a summary held that is newer than the listing's is kept; on a tie the one that
-   *   arrived after the mark is kept (a later change would have come over the socket too).
-   * Returns false (nothing done) when a listing requested later was already applied.
+   * - from the top, the page is the list's new start: a row the page lacks stays only if
+   *   its summary arrived after the mark (it may have been created, or become active,
+   *   after the page was taken) and it still sorts within the page; otherwise it left
+   *   (deleted, archived, no longer matching) while the tab was not told.
+   * Returns false (nothing done) when a later first page was applied already, or the
+   * list moved on from `after` (it was reloaded meanwhile).
    */
-  replaceSummaries(list: readonly Session[], mark: number = this.mark()): boolean {
-    if (!this.listingIsCurrent(mark)) return false;
-    this.listingMark = mark;
-    const next = new Map<string, Session>();
-    for (const s of list) {
-      if (this.gone.has(s.id)) continue;
-      const known = this.summaries.get(s.id);
-      const forgotten = this.unordered.get(s.id);
-      if (forgotten !== undefined && forgotten < mark) {
-        // Requested after the order was forgotten: the listing is the server's word.
-        this.unordered.delete(s.id);
-        next.set(s.id, s);
-        continue;
-      }
-      const keep = known !== undefined && (isStale(s, known) || (this.receivedSince(s.id, mark) && compareSummaries(s, known) === 0));
-      next.set(s.id, keep ? known : s);
+  applyPage(query: ListQuery, page: SessionList, mark: number, after: string | null = null): boolean {
+    const list = this.lists.get(listKey(query));
+    if (!list) return false;
+    if (after === null) {
+      if (mark < list.topMark) return false;
+      list.topMark = mark;
+    } else if (list.next !== after) {
+      return false;
     }
-    for (const [id, known] of this.summaries) {
-      if (!next.has(id) && this.receivedSince(id, mark)) next.set(id, known);
+    const rows: Session[] = [];
+    for (const s of page.sessions) {
+      const kept = this.takeListed(s, mark, list);
+      if (kept) rows.push(kept);
     }
-    for (const id of this.summaries.keys()) {
-      if (!next.has(id)) this.received.delete(id);
+    const last = page.sessions[page.sessions.length - 1];
+    list.next = page.next ?? null;
+    // The boundary is the page's last row as the server listed it (what its cursor means).
+    if (list.next === null) list.boundary = null;
+    else if (last) list.boundary = last;
+    if (after === null) {
+      const live = [...list.ids].filter((id) => {
+        const s = this.summaries.get(id);
+        return s !== undefined && this.receivedSince(id, mark) && belongs(s, list.query) && withinLoaded(s, list.boundary);
+      });
+      list.ids.clear();
+      for (const id of live) list.ids.add(id);
     }
-    this.summaries.clear();
-    for (const [id, s] of next) {
-      this.summaries.set(id, s);
-      this.states.get(id)?.setSummary(s);
-    }
-    this.sortedList = null;
-    this.listed = true;
-    this.changed();
+    for (const s of rows) if (s.archived === list.query.archived) list.ids.add(s.id);
+    list.loaded = true;
+    list.error = null;
+    if (listKey(query) === DEFAULT_KEY) this.listed = true;
+    this.touched();
     return true;
+  }
+
+  /** A summary from a list's page: kept or taken (see `applyPage`); null when deleted. */
+  private takeListed(s: Session, mark: number, from: List): Session | null {
+    if (this.gone.has(s.id)) return null;
+    const known = this.summaries.get(s.id);
+    const forgotten = this.unordered.get(s.id);
+    let take: boolean;
+    if (forgotten !== undefined && forgotten < mark) {
+      // Requested after the order was forgotten: the page is the server's word.
+      this.unordered.delete(s.id);
+      take = true;
+    } else {
+      take = known === undefined || !(isStale(s, known) || (this.receivedSince(s.id, mark) && compareSummaries(s, known) === 0));
+    }
+    if (!take) return known ?? null;
+    this.summaries.set(s.id, s);
+    this.states.get(s.id)?.setSummary(s);
+    // What this page says of the session holds for the other lists too (e.g. it was
+    // unarchived elsewhere: it leaves the archived list).
+    for (const list of this.lists.values()) if (list !== from) admit(list, s);
+    return s;
   }
 
   /** The session was deleted: forget its summary, and never take one for it again. */
@@ -239,12 +369,23 @@ export class Store {
     this.gone.add(id);
     this.received.delete(id);
     const old = this.summaries.get(id);
-    if (old) {
-      this.summaries.delete(id);
-      this.sortedList = null;
-      this.changed();
-    }
+    this.summaries.delete(id);
+    let listed = false;
+    for (const list of this.lists.values()) listed = list.ids.delete(id) || listed;
+    if (old || listed) this.touched();
     return old;
+  }
+
+  /** The sessions held that belong in a list, in its order. */
+  private known(query: ListQuery): Session[] {
+    return [...this.summaries.values()].filter((s) => belongs(s, query)).sort(byActivity);
+  }
+
+  /** Summaries or lists changed: every list's snapshot is built again when read. */
+  private touched(): void {
+    for (const list of this.lists.values()) list.snapshot = null;
+    this.guesses.clear();
+    this.changed();
   }
 
   // ---- the rest ----
@@ -298,8 +439,52 @@ export class Store {
   }
 }
 
-function byActivity(a: Session, b: Session): number {
-  const d = timeOf(b.updated_at) - timeOf(a.updated_at);
-  if (d !== 0) return d;
-  return a.id < b.id ? 1 : -1;
+interface List {
+  readonly query: ListQuery;
+  /** The sessions in it: the pages loaded, and what the socket added since. */
+  readonly ids: Set<string>;
+  /** The last row of the last page loaded, as listed; null when nothing is left to load. */
+  boundary: Session | null;
+  /** The server's cursor for the next page. */
+  next: string | null;
+  /** A first page was applied (before, every live session that belongs is taken in). */
+  loaded: boolean;
+  /** The mark of the first page applied last (or of the list's creation). */
+  topMark: number;
+  loadingTop: number;
+  loadingMore: boolean;
+  error: string | null;
+  /** Views showing it (see `Store.want`). */
+  users: number;
+  snapshot: ListSnapshot | null;
+}
+
+function newList(query: ListQuery, mark: number): List {
+  return {
+    query: { archived: query.archived, q: query.q.trim() },
+    ids: new Set(),
+    boundary: null,
+    next: null,
+    loaded: false,
+    topMark: mark,
+    loadingTop: 0,
+    loadingMore: false,
+    error: null,
+    users: 0,
+    snapshot: null,
+  };
+}
+
+/**
+ * Live news of one session for a list: it leaves when its archived state is not the
+ * list's; it joins when it belongs and sorts within what the list loaded (a session
+ * further down is for a later page to bring). A row already in keeps its place even if
+ * the search no longer seems to match: the server's answer said it does.
+ */
+function admit(list: List, s: Session): void {
+  if (s.archived !== list.query.archived) {
+    list.ids.delete(s.id);
+  } else if (!list.ids.has(s.id) && matchesSearch(s, list.query.q) && (!list.loaded || withinLoaded(s, list.boundary))) {
+    list.ids.add(s.id);
+  }
 }

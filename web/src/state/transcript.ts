@@ -5,6 +5,7 @@
 import type {
   AskEvent,
   EventRecord,
+  ExitReason,
   JsonValue,
   Outcome,
   PlanEntry,
@@ -50,6 +51,13 @@ export interface Usage {
   contextSize?: number;
   cost?: JsonValue;
 }
+
+/** Why berth stopped an agent (`agent_exited.reason`), in words. */
+const STOPPED_BECAUSE: Record<ExitReason, string> = {
+  idle: "Agent stopped: idle for a while.",
+  limit: "Agent stopped to free a slot for another session (max_live_agents).",
+  user: "Agent stopped by you.",
+};
 
 /** Incrementally built transcript plus the runtime facts the log implies. */
 export class Transcript {
@@ -193,6 +201,11 @@ export class Transcript {
         }
         break;
       case "agent_exited": {
+        if (event.reason) {
+          // berth stopped it on purpose: not a failure, and nothing is lost.
+          this.push({ type: "notice", key, seq: first, ts, level: "info", text: `${STOPPED_BECAUSE[event.reason]} The next prompt starts it again.` });
+          break;
+        }
         const how =
           event.signal != null ? `killed by signal ${event.signal}` : event.code != null ? `exit code ${event.code}` : "no exit status";
         this.push({ type: "notice", key, seq: first, ts, level: event.code === 0 ? "info" : "error", text: `The agent process exited (${how}).` });

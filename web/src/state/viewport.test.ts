@@ -3,6 +3,7 @@ import type { ClientOp, Event, ServerFrame, Session } from "../protocol";
 import { Store, immediateScheduler } from "./store";
 import { Viewport, type Link } from "./viewport";
 import { TS, summary } from "./fixtures";
+import { ApiError } from "../api/rest";
 
 class FakeLink implements Link {
   sent: ClientOp[] = [];
@@ -22,10 +23,17 @@ class FakeLink implements Link {
 function setup(sessions: Session[] | (() => Promise<Session[]>) = []) {
   const store = new Store(immediateScheduler);
   const calls: string[] = [];
+  const list = async () => (typeof sessions === "function" ? await sessions() : sessions);
   const vp = new Viewport({
     store,
     api: {
-      sessions: async () => ({ sessions: typeof sessions === "function" ? await sessions() : sessions }),
+      sessions: async () => ({ sessions: await list() }),
+      // The server's word on one session: what the listing holds, else not found.
+      session: async (id: string) => {
+        const found = (await list()).find((s) => s.id === id);
+        if (!found) throw new ApiError(404, "not_found", "no such session");
+        return found;
+      },
       prompts: async () => ({ prompts: [] }),
       markRead: async (id: string, seq: number) => {
         calls.push(`read ${id} ${seq}`);
@@ -304,6 +312,7 @@ describe("Viewport: summaries arriving out of order", () => {
       store,
       api: {
         sessions: async () => ({ sessions: [] }),
+        session: async (id: string) => summary(id),
         prompts: async () => {
           inboxFetches += 1;
           return { prompts: [] };

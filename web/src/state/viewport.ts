@@ -2,9 +2,10 @@
 // cursor. It turns server frames into store changes and keeps the attachments right across
 // reconnects, resets and deletions. No DOM here beyond what is injected.
 
-import type { ClientOp, PendingPrompt, ServerFrame, Session } from "../protocol";
+import type { ClientOp, PendingPrompt, ServerFrame, Session, SessionList, SessionsQuery } from "../protocol";
 import { isPendingPrompt } from "../protocol";
-import type { Api } from "../api/rest";
+import { ApiError, errorText, type Api } from "../api/rest";
+import { DEFAULT_KEY, MAX_PAGE, PAGE_SIZE, listKey, withinLoaded, type ListQuery } from "./listing";
 import type { Store } from "./store";
 
 /** The transport as the viewport sees it (a `Connection`, or a fake in tests). */
@@ -30,7 +31,7 @@ interface Attachment {
 
 export interface ViewportOptions {
   store: Store;
-  api: Pick<Api, "sessions" | "prompts" | "markRead">;
+  api: Pick<Api, "sessions" | "session" | "prompts" | "markRead">;
   /** Sessions kept attached besides the one on screen (switching back is instant). */
   keepAttached?: number;
   now?: () => number;
@@ -264,28 +265,88 @@ export class Viewport {
 
   // ---- REST-backed refreshes ----
 
+  // ---- the session lists (see listing.ts) ----
+
   /**
-   * List the sessions (`GET /sessions`) and merge the answer with what the socket said
-   * while it was in flight (see `Store.replaceSummaries`).
+   * A view shows the list of `query`: its first page is fetched when the tab did not hold
+   * the list yet. Returns the release, for when the view goes.
    */
+  want(query: ListQuery): () => void {
+    if (this.store.want(query)) void this.loadTop(query);
+    return () => this.store.unwant(query);
+  }
+
+  /** Reload every list the tab holds from the top: sessions may have come and gone while it was away. */
   async refreshSessions(): Promise<void> {
+    await Promise.all(this.store.queries().map((q) => this.loadTop(q)));
+  }
+
+  /** The next page of a list, when it has one and none is on its way. */
+  async loadMore(query: ListQuery): Promise<void> {
+    const paging = this.store.paging(query);
+    if (!paging || paging.next === null || paging.loadingMore) return;
+    const after = paging.next;
     const mark = this.store.mark();
+    this.store.setListLoading(query, "more", true);
     try {
-      const { sessions } = await this.opts.api.sessions();
-      this.store.setAuth("ok");
-      // A later listing was applied already: this one has nothing to add.
-      if (!this.store.listingIsCurrent(mark)) return;
-      // Sessions the tab follows that the listing lacks were deleted while we were away,
-      // but only if the listing can know: the tab followed them before it was requested,
-      // and no summary of them arrived since (a session created meanwhile is not in it).
-      const listed = new Set(sessions.map((s) => s.id));
-      for (const [id, att] of [...this.attachments]) {
-        if (!listed.has(id) && att.since < mark && !this.store.receivedSince(id, mark)) this.deleted(id);
-      }
-      this.store.replaceSummaries(sessions, mark);
-    } catch {
-      // 401 is handled by the API layer; other failures leave the list as it was.
+      const page = await this.opts.api.sessions(pageQuery(query, PAGE_SIZE, after));
+      this.store.applyPage(query, page, mark, after);
+    } catch (e) {
+      this.store.setListError(query, errorText(e));
+    } finally {
+      this.store.setListLoading(query, "more", false);
     }
+  }
+
+  /**
+   * A list's first page; for a list already loaded, as many rows from the top as it holds
+   * (up to the server's largest page), so a reload covers what is on screen. The answer is
+   * merged with what the socket said while it was in flight (see `Store.applyPage`).
+   */
+  private async loadTop(query: ListQuery): Promise<void> {
+    const mark = this.store.mark();
+    const rows = this.store.paging(query)?.rows ?? 0;
+    this.store.setListLoading(query, "top", true);
+    try {
+      const page = await this.opts.api.sessions(pageQuery(query, Math.min(MAX_PAGE, Math.max(PAGE_SIZE, rows))));
+      this.store.setAuth("ok");
+      // A later first page was applied already: this one has nothing to add.
+      if (!this.store.topIsCurrent(query, mark)) return;
+      if (listKey(query) === DEFAULT_KEY) await this.checkFollowed(page, mark);
+      this.store.applyPage(query, page, mark);
+    } catch (e) {
+      // 401 is handled by the API layer; other failures leave the list as it was.
+      this.store.setListError(query, errorText(e));
+    } finally {
+      this.store.setListLoading(query, "top", false);
+    }
+  }
+
+  /**
+   * Sessions the tab follows that the default list's first page lacks, though the page
+   * covers where they sort, were deleted or archived while the tab was not told; but only
+   * if the page can know: the tab followed them before it was requested, and no summary of
+   * them arrived since (a session created meanwhile is not in it). Which of the two it was
+   * is asked of the server.
+   */
+  private async checkFollowed(page: SessionList, mark: number): Promise<void> {
+    const listed = new Set(page.sessions.map((s) => s.id));
+    const last = page.sessions[page.sessions.length - 1];
+    const boundary = page.next && last ? last : null;
+    const missing = [...this.attachments].filter(([id, att]) => {
+      if (listed.has(id) || att.since >= mark || this.store.receivedSince(id, mark)) return false;
+      const held = this.store.summary(id);
+      return held === undefined ? boundary === null : !held.archived && withinLoaded(held, boundary);
+    });
+    await Promise.all(
+      missing.map(async ([id]) => {
+        try {
+          this.store.upsertSummary(await this.opts.api.session(id));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) this.deleted(id);
+        }
+      }),
+    );
   }
 
   /** Refetch the pending prompts (coalesced: one request in flight, one queued). */
@@ -361,4 +422,13 @@ export class Viewport {
     clearTimeout(timer);
     this.readGapOver(id);
   }
+}
+
+/** The request for one page of a list. */
+function pageQuery(query: ListQuery, limit: number, before?: string): SessionsQuery {
+  const q: SessionsQuery = { limit };
+  if (before !== undefined) q.before = before;
+  if (query.archived) q.archived = true;
+  if (query.q.trim() !== "") q.q = query.q.trim();
+  return q;
 }

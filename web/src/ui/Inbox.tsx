@@ -6,13 +6,14 @@ import { useServices, useStore } from "./hooks";
 export function Inbox({ onOpenDrawer }: { onOpenDrawer: () => void }) {
   const { viewport, navigate } = useServices();
   const prompts = useStore((s) => s.inbox);
-  const titles = useStore((s) => s.list());
+  // The asking sessions' titles, joined: one string is a stable snapshot (an array built
+  // on every read would not be).
+  const titles = useStore((s) => s.inbox.map((p) => s.summary(p.session)?.title ?? "").join("\u0000")).split("\u0000");
 
   useEffect(() => {
     viewport.refreshInbox();
   }, [viewport]);
 
-  const titleOf = (id: string) => titles.find((s) => s.id === id)?.title || "Untitled session";
 
   return (
     <section className="pane" data-testid="inbox" aria-label="Inbox">
@@ -33,7 +34,7 @@ export function Inbox({ onOpenDrawer }: { onOpenDrawer: () => void }) {
                 Nothing is waiting for you.
               </p>
             ) : (
-              prompts.map((p) => (
+              prompts.map((p, i) => (
                 <div className="item prompt" key={`${p.session}/${p.prompt_id}`} data-testid="inbox-item">
                   <PromptCard
                     session={p.session}
@@ -41,7 +42,7 @@ export function Inbox({ onOpenDrawer }: { onOpenDrawer: () => void }) {
                     outcome={null}
                     context={
                       <button type="button" className="btn link small inbox-session" onClick={() => navigate({ kind: "session", id: p.session })}>
-                        {titleOf(p.session)} →
+                        {titles[i] || "Untitled session"} →
                       </button>
                     }
                   />

@@ -44,6 +44,11 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
           <div className="pane-meta">
             {summary ? (
               <>
+                {summary.archived ? (
+                  <span className="pill" data-testid="pane-archived" title="Left out of the session list; find it under Archived">
+                    Archived
+                  </span>
+                ) : null}
                 <StatusDot status={summary.status} />
                 <span data-testid="pane-status">{statusLabel(summary.status)}</span>
                 <span className="sep">·</span>
@@ -178,7 +183,15 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           className="input composer-input"
           rows={1}
           value={text}
-          placeholder={busy ? "A turn is running…" : narrow ? "Message the agent" : "Message the agent (Enter sends, Shift+Enter for a new line)"}
+          placeholder={
+            busy
+              ? "A turn is running…"
+              : summary?.status === "stopped"
+                ? "The agent is stopped; a message starts it again"
+                : narrow
+                  ? "Message the agent"
+                  : "Message the agent (Enter sends, Shift+Enter for a new line)"
+          }
           aria-label="Message"
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}

@@ -1,8 +1,9 @@
-import { memo, useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type RefObject } from "react";
 import type { Session, Status } from "../protocol";
 import { ApiError, errorText } from "../api/rest";
+import { matchesSearch, type ListQuery, type ListSnapshot } from "../state/listing";
 import { Dialog } from "./Dialog";
-import { timeAgo, useNow, useServices, useSessionList, useStore, type Route } from "./hooks";
+import { timeAgo, useDebounced, useListing, useNow, useServices, useStore, type Route } from "./hooks";
 
 const STATUS_LABEL: Record<Status, string> = {
   starting: "Starting",
@@ -34,19 +35,20 @@ export interface NotificationsProps {
 }
 
 export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProps) {
-  const sessions = useSessionList();
   const inboxCount = useStore((s) => s.inbox.length);
   const connection = useStore((s) => s.connection.state);
   const [filter, setFilter] = useState("");
+  const [archived, setArchived] = useState(false);
   const now = useNow();
   const activeId = route.kind === "session" ? route.id : null;
   // One callback for every row (rows are memoised: a row re-renders only when its own
   // session, its active mark or the clock changes).
   const openSession = useCallback((id: string) => onNavigate({ kind: "session", id }), [onNavigate]);
-  const q = filter.trim().toLowerCase();
-  const shown = q
-    ? sessions.filter((s) => [s.title, s.agent, s.cwd, s.slug, s.preview ?? ""].some((f) => f.toLowerCase().includes(q)))
-    : sessions;
+  const typed = filter.trim();
+  const { snapshot, shown, query, pending } = useSearch(archived, typed);
+  const { viewport } = useServices();
+  const more = useCallback(() => void viewport.loadMore(query), [viewport, query]);
+  const scroller = useRef<HTMLUListElement>(null);
 
   return (
     <nav className="sidebar" aria-label="Sessions" data-testid="sidebar">
@@ -73,17 +75,47 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
       <input
         type="search"
         className="input filter"
-        placeholder="Filter sessions"
-        aria-label="Filter sessions"
+        placeholder={archived ? "Search archived sessions" : "Search sessions"}
+        aria-label="Search sessions"
         value={filter}
         onChange={(e) => setFilter(e.target.value)}
         data-testid="session-filter"
       />
-      <ul className="session-list" data-testid="session-list">
+      <div className="list-tabs" role="group" aria-label="Which sessions">
+        <button type="button" aria-pressed={!archived} className={!archived ? "on" : ""} onClick={() => setArchived(false)} data-testid="list-active">
+          Sessions
+        </button>
+        <button type="button" aria-pressed={archived} className={archived ? "on" : ""} onClick={() => setArchived(true)} data-testid="list-archived">
+          Archived
+        </button>
+      </div>
+      <ul
+        className="session-list"
+        ref={scroller}
+        data-testid="session-list"
+        data-list={archived ? "archived" : "active"}
+        data-loaded={snapshot.loaded && !snapshot.loading ? "true" : "false"}
+        aria-busy={snapshot.loading}
+      >
         {shown.map((s) => (
           <SessionRow key={s.id} session={s} active={s.id === activeId} now={now} onOpen={openSession} />
         ))}
-        {shown.length === 0 ? <li className="empty small">{q ? "No session matches." : "No sessions yet."}</li> : null}
+        {shown.length === 0 && !snapshot.more ? (
+          <li className="empty small" data-testid="list-empty">
+            {snapshot.error !== null
+              ? `Could not list the sessions: ${snapshot.error}`
+              : !snapshot.loaded
+                ? "Loading…"
+                : typed
+                  ? "No session matches."
+                  : archived
+                    ? "No archived sessions."
+                    : "No sessions yet."}
+          </li>
+        ) : null}
+        {/* While a search is being typed the rows are narrowed here: the list's end comes
+            into sight, but the next page is of the list being left, not of the search. */}
+        <ListEnd snapshot={snapshot} onMore={more} root={scroller} paused={pending} />
       </ul>
       <div className="side-foot">
         <span className={`conn conn-${connection}`} data-testid="conn-state">
@@ -99,6 +131,71 @@ export function Sidebar({ route, onNew, onNavigate, notifications }: SidebarProp
         </span>
       </div>
     </nav>
+  );
+}
+
+/** How long typing rests before the search goes to the server. */
+const SEARCH_DEBOUNCE_MS = 200;
+
+/**
+ * The list for a search typed (empty: the whole list), searched on the server once the
+ * typing rests. Until then what is shown is narrowed here as the user types, so the rows
+ * follow every key (and Enter in the switcher picks what is on screen).
+ */
+export function useSearch(archived: boolean, typed: string) {
+  const q = useDebounced(typed, SEARCH_DEBOUNCE_MS);
+  const query = useMemo<ListQuery>(() => ({ archived, q }), [archived, q]);
+  const snapshot = useListing(query);
+  const shown = useMemo(
+    () => (typed === q ? snapshot.sessions : snapshot.sessions.filter((s) => matchesSearch(s, typed))),
+    [snapshot.sessions, typed, q],
+  );
+  return { snapshot, shown, query, pending: typed !== q };
+}
+
+/**
+ * The end of a list: when it scrolls near (an IntersectionObserver on the list), the
+ * next page loads. A new observer after every page: its first report says whether the
+ * end is still in sight (a short page leaves it there, and another page is due).
+ */
+function ListEnd({
+  snapshot,
+  onMore,
+  root,
+  paused,
+}: {
+  snapshot: ListSnapshot;
+  onMore: () => void;
+  root: RefObject<HTMLUListElement | null>;
+  paused: boolean;
+}) {
+  const ref = useRef<HTMLLIElement>(null);
+  const { more, loading, error } = snapshot;
+  const armed = more && !loading && error === null && !paused;
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || !armed || typeof IntersectionObserver === "undefined") return;
+    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && onMore(), {
+      root: root.current,
+      rootMargin: "0px 0px 300px 0px",
+    });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [armed, onMore, root]);
+  if (!more) return null;
+  return (
+    <li ref={ref} className="list-end small" data-testid="list-more" data-state={error !== null ? "error" : loading ? "loading" : "idle"}>
+      {loading ? (
+        "Loading…"
+      ) : error !== null ? (
+        <>
+          <span>Could not load more: {error}</span>{" "}
+          <button type="button" className="btn link small" onClick={onMore}>
+            Retry
+          </button>
+        </>
+      ) : null}
+    </li>
   );
 }
 
@@ -166,7 +263,7 @@ const SessionRow = memo(function SessionRow({
   );
 });
 
-/** Row actions: cancel a running turn, rename, delete (confirmed). */
+/** Row actions: cancel a running turn, stop the agent, rename, archive or unarchive, delete (confirmed). */
 export function SessionMenu({ session }: { session: Session }) {
   const { api, store } = useServices();
   const [open, setOpen] = useState(false);
@@ -199,6 +296,26 @@ export function SessionMenu({ session }: { session: Session }) {
     }
   }
 
+  async function stop() {
+    setOpen(false);
+    try {
+      store.upsertSummary(await api.stop(session.id));
+    } catch (e) {
+      store.toast(errorText(e), "error");
+    }
+  }
+
+  async function archive(archived: boolean) {
+    setOpen(false);
+    const title = session.title || "Untitled session";
+    try {
+      store.upsertSummary(await api.archive(session.id, archived));
+      store.toast(archived ? `Archived “${title}”: it is under Archived in the list.` : `“${title}” is back in the list.`);
+    } catch (e) {
+      store.toast(errorText(e), "error");
+    }
+  }
+
   return (
     <div className="menu" ref={ref}>
       <button
@@ -221,6 +338,16 @@ export function SessionMenu({ session }: { session: Session }) {
           <button
             type="button"
             role="menuitem"
+            disabled={!session.agent_running}
+            title="Stop the agent's process (a running turn is cancelled); the next prompt starts it again"
+            onClick={() => void stop()}
+            data-testid="action-stop"
+          >
+            Stop agent
+          </button>
+          <button
+            type="button"
+            role="menuitem"
             onClick={() => {
               setOpen(false);
               setDialog("rename");
@@ -228,6 +355,9 @@ export function SessionMenu({ session }: { session: Session }) {
             data-testid="action-rename"
           >
             Rename…
+          </button>
+          <button type="button" role="menuitem" onClick={() => void archive(!session.archived)} data-testid={session.archived ? "action-unarchive" : "action-archive"}>
+            {session.archived ? "Unarchive" : "Archive"}
           </button>
           <button
             type="button"

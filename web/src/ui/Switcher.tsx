@@ -1,12 +1,14 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { Dialog } from "./Dialog";
-import { StatusDot } from "./Sidebar";
-import { useServices, useSessionList } from "./hooks";
+import { StatusDot, useSearch } from "./Sidebar";
+import { useServices } from "./hooks";
 
-/** Ctrl/Cmd+K: jump to a session by typing part of its title, agent or directory. */
+/**
+ * Ctrl/Cmd+K: jump to a session by typing part of its title, agent, slug or id. The server
+ * searches every session (not only the rows loaded); what is typed narrows the rows at once.
+ */
 export function Switcher({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { navigate } = useServices();
-  const sessions = useSessionList();
   const [q, setQ] = useState("");
   const [sel, setSel] = useState(0);
   useEffect(() => {
@@ -15,8 +17,9 @@ export function Switcher({ open, onClose }: { open: boolean; onClose: () => void
       setSel(0);
     }
   }, [open]);
-  const needle = q.trim().toLowerCase();
-  const matches = (needle ? sessions.filter((s) => `${s.title} ${s.agent} ${s.cwd} ${s.slug}`.toLowerCase().includes(needle)) : sessions).slice(0, 50);
+  // Closed, it holds no search of its own (the default list is held anyway).
+  const { shown } = useSearch(false, open ? q.trim() : "");
+  const matches = shown.slice(0, 50);
 
   function go(i: number) {
     const s = matches[i];

@@ -7,6 +7,7 @@ import type { Session } from "../protocol";
 import type { Api } from "../api/rest";
 import type { Connection } from "../api/connection";
 import type { SessionView } from "../state/session";
+import { listKey, type ListQuery, type ListSnapshot } from "../state/listing";
 import type { Store } from "../state/store";
 import type { Viewport } from "../state/viewport";
 
@@ -44,6 +45,28 @@ export function useSummary(id: string | null): Session | undefined {
 
 export function useSessionList(): readonly Session[] {
   return useStore((s) => s.list());
+}
+
+/**
+ * One session list (see state/listing.ts), held while the component shows it: the first
+ * page is fetched when no other view holds the same list.
+ */
+export function useListing(query: ListQuery): ListSnapshot {
+  const { viewport } = useServices();
+  const key = listKey(query);
+  // Keyed by listKey: a new object for the same query is the same list.
+  useEffect(() => viewport.want(query), [viewport, key]);
+  return useStore((s) => s.listing(query));
+}
+
+/** `value`, once it has stayed the same for `ms` (search as you type, without a request per key). */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return settled;
 }
 
 /** The current time, refreshed every `ms` (for "3 min ago"). */
