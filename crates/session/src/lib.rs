@@ -1,9 +1,13 @@
 //! berth's session layer: the single owner of each session's runtime state.
 //!
-//! - [`registry`]: [`Registry`] creates, finds, lists and deletes sessions, repairs the
+//! - [`registry`]: [`Registry`] creates, finds, lists (pages) and deletes sessions, holds
+//!   each as live (an actor) or cold (a summary), wakes and hibernates them, repairs the
 //!   previous run's state on open, and publishes summary changes (sidebar updates).
-//! - [`actor`]: one task per session; assigns seqs, commits, then fans out; owns the
-//!   running turn, pending prompts, status and the agent link.
+//! - `hub`: a session's live broadcast and viewer count, outliving its actors.
+//! - `slots`: `max_live_agents` and the choice of the agent that makes room.
+//! - [`actor`]: one task per live session; assigns seqs, commits, then fans out; owns
+//!   the running turn, pending prompts, status and the agent (`actor/agent.rs`: its
+//!   lifecycle as one enum).
 //! - [`handle`]: [`SessionHandle`], the cheap cloneable way in: [`Request`]s with replies.
 //! - [`request`]: the actor's serialisable requests and responses.
 //! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).

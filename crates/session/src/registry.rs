@@ -6,27 +6,36 @@
 //! stored session with no agent, no turn and nothing to do costs its summary). What
 //! needs the log or the agent wakes it ([`Registry::get_or_wake`]); listing, reading,
 //! attaching a viewport, the read cursor, archiving and deleting do not.
+//!
+//! - `cold`: the entry, the cold record, and hibernation (live → cold, no lost request);
+//! - `page`: `GET /sessions` paging, filters and search;
+//! - `new`: creating a session (title, working directory policy, slug, directories).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 
-use berth_protocol::rest::{CreateSession, EventsPage, SESSIONS_MAX_LIMIT, SessionsQuery};
-use berth_protocol::{
-    AgentCommand, Answer, EventRecord, Prompt, Resolution, Seq, Session, Timestamp,
-};
+use berth_protocol::rest::{EventsPage, SessionsQuery};
+use berth_protocol::{Answer, EventRecord, Prompt, Resolution, Seq, Session};
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Actor, ActorInit, placeholder_summary, validate_title};
-use crate::handle::{Message, NotSent};
+use crate::actor::{Actor, ActorInit, placeholder_summary};
+use crate::handle::NotSent;
 use crate::hub::{Hub, ViewerGuard};
 use crate::slots::AgentSlots;
 use crate::subscription::{Attachment, Subscription};
 use crate::summary::{deleted_frame, session_frame};
 use crate::{AgentCatalog, Request, Response, SessionConfig, SessionError, SessionHandle};
+
+mod cold;
+mod new;
+mod page;
+
+pub(crate) use cold::Hibernation;
+use cold::{ColdSession, CommandLists, Entry};
 
 /// Largest page `GET /events` serves, whatever `limit` asks.
 pub const MAX_EVENTS_PAGE: usize = 5000;
@@ -57,87 +66,6 @@ pub(crate) struct Inner {
     tasks: TaskTracker,
     slots: Arc<AgentSlots>,
     commands: CommandLists,
-}
-
-/// One session of the registry.
-enum Entry {
-    /// An actor runs for it.
-    Live(SessionHandle),
-    /// No actor: its summary (from the summary columns, or as its actor left it).
-    Cold(Box<ColdSession>),
-}
-
-struct ColdSession {
-    /// Its `commands` are kept in `commands` instead (empty here).
-    summary: Session,
-    /// Shared by every cold session with the same list (sessions of one agent mostly
-    /// have the same): a long command list per session would dominate its cost.
-    commands: Arc<[AgentCommand]>,
-    /// Viewports may watch a cold session; the hub exists while they do.
-    hub: Weak<Hub>,
-}
-
-impl ColdSession {
-    fn new(mut summary: Session, hub: Weak<Hub>, commands: &CommandLists) -> Box<ColdSession> {
-        let list = commands.intern(std::mem::take(&mut summary.commands));
-        Box::new(ColdSession {
-            summary,
-            commands: list,
-            hub,
-        })
-    }
-
-    fn summary(&self) -> Session {
-        let mut summary = self.summary.clone();
-        summary.commands = self.commands.to_vec();
-        summary
-    }
-}
-
-/// The distinct command lists of cold sessions. Never shrinks: agents have few lists.
-#[derive(Default)]
-struct CommandLists(std::sync::Mutex<HashSet<Arc<[AgentCommand]>>>);
-
-impl CommandLists {
-    fn intern(&self, list: Vec<AgentCommand>) -> Arc<[AgentCommand]> {
-        let mut lists = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(known) = lists.get(list.as_slice()) {
-            return known.clone();
-        }
-        let list: Arc<[AgentCommand]> = list.into();
-        lists.insert(list.clone());
-        list
-    }
-}
-
-impl Entry {
-    fn summary(&self) -> Session {
-        match self {
-            Entry::Live(handle) => handle.summary(),
-            Entry::Cold(cold) => cold.summary(),
-        }
-    }
-
-    /// `(updated_at, archived)` and a check on the summary, without cloning it.
-    fn sort_key<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
-        match self {
-            Entry::Live(handle) => f(&handle.summary.borrow()),
-            Entry::Cold(cold) => f(&cold.summary),
-        }
-    }
-}
-
-/// What [`RegistryRef::hibernate`] did.
-pub(crate) enum Hibernation {
-    /// The entry is cold; the actor drains what was being sent and ends.
-    Slept,
-    /// Requests are queued: the actor stays.
-    Busy,
-    /// The session is no longer registered (deleted).
-    Gone,
 }
 
 impl Registry {
@@ -245,131 +173,9 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// `GET /sessions`: newest activity first (ties: newer id first), filtered by
-    /// `archived` and `q`, from after the `before` cursor, at most `limit`. Returns the
-    /// page and the cursor of the next one.
-    pub fn page(
-        &self,
-        query: &SessionsQuery,
-    ) -> Result<(Vec<Session>, Option<String>), SessionError> {
-        let limit = match query.limit {
-            Some(0) => {
-                return Err(SessionError::BadRequest(
-                    "`limit` must be at least 1".into(),
-                ));
-            }
-            Some(limit) => Some(limit.min(SESSIONS_MAX_LIMIT)),
-            None => None,
-        };
-        let before = query.before.as_deref().map(parse_cursor).transpose()?;
-        let archived = query.archived.unwrap_or(false);
-        let needle = query
-            .q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_lowercase);
-        let map = self.inner.sessions.read().expect("session map lock");
-        // Sort keys only; the page's summaries are cloned once chosen.
-        let mut keys: Vec<(Timestamp, &str)> = map
-            .iter()
-            .filter_map(|(id, entry)| {
-                entry.sort_key(|s| {
-                    let wanted = s.archived == archived
-                        && needle.as_deref().is_none_or(|needle| matches(s, needle));
-                    wanted.then_some((s.updated_at, id.as_str()))
-                })
-            })
-            .filter(|key| {
-                before
-                    .as_ref()
-                    .is_none_or(|(ts, id)| *key < (*ts, id.as_str()))
-            })
-            .collect();
-        keys.sort_unstable_by(|a, b| b.cmp(a));
-        let more = limit.is_some_and(|limit| keys.len() > limit);
-        if let Some(limit) = limit {
-            keys.truncate(limit);
-        }
-        let next = more
-            .then(|| keys.last().map(|(ts, id)| cursor(ts, id)))
-            .flatten();
-        let sessions = keys
-            .iter()
-            .filter_map(|(_, id)| map.get(*id).map(Entry::summary))
-            .collect();
-        Ok((sessions, next))
-    }
-
     /// `session` and `session_deleted` frames, serialised once, for every connection.
     pub fn subscribe_summaries(&self) -> broadcast::Receiver<Bytes> {
         self.inner.bus.subscribe()
-    }
-
-    pub async fn create(&self, request: CreateSession) -> Result<Session, SessionError> {
-        let catalog = &self.inner.catalog;
-        let Some(entry) = catalog.get(&request.agent) else {
-            let known: Vec<_> = catalog.infos().into_iter().map(|a| a.id).collect();
-            return Err(SessionError::BadRequest(format!(
-                "unknown agent `{}`; this server knows {known:?}",
-                request.agent
-            )));
-        };
-        if let Err(reason) = entry.availability() {
-            return Err(SessionError::Unavailable(format!(
-                "agent `{}` is not available: {reason}",
-                entry.id
-            )));
-        }
-        let title = match &request.title {
-            Some(title) => validate_title(title)?,
-            None => "New session".to_owned(),
-        };
-        // The request's cwd, else the agent's configured default, else (below) the
-        // session's own `files/` directory.
-        let requested = request.cwd.clone().or_else(|| {
-            entry
-                .default_cwd
-                .as_ref()
-                .map(|d| d.to_string_lossy().into_owned())
-        });
-        let cwd = match &requested {
-            Some(cwd) => Some(validate_cwd(cwd)?),
-            None => None,
-        };
-        if let (Some(cwd), Some(root)) = (&cwd, &entry.cwd_within) {
-            check_within(Path::new(cwd), root)?;
-        }
-        let id = uuid::Uuid::now_v7();
-        let now = chrono::Utc::now();
-        let slug = make_slug(now, &title, &id);
-        let artifacts = self.artifacts_dir(&slug);
-        for dir in ["logs", "files", "exports"] {
-            tokio::fs::create_dir_all(artifacts.join(dir)).await?;
-        }
-        let cwd = match cwd {
-            Some(cwd) => cwd,
-            None => artifacts.join("files").to_string_lossy().into_owned(),
-        };
-        let row = SessionRow {
-            id: id.to_string(),
-            slug,
-            title,
-            agent: entry.id.clone(),
-            cwd,
-            created_at: now,
-            updated_at: now,
-            read_seq: 0,
-            agent_session_id: None,
-            archived: false,
-            summary: None,
-            last_seq: 0,
-        };
-        self.inner.store.create_session(row.clone()).await?;
-        // A new session is live (it logs `session_created`); it hibernates like any other.
-        let init = self.actor_init(row, Hub::new(self.inner.config.live_buffer), true, None);
-        let handle = self.run(init).await?;
-        Ok(handle.summary())
     }
 
     /// The live actor of a session, waking it (from the store) if it is cold. Race-free:
@@ -519,44 +325,46 @@ impl Registry {
 
     /// Move the read cursor forward. A cold session stays cold.
     pub async fn mark_read(&self, id: &str, seq: Seq) -> Result<Session, SessionError> {
-        let cold = self
-            .change_cold(id, |s| {
-                let seq = seq.min(s.last_seq);
-                (seq > s.read_seq).then(|| {
-                    s.read_seq = seq;
-                    s.unread = s.last_seq - seq;
-                    SessionUpdate {
-                        read_seq: Some(seq),
-                        ..Default::default()
-                    }
-                })
+        let change = |s: &mut Session| {
+            let seq = seq.min(s.last_seq);
+            (seq > s.read_seq).then(|| {
+                s.read_seq = seq;
+                s.unread = s.last_seq - seq;
+                SessionUpdate {
+                    read_seq: Some(seq),
+                    ..Default::default()
+                }
             })
-            .await?;
-        match cold {
-            Some(summary) => Ok(summary),
-            None => self.request_summary(id, Request::MarkRead { seq }).await,
-        }
+        };
+        self.change(id, change, Request::MarkRead { seq }).await
     }
 
     /// Archive or unarchive. A cold session stays cold.
     pub async fn set_archived(&self, id: &str, archived: bool) -> Result<Session, SessionError> {
-        let cold = self
-            .change_cold(id, |s| {
-                (s.archived != archived).then(|| {
-                    s.archived = archived;
-                    SessionUpdate {
-                        archived: Some(archived),
-                        ..Default::default()
-                    }
-                })
+        let change = |s: &mut Session| {
+            (s.archived != archived).then(|| {
+                s.archived = archived;
+                SessionUpdate {
+                    archived: Some(archived),
+                    ..Default::default()
+                }
             })
-            .await?;
-        match cold {
+        };
+        self.change(id, change, Request::SetArchived { archived })
+            .await
+    }
+
+    /// A change that needs no actor: applied to a cold session by `change_cold`, sent to
+    /// a live one's actor as `request`.
+    async fn change(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Session) -> Option<SessionUpdate>,
+        request: Request,
+    ) -> Result<Session, SessionError> {
+        match self.change_cold(id, change).await? {
             Some(summary) => Ok(summary),
-            None => {
-                self.request_summary(id, Request::SetArchived { archived })
-                    .await
-            }
+            None => self.request_summary(id, request).await,
         }
     }
 
@@ -784,68 +592,6 @@ impl Registry {
     }
 }
 
-impl RegistryRef {
-    /// Turn the live entry of `id` into a cold one, if nothing is queued for the actor.
-    /// The channel is closed under the map lock: a request sent after that fails and is
-    /// retried through the registry (which wakes a new actor); one being sent at that
-    /// moment is still delivered, and the old actor forwards it (`forward`).
-    pub(crate) fn hibernate(
-        &self,
-        id: &str,
-        rx: &mut mpsc::Receiver<Message>,
-        summary: Session,
-    ) -> Hibernation {
-        let Some(inner) = self.0.upgrade() else {
-            return Hibernation::Gone;
-        };
-        let mut map = inner.sessions.write().expect("session map lock");
-        let Some(Entry::Live(handle)) = map.get(id) else {
-            return Hibernation::Gone;
-        };
-        if !rx.is_empty() {
-            return Hibernation::Busy;
-        }
-        rx.close();
-        let cold = ColdSession::new(summary, Arc::downgrade(&handle.hub), &inner.commands);
-        map.insert(id.to_owned(), Entry::Cold(cold));
-        Hibernation::Slept
-    }
-
-    /// A request that reached an actor as it went to sleep: deliver it to the next one.
-    pub(crate) fn forward(&self, id: &str, message: Message) {
-        let Some(inner) = self.0.upgrade() else {
-            return;
-        };
-        let registry = Registry { inner };
-        let id = id.to_owned();
-        let Message::Request(request, reply) = message;
-        registry.inner.tasks.clone().spawn(async move {
-            let answer = registry.request(&id, request).await;
-            let _ = reply.send(answer);
-        });
-    }
-
-    /// A viewport came or went: republish the session's summary with the new count.
-    fn viewers_changed(&self, id: &str) {
-        let Some(inner) = self.0.upgrade() else {
-            return;
-        };
-        let mut map = inner.sessions.write().expect("session map lock");
-        match map.get_mut(id) {
-            // The actor publishes its own summary.
-            Some(Entry::Live(handle)) => handle.hub.viewers_changed.notify_one(),
-            Some(Entry::Cold(cold)) => {
-                let viewers = cold.hub.upgrade().map_or(0, |hub| hub.viewers());
-                if cold.summary.viewers != viewers {
-                    cold.summary.viewers = viewers;
-                    let _ = inner.bus.send(session_frame(&cold.summary()));
-                }
-            }
-            None => {}
-        }
-    }
-}
-
 fn not_found(id: &str) -> SessionError {
     SessionError::NotFound(format!("no session {id}"))
 }
@@ -856,137 +602,11 @@ fn unexpected(response: Response) -> SessionError {
     )))
 }
 
-/// Case-insensitive search of what a sidebar shows of a session.
-fn matches(session: &Session, needle: &str) -> bool {
-    let fields = [
-        Some(session.title.as_str()),
-        Some(session.slug.as_str()),
-        Some(session.agent.as_str()),
-        Some(session.id.as_str()),
-        session.preview.as_deref(),
-    ];
-    fields
-        .into_iter()
-        .flatten()
-        .any(|field| field.to_lowercase().contains(needle))
-}
-
-/// The `next` cursor after a session: `<updated_at as unix nanoseconds>_<id>`.
-fn cursor(updated_at: &Timestamp, id: &str) -> String {
-    let nanos = updated_at
-        .timestamp_nanos_opt()
-        .unwrap_or(updated_at.timestamp_micros().saturating_mul(1000));
-    format!("{nanos}_{id}")
-}
-
-fn parse_cursor(cursor: &str) -> Result<(Timestamp, String), SessionError> {
-    let bad = || {
-        SessionError::BadRequest(format!(
-            "`before` must be the `next` cursor of a previous page, got `{cursor}`"
-        ))
-    };
-    let (nanos, id) = cursor.split_once('_').ok_or_else(bad)?;
-    let nanos: i64 = nanos.parse().map_err(|_| bad())?;
-    if id.is_empty() {
-        return Err(bad());
-    }
-    Ok((Timestamp::from_timestamp_nanos(nanos), id.to_owned()))
-}
-
 /// Remove a session's artifact directory; a missing one is fine.
 pub(crate) async fn remove_artifacts(id: &str, dir: &Path) {
     if let Err(error) = tokio::fs::remove_dir_all(dir).await
         && error.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(session = %id, %error, "could not remove artifact directory");
-    }
-}
-
-/// A working directory must be an absolute path to an existing directory.
-fn validate_cwd(cwd: &str) -> Result<String, SessionError> {
-    let path = Path::new(cwd);
-    if !path.is_absolute() {
-        return Err(SessionError::BadRequest(format!(
-            "`cwd` must be an absolute path, got `{cwd}`"
-        )));
-    }
-    let canonical = path
-        .canonicalize()
-        .map_err(|e| SessionError::BadRequest(format!("`cwd` `{cwd}` cannot be used: {e}")))?;
-    if !canonical.is_dir() {
-        return Err(SessionError::BadRequest(format!(
-            "`cwd` `{cwd}` is not a directory"
-        )));
-    }
-    Ok(canonical.to_string_lossy().into_owned())
-}
-
-/// The agent's working-directory policy: `cwd` (canonical) must lie inside `root`.
-fn check_within(cwd: &Path, root: &Path) -> Result<(), SessionError> {
-    let root = root.canonicalize().map_err(|e| {
-        SessionError::Unavailable(format!(
-            "the agent's allowed directory {} cannot be used: {e}",
-            root.display()
-        ))
-    })?;
-    if cwd.starts_with(&root) {
-        Ok(())
-    } else {
-        Err(SessionError::BadRequest(format!(
-            "`cwd` `{}` is outside {}, the directory this agent may work in",
-            cwd.display(),
-            root.display()
-        )))
-    }
-}
-
-/// `2026-11-21-fix-login-tests-1a2b3c4d`: date, title words, and the id's random tail.
-fn make_slug(now: berth_protocol::Timestamp, title: &str, id: &uuid::Uuid) -> String {
-    let mut words = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            words.push(c);
-        } else if !words.ends_with('-') && !words.is_empty() {
-            words.push('-');
-        }
-        if words.len() >= 40 {
-            break;
-        }
-    }
-    let words = words.trim_end_matches('-');
-    let words = if words.is_empty() { "session" } else { words };
-    let hex = id.simple().to_string();
-    format!(
-        "{}-{}-{}",
-        now.format("%Y-%m-%d"),
-        words,
-        &hex[hex.len() - 8..]
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_readable_and_safe() {
-        let id = uuid::Uuid::now_v7();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
-            .unwrap()
-            .to_utc();
-        let slug = make_slug(now, "Fix: login tests / ../etc", &id);
-        assert!(
-            slug.starts_with("2026-11-21-fix-login-tests-etc-"),
-            "{slug}"
-        );
-        assert!(slug.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        assert!(make_slug(now, "???", &id).starts_with("2026-11-21-session-"));
-    }
-
-    #[test]
-    fn cwd_must_be_an_absolute_existing_directory() {
-        assert!(validate_cwd("relative/path").is_err());
-        assert!(validate_cwd("/definitely/not/here").is_err());
-        assert!(validate_cwd("/").is_ok());
     }
 }
