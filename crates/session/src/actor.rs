@@ -601,6 +601,9 @@ impl Actor {
     async fn on_wake(&mut self) {
         let now = Instant::now();
         self.on_idle_deadline(now);
+        if self.summary.due.is_some_and(|d| d <= now) {
+            self.summary.flush_due();
+        }
         if self
             .quiet_since
             .is_some_and(|since| since + self.config.actor_linger <= now)
@@ -624,9 +627,6 @@ impl Actor {
         for (prompt_id, pending) in self.prompts.take_expired(now) {
             tracing::info!(session = %self.id, %prompt_id, "prompt timed out; resolved as cancelled");
             self.resolve(prompt_id, pending, Outcome::cancelled());
-        }
-        if self.summary.due.is_some_and(|d| d <= now) {
-            self.summary.flush_due();
         }
     }
 

@@ -60,8 +60,9 @@ pub(crate) struct Inner {
     /// A std lock: held only to read or swap entries, never across an await.
     sessions: RwLock<HashMap<String, Entry>>,
     /// Held while a session is woken (and by the cold paths that change a session
-    /// without waking it), so N concurrent wakes make one actor.
-    waking: tokio::sync::Mutex<()>,
+    /// without waking it), so N concurrent wakes make one actor. `true` once the server
+    /// is stopping: nothing is woken or created after `shutdown` took its list.
+    waking: tokio::sync::Mutex<bool>,
     bus: broadcast::Sender<Bytes>,
     tasks: TaskTracker,
     slots: Arc<AgentSlots>,
@@ -89,7 +90,7 @@ impl Registry {
                 config: Arc::new(config),
                 catalog,
                 sessions: RwLock::new(HashMap::new()),
-                waking: tokio::sync::Mutex::new(()),
+                waking: tokio::sync::Mutex::new(false),
                 bus,
                 tasks: TaskTracker::new(),
                 commands: CommandLists::default(),
@@ -184,9 +185,12 @@ impl Registry {
         if let Some(handle) = self.live_handle(id)? {
             return Ok(handle);
         }
-        let _waking = self.inner.waking.lock().await;
+        let stopping = self.inner.waking.lock().await;
         if let Some(handle) = self.live_handle(id)? {
             return Ok(handle);
+        }
+        if *stopping {
+            return Err(stopping_error());
         }
         let hub = self.hub_of(id)?;
         let row = self.inner.store.get_session(id).await?;
@@ -246,12 +250,14 @@ impl Registry {
     async fn run(&self, mut init: ActorInit) -> Result<SessionHandle, SessionError> {
         init.registry = Some(RegistryRef(Arc::downgrade(&self.inner)));
         let (actor, handle) = Actor::open(init).await?;
-        self.inner.tasks.spawn(actor.run());
+        // Registered before it runs: an actor that tried to hibernate before its entry
+        // existed would find none and end, leaving a dead handle behind.
         self.inner
             .sessions
             .write()
             .expect("session map lock")
             .insert(handle.id().to_owned(), Entry::Live(handle.clone()));
+        self.inner.tasks.spawn(actor.run());
         Ok(handle)
     }
 
@@ -264,10 +270,34 @@ impl Registry {
             let handle = self.get_or_wake(id).await?;
             match handle.send(request).await {
                 Ok(answer) => return answer,
-                Err(NotSent(returned)) => request = returned,
+                Err(NotSent(returned)) => {
+                    request = returned;
+                    self.forget_dead(id, &handle);
+                }
             }
         }
         Err(SessionError::Gone)
+    }
+
+    /// A live entry whose actor no longer takes requests, outside a hibernation (which
+    /// swaps the entry under the lock it closes its channel in): that actor ended (it
+    /// panicked, or the server is stopping). The entry goes cold, so the next request
+    /// wakes a new actor instead of failing forever.
+    fn forget_dead(&self, id: &str, dead: &SessionHandle) {
+        let mut map = self.inner.sessions.write().expect("session map lock");
+        let Some(Entry::Live(handle)) = map.get(id) else {
+            return;
+        };
+        if !handle.tx.same_channel(&dead.tx) || !handle.tx.is_closed() {
+            return;
+        }
+        tracing::warn!(session = %id, "its actor ended without going cold; marking it cold");
+        let cold = ColdSession::new(
+            handle.summary(),
+            Arc::downgrade(&handle.hub),
+            &self.inner.commands,
+        );
+        map.insert(id.to_owned(), Entry::Cold(cold));
     }
 
     async fn request_summary(&self, id: &str, request: Request) -> Result<Session, SessionError> {
@@ -386,11 +416,15 @@ impl Registry {
         self.inner.store.update_session(id, update).await?;
         let mut map = self.inner.sessions.write().expect("session map lock");
         if let Some(Entry::Cold(cold)) = map.get_mut(id) {
+            // Viewports may have come or gone during the write: keep the entry's count.
             let commands = std::mem::take(&mut cold.summary.commands);
+            let viewers = cold.summary.viewers;
             cold.summary = Session {
                 commands,
-                ..summary.clone()
+                viewers,
+                ..summary
             };
+            summary = cold.summary();
         }
         let _ = self.inner.bus.send(session_frame(&summary));
         Ok(Some(summary))
@@ -416,8 +450,11 @@ impl Registry {
             // No actor: the registry deletes it itself (no wake for a goodbye).
             Some(summary) => {
                 self.inner.store.delete_session(id).await?;
+                let hub = self.remove(id);
+                // Out of the registry now: other sessions need not wait for the files.
+                drop(waking);
                 remove_artifacts(id, &self.artifacts_dir(&summary.slug)).await;
-                self.remove(id)
+                hub
             }
             None => {
                 drop(waking);
@@ -562,6 +599,8 @@ impl Registry {
     /// Close every running turn, stop every agent, end every actor (each writes its
     /// summary columns), and wait for them.
     pub async fn shutdown(&self) {
+        // From here on no actor is woken or created, so the list below is every actor.
+        *self.inner.waking.lock().await = true;
         let handles: Vec<SessionHandle> = {
             let map = self.inner.sessions.read().expect("session map lock");
             map.values()
@@ -590,6 +629,10 @@ impl Registry {
     fn artifacts_dir(&self, slug: &str) -> PathBuf {
         self.inner.config.data_dir.join("sessions").join(slug)
     }
+}
+
+fn stopping_error() -> SessionError {
+    SessionError::Unavailable("the server is stopping; try again once it is back".into())
 }
 
 fn not_found(id: &str) -> SessionError {

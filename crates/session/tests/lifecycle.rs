@@ -431,3 +431,29 @@ async fn cold_sessions_list_archive_and_reopen_from_their_summary_columns() {
     assert_eq!(after, before);
     assert!(again.summary(&quiet).unwrap().archived);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stopping_server_wakes_and_creates_nothing() {
+    let s = setup(8).await;
+    let id = s.create("before").await;
+    s.wait_cold(&id).await;
+    s.registry.shutdown().await;
+    // A request that was in flight when shutdown began must not start an actor that
+    // nobody would stop.
+    let woken = s.registry.prompt(&id, "hello".into()).await;
+    assert!(
+        matches!(woken, Err(SessionError::Unavailable(_))),
+        "{woken:?}"
+    );
+    let request = CreateSession {
+        agent: "demo".into(),
+        cwd: None,
+        title: None,
+    };
+    let created = s.registry.create(request).await;
+    assert!(
+        matches!(created, Err(SessionError::Unavailable(_))),
+        "{created:?}"
+    );
+    assert_eq!((s.registry.live_count(), s.agents.launched()), (0, 0));
+}

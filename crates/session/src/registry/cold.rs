@@ -120,6 +120,12 @@ impl RegistryRef {
             return Hibernation::Busy;
         }
         rx.close();
+        // Read under the lock: a viewer that came or went since the actor looked told the
+        // actor, which is going; from here on `viewers_changed` sees the cold entry.
+        let summary = Session {
+            viewers: handle.hub.viewers(),
+            ..summary
+        };
         let cold = ColdSession::new(summary, Arc::downgrade(&handle.hub), &inner.commands);
         map.insert(id.to_owned(), Entry::Cold(cold));
         Hibernation::Slept

@@ -72,10 +72,16 @@ impl Registry {
             summary: None,
             last_seq: 0,
         };
+        // Under the wake lock: a server that is stopping makes no new actor.
+        let stopping = self.inner.waking.lock().await;
+        if *stopping {
+            return Err(super::stopping_error());
+        }
         self.inner.store.create_session(row.clone()).await?;
         // A new session is live (it logs `session_created`); it hibernates like any other.
         let init = self.actor_init(row, Hub::new(self.inner.config.live_buffer), true, None);
         let handle = self.run(init).await?;
+        drop(stopping);
         Ok(handle.summary())
     }
 }
