@@ -180,18 +180,16 @@ impl Actor {
         let logged = repair::load(&self.store, &self.id).await?;
         self.commands = logged.commands;
         self.mode = logged.mode;
-        let tail = self
-            .store
-            .read_last_events(&self.id, PREVIEW_EVENTS)
-            .await?;
-        // `updated_at` follows the log: the last event's time is the last activity.
-        if let Some(last) = tail.last() {
-            self.row.updated_at = self.row.updated_at.max(last.ts);
-        }
-        for stored in tail {
-            if let Ok(event) = serde_json::from_str::<Event>(&stored.data) {
-                self.preview.apply(&event);
-            }
+        match self
+            .row
+            .summary
+            .as_ref()
+            .filter(|c| c.at_seq == self.committed)
+        {
+            // Columns written at the last seq (a cold session waking) already hold the
+            // preview and, in the row, the last activity: no need to read the log's tail.
+            Some(columns) => self.preview = Preview::from_line(columns.preview.clone()),
+            None => self.rebuild_preview().await?,
         }
         for resolution in logged.resolutions {
             self.prompts.remember(resolution);
@@ -216,6 +214,24 @@ impl Actor {
             });
             self.rest_status = Status::Error;
             self.last_stop = Some(StopReason::Error);
+        }
+        Ok(())
+    }
+
+    /// The preview line and last activity time from the log's last events.
+    async fn rebuild_preview(&mut self) -> Result<(), SessionError> {
+        let tail = self
+            .store
+            .read_last_events(&self.id, PREVIEW_EVENTS)
+            .await?;
+        // `updated_at` follows the log: the last event's time is the last activity.
+        if let Some(last) = tail.last() {
+            self.row.updated_at = self.row.updated_at.max(last.ts);
+        }
+        for stored in tail {
+            if let Ok(event) = serde_json::from_str::<Event>(&stored.data) {
+                self.preview.apply(&event);
+            }
         }
         Ok(())
     }

@@ -19,6 +19,15 @@ pub(crate) struct Preview {
 }
 
 impl Preview {
+    /// Continue from a line shown earlier (a summary column), as if it were the latest
+    /// text: the next message or reply replaces it.
+    pub(crate) fn from_line(line: Option<String>) -> Preview {
+        Preview {
+            tail: line.unwrap_or_default(),
+            agent_turn: None,
+        }
+    }
+
     /// Follow one event.
     pub(crate) fn apply(&mut self, event: &Event) {
         match event {
@@ -70,6 +79,21 @@ impl Preview {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_from_the_summary_reads_back_and_the_next_reply_replaces_it() {
+        let long = format!("{}…", "x".repeat(MAX_CHARS));
+        for line in ["the last line", long.as_str()] {
+            assert_eq!(
+                Preview::from_line(Some(line.into())).line().as_deref(),
+                Some(line)
+            );
+        }
+        let mut preview = Preview::from_line(Some("earlier".into()));
+        preview.apply(&chunk("t9", "new reply"));
+        assert_eq!(preview.line().as_deref(), Some("new reply"));
+        assert_eq!(Preview::from_line(None).line(), None);
+    }
 
     fn chunk(turn: &str, text: &str) -> Event {
         Event::AgentMessageChunk {

@@ -234,12 +234,12 @@ mod tests {
     #[tokio::test]
     async fn no_limit_never_waits() {
         let slots = AgentSlots::new(0);
-        let guards: Vec<_> = futures_lite(slots.clone(), 20).await;
+        let guards: Vec<_> = acquire_all(slots.clone(), 20).await;
         assert_eq!(slots.held(), 20);
         drop(guards);
     }
 
-    async fn futures_lite(slots: Arc<AgentSlots>, n: usize) -> Vec<SlotGuard> {
+    async fn acquire_all(slots: Arc<AgentSlots>, n: usize) -> Vec<SlotGuard> {
         let mut guards = Vec::new();
         for i in 0..n {
             guards.push(slots.acquire(format!("s{i}").into()).await);

@@ -245,11 +245,12 @@ impl Actor {
 
     /// Stop the current agent in the background; its `Exited` then clears it.
     pub(super) fn retire_agent(&mut self, reason: Option<ExitReason>) {
-        let Agent::Up(_) = self.agent else {
-            return;
-        };
-        let Agent::Up(running) = std::mem::replace(&mut self.agent, Agent::Cold) else {
-            unreachable!("matched above");
+        let running = match std::mem::replace(&mut self.agent, Agent::Cold) {
+            Agent::Up(running) => running,
+            other => {
+                self.agent = other;
+                return;
+            }
         };
         tracing::info!(session = %self.id, ?reason, "stopping the agent");
         let link = running.link.clone();

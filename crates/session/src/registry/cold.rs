@@ -79,8 +79,8 @@ impl Entry {
         }
     }
 
-    /// `(updated_at, archived)` and a check on the summary, without cloning it.
-    pub(super) fn sort_key<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+    /// `f` of the summary, without cloning it.
+    pub(super) fn with_summary<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
         match self {
             Entry::Live(handle) => f(&handle.summary.borrow()),
             Entry::Cold(cold) => f(&cold.summary),

@@ -37,7 +37,7 @@ impl Registry {
         let mut keys: Vec<(Timestamp, &str)> = map
             .iter()
             .filter_map(|(id, entry)| {
-                entry.sort_key(|s| {
+                entry.with_summary(|s| {
                     let wanted = s.archived == archived
                         && needle.as_deref().is_none_or(|needle| matches(s, needle));
                     wanted.then_some((s.updated_at, id.as_str()))
