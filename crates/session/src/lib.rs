@@ -13,6 +13,8 @@
 //! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).
 //! - [`committed`]: a committed event, serialised once and shared by every viewport;
 //!   frame encoding with chunk coalescing.
+//! - [`host_wire`]: the gateway ↔ session host protocol (versioned frames, the
+//!   compatibility rule, errors across the hop); see docs/ARCHITECTURE.md.
 //! - [`prompts`]: pending prompts and their exactly-once resolution.
 //! - [`repair`]: closing what a previous server left open (no ghost status).
 //! - [`summary`]: the `Session` summary and its throttled publication.
@@ -25,6 +27,7 @@ pub mod committed;
 pub mod config;
 pub mod error;
 pub mod handle;
+pub mod host_wire;
 mod hub;
 mod preview;
 pub mod prompts;

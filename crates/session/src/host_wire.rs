@@ -1,0 +1,308 @@
+//! The gateway ↔ session host protocol (issue 9): what the server and a `berth host`
+//! process say to each other over the host's Unix socket.
+//!
+//! One JSON object per line, tagged by `t`. The gateway speaks first ([`ToHost::Hello`]);
+//! the host answers [`ToGateway::Welcome`] (it will be driven) or
+//! [`ToGateway::Incompatible`] (it will not, and says why) and nothing else until the
+//! gateway is one it can be driven by. After a welcome the gateway sends requests (the
+//! actor's own serialisable [`Request`]s, numbered) and the host sends committed events
+//! (after they are in the store: invariant 1 holds across the hop), summaries and
+//! numbered replies.
+//!
+//! **Compatibility rule.** [`HOST_PROTOCOL`] is one number. A host is driven only by a
+//! gateway that speaks exactly its number ([`accepts`]). Additive changes (a new optional
+//! field with a serde default, a new frame the other side may ignore) keep the number;
+//! anything an older peer would misread bumps it. A host that meets a gateway with
+//! another number is never killed for it: it refuses to be driven, logs why, finishes its
+//! turn as if no server were there, and exits when its session goes cold. The gateway
+//! shows the session as held by an incompatible host until that host has exited.
+
+use berth_protocol::{ErrorCode, Resolution, Seq, Session, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::SessionError;
+use crate::request::{Request, Response};
+
+/// The version of this protocol; see the compatibility rule above.
+pub const HOST_PROTOCOL: u32 = 1;
+
+/// Longest line either side accepts. Events are capped well below this by the agent
+/// link; a longer line is a broken peer, and the connection is closed.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// Whether a host speaking [`HOST_PROTOCOL`] lets a gateway speaking `protocol` drive it;
+/// `Err` says why not, in words for the log and the session's notice.
+pub fn accepts(protocol: u32) -> Result<(), String> {
+    if protocol == HOST_PROTOCOL {
+        return Ok(());
+    }
+    Err(format!(
+        "a server speaking host protocol v{protocol} connected, but this session host \
+         speaks v{HOST_PROTOCOL}; it is not driven by that server, finishes its turn on \
+         its own and exits when the session goes idle"
+    ))
+}
+
+/// Gateway → host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToHost {
+    /// First frame of every connection.
+    Hello {
+        protocol: u32,
+        /// The server's `CARGO_PKG_VERSION`, for the logs.
+        server_version: String,
+    },
+    /// A request for the actor; answered by a `reply` or `not_sent` with the same `id`.
+    Request { id: u64, request: Request },
+    /// The agent slot asked for with `slot_wanted` is this host's (`max_live_agents`).
+    SlotGranted,
+    /// Another session needs this host's idle agent's slot: stop it if still idle.
+    Evict,
+    /// The server's slot table, sent before a request that may start an agent, so the
+    /// host can say why a turn waits.
+    Slots { all_busy: bool, max: usize },
+    /// The server is stopping: an idle agent is stopped (its session goes cold); a
+    /// running turn and pending prompts carry on without a server.
+    Detach,
+}
+
+/// Host → gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToGateway {
+    Welcome {
+        protocol: u32,
+        host_version: String,
+        session_id: String,
+        pid: u32,
+        /// The session as the host's actor has it now.
+        summary: Box<Session>,
+        /// Whether its agent holds a slot, and whether it is idle (re-adoption puts it
+        /// back in the server's slot table).
+        agent: AgentSlotState,
+    },
+    /// The gateway's protocol is not this host's: see [`accepts`].
+    Incompatible {
+        protocol: u32,
+        host_version: String,
+        reason: String,
+    },
+    /// One committed event: its seq, time, kind and `event` JSON text as stored.
+    Event {
+        seq: Seq,
+        ts: Timestamp,
+        kind: String,
+        data: String,
+    },
+    Summary {
+        summary: Box<Session>,
+    },
+    Reply {
+        id: u64,
+        result: WireResult,
+    },
+    /// The actor never saw request `id` (it went cold first): send it again, to the
+    /// session's next host.
+    NotSent {
+        id: u64,
+    },
+    SlotWanted,
+    SlotIdle {
+        idle: bool,
+    },
+    SlotReleased,
+    /// The session went cold: the host exits after this frame.
+    Bye {
+        summary: Box<Session>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSlotState {
+    pub held: bool,
+    pub idle: bool,
+}
+
+/// A request's result on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireResult {
+    Ok(Response),
+    Err(WireError),
+}
+
+/// A [`SessionError`] on the wire: its code, its words, and what `already_resolved`
+/// carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Box<Resolution>>,
+    /// `Gone` (the session ended) has no code of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+}
+
+impl From<Result<Response, SessionError>> for WireResult {
+    fn from(result: Result<Response, SessionError>) -> WireResult {
+        match result {
+            Ok(response) => WireResult::Ok(response),
+            Err(error) => WireResult::Err(WireError {
+                code: error.code(),
+                message: error.to_string(),
+                gone: matches!(error, SessionError::Gone),
+                resolution: match error {
+                    SessionError::AlreadyResolved(resolution) => Some(resolution),
+                    _ => None,
+                },
+            }),
+        }
+    }
+}
+
+impl From<WireResult> for Result<Response, SessionError> {
+    fn from(result: WireResult) -> Result<Response, SessionError> {
+        let error = match result {
+            WireResult::Ok(response) => return Ok(response),
+            WireResult::Err(error) => error,
+        };
+        Err(match (error.code, error.resolution) {
+            _ if error.gone => SessionError::Gone,
+            (ErrorCode::AlreadyResolved, Some(resolution)) => {
+                SessionError::AlreadyResolved(resolution)
+            }
+            (ErrorCode::NotFound, _) => SessionError::NotFound(error.message),
+            (ErrorCode::BadRequest, _) => SessionError::BadRequest(error.message),
+            (ErrorCode::Conflict, _) => SessionError::Conflict(error.message),
+            (ErrorCode::Unavailable, _) => SessionError::Unavailable(error.message),
+            // Store and I/O failures of the host keep their words; the code is internal.
+            _ => SessionError::Io(std::io::Error::other(error.message)),
+        })
+    }
+}
+
+/// One frame as a line (with its `\n`).
+pub fn encode<T: Serialize>(frame: &T) -> Vec<u8> {
+    let mut line = serde_json::to_vec(frame).expect("host frames always serialise");
+    line.push(b'\n');
+    line
+}
+
+/// One line (without its `\n`) as a frame; a clear error for anything else.
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
+    if line.len() > MAX_LINE {
+        return Err(format!(
+            "a host protocol line of {} bytes is over the {MAX_LINE}-byte limit",
+            line.len()
+        ));
+    }
+    serde_json::from_slice(line).map_err(|e| format!("not a host protocol frame: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_protocol::{Answer, Outcome};
+
+    fn roundtrip<T>(frame: &T) -> T
+    where
+        T: Serialize + for<'a> Deserialize<'a>,
+    {
+        let line = encode(frame);
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert!(
+            !line[..line.len() - 1].contains(&b'\n'),
+            "one frame is one line"
+        );
+        decode(&line[..line.len() - 1]).expect("decodes")
+    }
+
+    #[test]
+    fn only_the_same_protocol_drives_a_host() {
+        assert!(accepts(HOST_PROTOCOL).is_ok());
+        let newer = accepts(HOST_PROTOCOL + 1).unwrap_err();
+        assert!(
+            newer.contains(&format!("v{}", HOST_PROTOCOL + 1)),
+            "{newer}"
+        );
+        assert!(newer.contains("finishes its turn"), "{newer}");
+        assert!(accepts(0).is_err());
+    }
+
+    #[test]
+    fn frames_are_tagged_lines_and_round_trip() {
+        let hello = ToHost::Hello {
+            protocol: HOST_PROTOCOL,
+            server_version: "0.1.0".into(),
+        };
+        let line = encode(&hello);
+        let text = std::str::from_utf8(&line).unwrap();
+        assert!(text.starts_with(r#"{"t":"hello","protocol":1"#), "{text}");
+        assert_eq!(roundtrip(&hello), hello);
+
+        let request = ToHost::Request {
+            id: 7,
+            request: Request::Respond {
+                prompt_id: "p1".into(),
+                answer: Answer::Select {
+                    option_id: "allow".into(),
+                },
+            },
+        };
+        assert_eq!(roundtrip(&request), request);
+
+        // Event JSON text with newlines inside strings stays one line.
+        let event = ToGateway::Event {
+            seq: 42,
+            ts: chrono::Utc::now(),
+            kind: "agent_message_chunk".into(),
+            data: r#"{"type":"agent_message_chunk","turn_id":"t","text":"a\nb"}"#.into(),
+        };
+        assert_eq!(roundtrip(&event), event);
+    }
+
+    #[test]
+    fn errors_keep_their_kind_across_the_hop() {
+        let resolution = Resolution {
+            prompt_id: "p1".into(),
+            outcome: Outcome::cancelled(),
+            resolved_at: chrono::Utc::now(),
+        };
+        let cases = [
+            SessionError::NotFound("no prompt p9".into()),
+            SessionError::BadRequest("`text` must not be empty".into()),
+            SessionError::Conflict("a turn is already running".into()),
+            SessionError::Unavailable("agent `x` cannot be started".into()),
+            SessionError::AlreadyResolved(Box::new(resolution.clone())),
+            SessionError::Gone,
+        ];
+        for error in cases {
+            let before = (error.code(), error.to_string());
+            let wire: WireResult = Err(error).into();
+            let back: Result<Response, SessionError> = roundtrip(&wire).into();
+            let back = back.unwrap_err();
+            assert_eq!((back.code(), back.to_string()), before);
+            if let SessionError::AlreadyResolved(r) = &back {
+                assert_eq!(**r, resolution, "the 409 carries the first resolution");
+            }
+        }
+        let io: WireResult = Err(SessionError::Io(std::io::Error::other("disk full"))).into();
+        let back: Result<Response, SessionError> = roundtrip(&io).into();
+        let back = back.unwrap_err();
+        assert_eq!(back.code(), ErrorCode::Internal);
+        assert!(back.to_string().contains("disk full"));
+    }
+
+    #[test]
+    fn garbage_and_oversize_lines_are_clear_errors() {
+        let err = decode::<ToGateway>(b"not json").unwrap_err();
+        assert!(err.starts_with("not a host protocol frame"), "{err}");
+        let err = decode::<ToGateway>(br#"{"t":"no_such_frame"}"#).unwrap_err();
+        assert!(err.contains("no_such_frame"), "{err}");
+        let long = vec![b' '; MAX_LINE + 1];
+        let err = decode::<ToGateway>(&long).unwrap_err();
+        assert!(err.contains("limit"), "{err}");
+    }
+}
