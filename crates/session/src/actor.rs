@@ -32,7 +32,7 @@ use self::agent::Agent;
 use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
-use crate::handle::{Message, SessionHandle};
+use crate::handle::{Delivered, Message, SessionHandle};
 use crate::hub::Hub;
 use crate::preview::Preview;
 use crate::prompts::{Pending, Prompts};
@@ -306,7 +306,7 @@ impl Actor {
                 // Requests that were being sent as the channel closed go to the
                 // session's next actor (woken for them), so none is lost.
                 while let Some(message) = self.rx.recv().await {
-                    registry.forward(&self.id, message);
+                    registry.forward(message);
                 }
             }
             Hibernation::Busy => self.quiet_since = None,
@@ -348,7 +348,7 @@ impl Actor {
                 if let Ok(Response::Summary { summary }) = &mut result {
                     **summary = self.summary_now();
                 }
-                let _ = reply.send(result);
+                let _ = reply.send(Delivered::Answer(result));
             }
         }
     }

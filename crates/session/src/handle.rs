@@ -9,7 +9,15 @@ use crate::SessionError;
 use crate::hub::Hub;
 use crate::request::{Request, Response};
 
-pub(crate) type Reply = oneshot::Sender<Result<Response, SessionError>>;
+/// What became of a request: answered, or handed back unhandled because its actor went
+/// cold first (a session host behind a proxy will do the same), to be sent again to the
+/// session's next actor.
+pub(crate) enum Delivered {
+    Answer(Result<Response, SessionError>),
+    Returned(Request),
+}
+
+pub(crate) type Reply = oneshot::Sender<Delivered>;
 
 /// A message to the actor: a serialisable request with where to answer it.
 pub(crate) enum Message {
@@ -27,7 +35,8 @@ pub struct SessionHandle {
     pub(crate) hub: Arc<Hub>,
 }
 
-/// A request the actor never received (its channel is closed): safe to send again.
+/// A request the actor never handled (its channel is closed, or it handed the request
+/// back): safe to send again.
 pub(crate) struct NotSent(pub Request);
 
 impl SessionHandle {
@@ -60,7 +69,11 @@ impl SessionHandle {
         {
             return Err(NotSent(request));
         }
-        Ok(rx.await.unwrap_or(Err(SessionError::Gone)))
+        match rx.await {
+            Ok(Delivered::Answer(answer)) => Ok(answer),
+            Ok(Delivered::Returned(request)) => Err(NotSent(request)),
+            Err(_) => Ok(Err(SessionError::Gone)),
+        }
     }
 
     /// Start a turn; returns its id once `user_message` and `turn_started` are committed.

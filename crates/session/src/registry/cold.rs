@@ -7,9 +7,9 @@ use std::sync::{Arc, Weak};
 use berth_protocol::{AgentCommand, Session};
 use tokio::sync::mpsc;
 
-use super::{Registry, RegistryRef};
+use super::RegistryRef;
 use crate::SessionHandle;
-use crate::handle::Message;
+use crate::handle::{Delivered, Message};
 use crate::hub::Hub;
 use crate::summary::session_frame;
 
@@ -131,18 +131,11 @@ impl RegistryRef {
         Hibernation::Slept
     }
 
-    /// A request that reached an actor as it went to sleep: deliver it to the next one.
-    pub(crate) fn forward(&self, id: &str, message: Message) {
-        let Some(inner) = self.0.upgrade() else {
-            return;
-        };
-        let registry = Registry { inner };
-        let id = id.to_owned();
+    /// A request that reached an actor as it went to sleep: hand it back unhandled; the
+    /// sender's retry loop (`Registry::request`) sends it to the session's next actor.
+    pub(crate) fn forward(&self, message: Message) {
         let Message::Request(request, reply) = message;
-        registry.inner.tasks.clone().spawn(async move {
-            let answer = registry.request(&id, request).await;
-            let _ = reply.send(answer);
-        });
+        let _ = reply.send(Delivered::Returned(request));
     }
 
     /// A viewport came or went: republish the session's summary with the new count.
