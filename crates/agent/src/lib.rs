@@ -75,8 +75,8 @@ const STDOUT_DRAIN: Duration = Duration::from_secs(2);
 /// After SIGKILL, how long `kill` still waits for the exit to be observed.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
-/// How to launch one agent.
-#[derive(Debug, Clone)]
+/// How to launch one agent. Serialisable: a session host gets it from the server.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AgentSpec {
     /// Program path or name (resolved on PATH of `env`). Never a shell string.
     pub program: String,

@@ -54,6 +54,15 @@ pub enum Command {
     Unarchive(SessionArgs),
     /// Watch a session live in the terminal and answer its prompts; resumes by cursor.
     Attach(AttachArgs),
+    /// Run one session's host (started by `berth serve`, which sends its spec on stdin).
+    #[command(hide = true)]
+    Host(HostArgs),
+}
+
+#[derive(Args)]
+pub struct HostArgs {
+    /// The session's id.
+    pub session: String,
 }
 
 impl Command {
@@ -70,6 +79,7 @@ impl Command {
             | Command::Unarchive(args) => Some(&mut args.client),
             Command::Attach(args) => Some(&mut args.client),
             Command::Serve(_)
+            | Command::Host(_)
             | Command::Agent { .. }
             | Command::Agents(_)
             | Command::Config
@@ -132,6 +142,10 @@ pub struct ServeArgs {
     /// [sessions.agent_idle_secs, 900].
     #[arg(long, env = "BERTH_AGENT_IDLE_SECS")]
     pub agent_idle: Option<u64>,
+    /// Run each live session in a session host of its own, so its turn, prompts and
+    /// agent survive a restart of the server [sessions.hosts, false].
+    #[arg(long, env = "BERTH_HOSTS")]
+    pub hosts: Option<bool>,
 }
 
 #[derive(Args)]

@@ -91,6 +91,9 @@ pub struct SessionsSection {
     /// Seconds an agent may sit with no turn before it is stopped (reason `idle`; the
     /// next prompt starts it again and continues the conversation). 0: never.
     pub agent_idle_secs: u64,
+    /// Run each live session in a session host (`berth host`) that outlives the server:
+    /// a restart, crash or upgrade of `berth serve` does not end its turn.
+    pub hosts: bool,
 }
 
 impl Default for SessionsSection {
@@ -103,6 +106,7 @@ impl Default for SessionsSection {
             live_buffer: 512,
             max_live_agents: 8,
             agent_idle_secs: 900,
+            hosts: false,
         }
     }
 }

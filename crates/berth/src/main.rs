@@ -9,12 +9,14 @@
 //! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`,
 //!   `answer`, `cancel`, `stop`, `archive`).
 //! - [`attach`]: `berth attach`, a terminal viewport that resumes by cursor.
+//! - [`host`]: `berth host <session>`, a session host (started by `berth serve`).
 
 mod agents;
 mod attach;
 mod cli;
 mod client;
 mod config;
+mod host;
 mod paths;
 mod serve;
 
@@ -29,7 +31,8 @@ fn main() -> std::process::ExitCode {
     // wakeups that dominated its profile (each message hops between the ACP crate's
     // tasks). The server and the CLI get the multi-threaded runtime.
     let runtime = match &cli.command {
-        Command::Agent { .. } => tokio::runtime::Builder::new_current_thread()
+        // A session host is small too: one thread keeps its footprint near the floor.
+        Command::Agent { .. } | Command::Host(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         _ => tokio::runtime::Runtime::new(),
@@ -83,13 +86,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         berth_agent::demo::run_stdio(options).await?;
         return Ok(());
     }
+    if let Command::Host(args) = command {
+        // Everything it needs comes from its server, on stdin.
+        return host::run(args).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     if let Some(client) = command.client_args() {
         fill_client_defaults(client, &config);
     }
     match command {
         Command::Serve(args) => serve::run(args, config).await,
-        Command::Agent { .. } => unreachable!("handled above"),
+        Command::Agent { .. } | Command::Host(_) => unreachable!("handled above"),
         Command::Agents(args) => agents::print(&agents::catalog(&config)?.infos(), args.json),
         Command::Config => {
             print!("{}", config.to_toml()?);

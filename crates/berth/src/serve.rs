@@ -41,6 +41,13 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     session_config.max_live_agents = sessions.max_live_agents;
     session_config.agent_idle =
         (sessions.agent_idle_secs > 0).then(|| Duration::from_secs(sessions.agent_idle_secs));
+    if sessions.hosts {
+        // Hosts are this very binary: a server started from a replaced file starts new
+        // hosts from the new one and drives the old ones if they speak its protocol.
+        session_config.placement = berth_session::Placement::Hosts {
+            program: std::env::current_exe().context("finding this program for session hosts")?,
+        };
+    }
     let catalog = agents::catalog(&config)?;
     for info in catalog.infos() {
         match &info.reason {
@@ -161,6 +168,9 @@ fn apply_flags(config: &mut Config, args: &ServeArgs) {
     }
     if let Some(idle) = args.agent_idle {
         config.sessions.agent_idle_secs = idle;
+    }
+    if let Some(hosts) = args.hosts {
+        config.sessions.hosts = hosts;
     }
 }
 

@@ -54,8 +54,36 @@ pub(crate) struct ActorInit {
     pub created: bool,
     pub hub: Arc<Hub>,
     pub slots: Arc<AgentSlots>,
-    /// Where to hibernate (`None`: an actor opened only to repair its session).
-    pub registry: Option<RegistryRef>,
+    /// Where the actor goes when its session goes cold.
+    pub home: Home,
+    /// Who left a turn open if the log has one (the repair's words).
+    pub left_open_by: LeftOpenBy,
+}
+
+/// Where an actor lives, which decides what going cold means.
+pub(crate) enum Home {
+    /// Opened only to repair its session: never run, never hibernates.
+    Repair,
+    /// A task of the server: hibernating hands its registry entry to a cold record.
+    Registry(RegistryRef),
+    /// The actor of a session host: hibernating ends the host.
+    Host(crate::host::HostHome),
+}
+
+/// Who ran a session whose log has a turn open: a repair says so in the turn's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeftOpenBy {
+    Server,
+    Host,
+}
+
+impl LeftOpenBy {
+    fn words(self) -> &'static str {
+        match self {
+            LeftOpenBy::Server => "the server restarted while this turn was running",
+            LeftOpenBy::Host => "the session host exited while this turn was running",
+        }
+    }
 }
 
 struct Turn {
@@ -98,7 +126,8 @@ pub(crate) struct Actor {
     last_stop: Option<StopReason>,
     agent: Agent,
     slots: Arc<AgentSlots>,
-    registry: Option<RegistryRef>,
+    home: Home,
+    left_open_by: LeftOpenBy,
     /// Since when nothing has kept this actor awake (see `can_sleep`).
     quiet_since: Option<Instant>,
     turn: Option<Turn>,
@@ -140,7 +169,8 @@ impl Actor {
             last_stop: None,
             agent: Agent::Cold,
             slots: init.slots,
-            registry: init.registry,
+            home: init.home,
+            left_open_by: init.left_open_by,
             quiet_since: None,
             turn: None,
             prompts: Prompts::default(),
@@ -206,11 +236,11 @@ impl Actor {
             _ => Status::Idle,
         };
         if let Some(turn_id) = logged.open_turn {
-            tracing::info!(session = %self.id, %turn_id, "closing a turn the previous server left open");
+            tracing::info!(session = %self.id, %turn_id, by = ?self.left_open_by, "closing a turn left open");
             self.emit(Event::TurnEnded {
                 turn_id,
                 stop_reason: StopReason::Error,
-                error: Some("the server restarted while this turn was running".into()),
+                error: Some(self.left_open_by.words().into()),
             });
             self.rest_status = Status::Error;
             self.last_stop = Some(StopReason::Error);
@@ -280,7 +310,7 @@ impl Actor {
     /// Nothing needs this actor: no agent, no turn, nothing uncommitted.
     fn can_sleep(&mut self) -> bool {
         while self.kills.try_join_next().is_some() {}
-        self.registry.is_some()
+        !matches!(self.home, Home::Repair)
             && self.agent.is_cold()
             && self.turn.is_none()
             && self.pending.is_empty()
@@ -295,18 +325,20 @@ impl Actor {
             self.quiet_since = None;
             return;
         }
-        let Some(registry) = self.registry.clone() else {
-            return;
-        };
         let summary = self.summary_now();
-        match registry.hibernate(&self.id, &mut self.rx, summary) {
+        let slept = match &self.home {
+            Home::Repair => return,
+            Home::Registry(registry) => registry.hibernate(&self.id, &mut self.rx, summary),
+            Home::Host(host) => host.hibernate(&mut self.rx, summary),
+        };
+        match slept {
             Hibernation::Slept => {
                 tracing::debug!(session = %self.id, "hibernating");
                 self.exit = true;
-                // Requests that were being sent as the channel closed go to the
-                // session's next actor (woken for them), so none is lost.
-                while let Some(message) = self.rx.recv().await {
-                    registry.forward(message);
+                // Requests that were being sent as the channel closed are handed back
+                // unhandled: their senders send them to the session's next actor.
+                while let Some(Message::Request(request, reply)) = self.rx.recv().await {
+                    let _ = reply.send(Delivered::Returned(request));
                 }
             }
             Hibernation::Busy => self.quiet_since = None,
@@ -401,6 +433,14 @@ impl Actor {
             Request::Stop => {
                 self.stop_by_user();
                 Ok(self.summary_response())
+            }
+            Request::Detach => {
+                // The server is stopping: an idle agent goes (and with it, after the
+                // linger, this session's host); a running turn carries on alone.
+                if self.turn.is_none() {
+                    self.retire_agent(Some(ExitReason::Idle));
+                }
+                Ok(Response::Done)
             }
             Request::PendingPrompts => Ok(Response::Prompts {
                 prompts: self.prompts.list(&self.id),

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Serialisable: a session host gets the server's copy on its stdin.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SessionConfig {
     /// Root of per-session artifact directories: `<data_dir>/sessions/<slug>/`.
     pub data_dir: PathBuf,
@@ -38,6 +39,18 @@ pub struct SessionConfig {
     /// An actor with no agent, no turn and no request for this long hibernates (its
     /// session goes cold).
     pub actor_linger: Duration,
+    /// Where live sessions run: in this process, or each in a session host started
+    /// from this program (`<program> host <id>`; see `host`).
+    pub placement: Placement,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Actors run as tasks of the server: a server restart closes their turns.
+    InProcess,
+    /// Each live session runs in a `berth host` process started from `program`.
+    Hosts { program: PathBuf },
 }
 
 impl SessionConfig {
@@ -59,6 +72,7 @@ impl SessionConfig {
             max_live_agents: 8,
             agent_idle: Some(Duration::from_secs(900)),
             actor_linger: Duration::from_secs(10),
+            placement: Placement::InProcess,
         }
     }
 }

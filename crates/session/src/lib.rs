@@ -13,8 +13,10 @@
 //! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).
 //! - [`committed`]: a committed event, serialised once and shared by every viewport;
 //!   frame encoding with chunk coalescing.
-//! - [`host_wire`]: the gateway ↔ session host protocol (versioned frames, the
-//!   compatibility rule, errors across the hop); see docs/ARCHITECTURE.md.
+//! - [`host`]: session hosts: a live session in a process of its own that outlives the
+//!   server (`host/serve.rs`), the server's proxy to it (`host/proxy.rs`), starting and
+//!   finding hosts, their leases, and the versioned protocol between them
+//!   (`host/wire.rs`); see docs/ARCHITECTURE.md.
 //! - [`prompts`]: pending prompts and their exactly-once resolution.
 //! - [`repair`]: closing what a previous server left open (no ghost status).
 //! - [`summary`]: the `Session` summary and its throttled publication.
@@ -27,7 +29,7 @@ pub mod committed;
 pub mod config;
 pub mod error;
 pub mod handle;
-pub mod host_wire;
+pub mod host;
 mod hub;
 mod preview;
 pub mod prompts;
@@ -40,7 +42,7 @@ pub mod summary;
 
 pub use catalog::{AgentCatalog, AgentEntry};
 pub use committed::{Committed, encode_batch};
-pub use config::SessionConfig;
+pub use config::{Placement, SessionConfig};
 pub use error::SessionError;
 pub use handle::SessionHandle;
 pub use registry::Registry;

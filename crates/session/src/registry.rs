@@ -22,15 +22,18 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Actor, ActorInit, placeholder_summary};
+use crate::actor::{Actor, ActorInit, Home, LeftOpenBy, placeholder_summary};
 use crate::handle::NotSent;
 use crate::hub::{Hub, ViewerGuard};
 use crate::slots::AgentSlots;
 use crate::subscription::{Attachment, Subscription};
 use crate::summary::{deleted_frame, session_frame};
-use crate::{AgentCatalog, Request, Response, SessionConfig, SessionError, SessionHandle};
+use crate::{
+    AgentCatalog, Placement, Request, Response, SessionConfig, SessionError, SessionHandle,
+};
 
 mod cold;
+mod hosted;
 mod new;
 mod page;
 
@@ -97,9 +100,25 @@ impl Registry {
             }),
         };
         let rows = registry.inner.store.list_sessions().await?;
+        // Hosts first: a session a live host holds is its host's to write, never ours.
+        let held = match &registry.inner.config.placement {
+            Placement::Hosts { .. } => registry.adopt_hosts(&rows).await,
+            Placement::InProcess => Default::default(),
+        };
         let mut repaired = 0usize;
         let mut sessions = HashMap::with_capacity(rows.len());
         for row in rows {
+            if held.contains(&row.id) {
+                if !registry.is_registered(&row.id) {
+                    let cold = ColdSession::new(
+                        placeholder_summary(&row),
+                        Weak::new(),
+                        &registry.inner.commands,
+                    );
+                    sessions.insert(row.id.clone(), Entry::Cold(cold));
+                }
+                continue;
+            }
             let fresh = row
                 .summary
                 .as_ref()
@@ -113,8 +132,10 @@ impl Registry {
             let cold = ColdSession::new(summary, Weak::new(), &registry.inner.commands);
             sessions.insert(cold.summary.id.clone(), Entry::Cold(cold));
         }
-        let total = sessions.len();
-        *registry.inner.sessions.write().expect("session map lock") = sessions;
+        let mut map = registry.inner.sessions.write().expect("session map lock");
+        map.extend(sessions);
+        let total = map.len();
+        drop(map);
         tracing::info!(sessions = total, repaired, "sessions loaded");
         Ok(registry)
     }
@@ -122,7 +143,7 @@ impl Registry {
     /// Load a session's actor to rebuild its state from the log, close what was left
     /// open, write its summary columns; the actor is not run.
     async fn repair(&self, row: SessionRow) -> Result<Session, SessionError> {
-        let init = self.actor_init(row, Hub::new(16), false, None);
+        let init = self.actor_init(row, Hub::new(16), false);
         let (mut actor, _handle) = Actor::open(init).await?;
         actor.save_summary().await?;
         Ok(actor.summary_now())
@@ -195,8 +216,18 @@ impl Registry {
         let hub = self.hub_of(id)?;
         let row = self.inner.store.get_session(id).await?;
         tracing::debug!(session = %id, "waking");
-        let init = self.actor_init(row, hub, false, None);
-        self.run(init).await
+        match &self.inner.config.placement {
+            Placement::Hosts { program } => self.wake_host(program, row, hub).await,
+            Placement::InProcess => self.run(self.actor_init(row, hub, false)).await,
+        }
+    }
+
+    fn is_registered(&self, id: &str) -> bool {
+        self.inner
+            .sessions
+            .read()
+            .expect("session map lock")
+            .contains_key(id)
     }
 
     /// `Some` if live, `None` if cold, `NotFound` if unknown.
@@ -225,13 +256,8 @@ impl Registry {
         }
     }
 
-    fn actor_init(
-        &self,
-        row: SessionRow,
-        hub: Arc<Hub>,
-        created: bool,
-        registry: Option<RegistryRef>,
-    ) -> ActorInit {
+    /// An actor for `row` that does not run (a repair) until `run` gives it a home.
+    fn actor_init(&self, row: SessionRow, hub: Arc<Hub>, created: bool) -> ActorInit {
         ActorInit {
             artifacts: self.artifacts_dir(&row.slug),
             entry: self.inner.catalog.get(&row.agent).cloned(),
@@ -242,13 +268,17 @@ impl Registry {
             created,
             hub,
             slots: self.inner.slots.clone(),
-            registry,
+            home: Home::Repair,
+            left_open_by: match self.inner.config.placement {
+                Placement::InProcess => LeftOpenBy::Server,
+                Placement::Hosts { .. } => LeftOpenBy::Host,
+            },
         }
     }
 
     /// Open an actor, run it, and register it live.
     async fn run(&self, mut init: ActorInit) -> Result<SessionHandle, SessionError> {
-        init.registry = Some(RegistryRef(Arc::downgrade(&self.inner)));
+        init.home = Home::Registry(RegistryRef(Arc::downgrade(&self.inner)));
         let (actor, handle) = Actor::open(init).await?;
         // Registered before it runs: an actor that tried to hibernate before its entry
         // existed would find none and end, leaving a dead handle behind.
@@ -610,10 +640,16 @@ impl Registry {
                 })
                 .collect()
         };
+        // Sessions in hosts carry on: each stops an idle agent, a running turn goes on.
+        let request = match self.inner.config.placement {
+            Placement::InProcess => Request::Shutdown,
+            Placement::Hosts { .. } => Request::Detach,
+        };
         // All at once: each may wait up to `kill_grace` for its agent to exit.
         let mut stops = tokio::task::JoinSet::new();
         for handle in handles {
-            stops.spawn(async move { handle.request(Request::Shutdown).await });
+            let request = request.clone();
+            stops.spawn(async move { handle.request(request).await });
         }
         while let Some(result) = stops.join_next().await {
             match result {

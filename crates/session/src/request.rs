@@ -40,6 +40,9 @@ pub enum Request {
     Delete,
     /// Close any running turn, stop the agent and end the actor (server shutdown).
     Shutdown,
+    /// The server is stopping but the session's host stays: stop the agent if it is
+    /// idle; a running turn and its pending prompts carry on without a server.
+    Detach,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,7 +38,8 @@ use crate::writer::Writer;
 pub use crate::writer::WriterStats;
 
 /// How hard SQLite syncs on commit (`PRAGMA synchronous`). Default `Full`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Synchronous {
     Off,
     Normal,
@@ -47,7 +48,7 @@ pub enum Synchronous {
     Extra,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoreConfig {
     /// The SQLite file (created with its parent directory if missing).
     pub path: PathBuf,
@@ -141,6 +142,7 @@ pub struct Store {
 
 struct Inner {
     epoch: String,
+    config: StoreConfig,
     /// Declared before `writer` so idle readers close first: the write connection,
     /// closing last, can then checkpoint the WAL into the main file.
     reads: ReadPool,
@@ -165,10 +167,16 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 epoch,
-                reads: ReadPool::new(config.path),
+                reads: ReadPool::new(config.path.clone()),
+                config,
                 writer,
             }),
         })
+    }
+
+    /// How it was opened (a session host opens the same file the same way).
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
     }
 
     /// This store's incarnation id.

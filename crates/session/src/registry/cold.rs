@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::RegistryRef;
 use crate::SessionHandle;
-use crate::handle::{Delivered, Message};
+use crate::handle::Message;
 use crate::hub::Hub;
 use crate::summary::session_frame;
 
@@ -129,13 +129,6 @@ impl RegistryRef {
         let cold = ColdSession::new(summary, Arc::downgrade(&handle.hub), &inner.commands);
         map.insert(id.to_owned(), Entry::Cold(cold));
         Hibernation::Slept
-    }
-
-    /// A request that reached an actor as it went to sleep: hand it back unhandled; the
-    /// sender's retry loop (`Registry::request`) sends it to the session's next actor.
-    pub(crate) fn forward(&self, message: Message) {
-        let Message::Request(request, reply) = message;
-        let _ = reply.send(Delivered::Returned(request));
     }
 
     /// A viewport came or went: republish the session's summary with the new count.

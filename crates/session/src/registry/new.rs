@@ -7,10 +7,13 @@ use berth_protocol::Session;
 use berth_protocol::rest::CreateSession;
 use berth_store::SessionRow;
 
+use std::sync::Arc;
+
 use super::Registry;
-use crate::SessionError;
-use crate::actor::validate_title;
+use super::cold::{ColdSession, Entry};
+use crate::actor::{Actor, validate_title};
 use crate::hub::Hub;
+use crate::{Placement, SessionError};
 
 impl Registry {
     pub async fn create(&self, request: CreateSession) -> Result<Session, SessionError> {
@@ -78,8 +81,24 @@ impl Registry {
             return Err(super::stopping_error());
         }
         self.inner.store.create_session(row.clone()).await?;
+        let hub = Hub::new(self.inner.config.live_buffer);
+        let init = self.actor_init(row, hub.clone(), true);
+        if let Placement::Hosts { .. } = self.inner.config.placement {
+            // Logged and listed cold: a host starts with its first prompt, not for an
+            // empty session.
+            let (mut actor, _handle) = Actor::open(init).await?;
+            actor.save_summary().await?;
+            let summary = actor.summary_now();
+            let cold =
+                ColdSession::new(summary.clone(), Arc::downgrade(&hub), &self.inner.commands);
+            self.inner
+                .sessions
+                .write()
+                .expect("session map lock")
+                .insert(summary.id.clone(), Entry::Cold(cold));
+            return Ok(summary);
+        }
         // A new session is live (it logs `session_created`); it hibernates like any other.
-        let init = self.actor_init(row, Hub::new(self.inner.config.live_buffer), true, None);
         let handle = self.run(init).await?;
         drop(stopping);
         Ok(handle.summary())

@@ -1,4 +1,4 @@
-//! The gateway ↔ session host protocol (issue 9): what the server and a `berth host`
+//! The gateway ↔ session host protocol: what the server and a `berth host`
 //! process say to each other over the host's Unix socket.
 //!
 //! One JSON object per line, tagged by `t`. The gateway speaks first ([`ToHost::Hello`]);
@@ -62,9 +62,6 @@ pub enum ToHost {
     /// The server's slot table, sent before a request that may start an agent, so the
     /// host can say why a turn waits.
     Slots { all_busy: bool, max: usize },
-    /// The server is stopping: an idle agent is stopped (its session goes cold); a
-    /// running turn and pending prompts carry on without a server.
-    Detach,
 }
 
 /// Host → gateway.
@@ -199,6 +196,32 @@ pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
         ));
     }
     serde_json::from_slice(line).map_err(|e| format!("not a host protocol frame: {e}"))
+}
+
+/// Read one frame; `Ok(None)` at the end of the stream. A line that is not a frame, or
+/// is over [`MAX_LINE`], is an error: the peer is broken and the connection is closed.
+pub async fn read_frame<T, R>(reader: &mut R, line: &mut Vec<u8>) -> std::io::Result<Option<T>>
+where
+    T: for<'a> Deserialize<'a>,
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    line.clear();
+    let n = (&mut *reader)
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', line)
+        .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if n > MAX_LINE {
+        return Err(std::io::Error::other(format!(
+            "a host protocol line is over the {MAX_LINE}-byte limit"
+        )));
+    }
+    decode(line).map(Some).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

@@ -1,0 +1,207 @@
+//! The server side of a session host: a task behind the session's `SessionHandle` that
+//! forwards the actor's requests to the host and turns the host's frames back into what
+//! an in-process actor gives: replies, committed events on the session's hub (the host
+//! committed them first: invariant 1 holds across the hop), summaries on the watch and
+//! the bus. The server counts viewports, so `viewers` is this side's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use berth_protocol::Session;
+use berth_store::StoredEvent;
+use bytes::Bytes;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::launch::Connected;
+use super::wire::{self, ToGateway, ToHost};
+use crate::committed::Committed;
+use crate::handle::{Delivered, Message, Reply};
+use crate::hub::Hub;
+use crate::registry::RegistryRef;
+use crate::request::Request;
+use crate::summary::session_frame;
+use crate::{SessionError, SessionHandle};
+
+/// How the connection to a host ended.
+pub(crate) enum Ended {
+    /// The session went cold (or was deleted); its last summary.
+    Bye(Box<Session>),
+    /// The connection broke without a goodbye: the host may have crashed.
+    Lost,
+    /// Every handle is gone (the server is stopping): the host carries on alone.
+    Dropped,
+}
+
+pub(crate) struct Proxy {
+    id: Arc<str>,
+    rx: mpsc::Receiver<Message>,
+    reader: BufReader<OwnedReadHalf>,
+    writer: BufWriter<OwnedWriteHalf>,
+    pending: HashMap<u64, (Request, Reply)>,
+    next_id: u64,
+    watch: watch::Sender<Session>,
+    hub: Arc<Hub>,
+    live: Option<broadcast::Sender<Arc<Committed>>>,
+    bus: broadcast::Sender<Bytes>,
+}
+
+/// A proxy for a host that welcomed this server, and the handle that leads to it.
+pub(crate) fn start(
+    connected: Connected,
+    hub: Arc<Hub>,
+    bus: broadcast::Sender<Bytes>,
+    queue: usize,
+) -> (Proxy, SessionHandle) {
+    let ToGateway::Welcome {
+        session_id,
+        mut summary,
+        ..
+    } = connected.welcome
+    else {
+        unreachable!("`connect` returns only welcomed connections")
+    };
+    summary.viewers = hub.viewers();
+    let (tx, rx) = mpsc::channel(queue.max(1));
+    let (watch, summary_rx) = watch::channel(*summary);
+    let id: Arc<str> = session_id.into();
+    let handle = SessionHandle {
+        id: id.clone(),
+        tx,
+        summary: summary_rx,
+        hub: hub.clone(),
+    };
+    let proxy = Proxy {
+        id,
+        rx,
+        reader: connected.reader,
+        writer: BufWriter::new(connected.writer),
+        pending: HashMap::new(),
+        next_id: 0,
+        watch,
+        live: hub.sender(),
+        hub,
+        bus,
+    };
+    (proxy, handle)
+}
+
+impl Proxy {
+    /// Serve until the host says goodbye or the connection ends, then tell the registry.
+    pub(crate) async fn run(mut self, registry: RegistryRef) {
+        let ended = self.serve().await;
+        // No request is taken from here on: what is queued goes back to its sender,
+        // whose retry wakes the session's next host.
+        self.rx.close();
+        while let Ok(Message::Request(request, reply)) = self.rx.try_recv() {
+            let _ = reply.send(Delivered::Returned(request));
+        }
+        let id = self.id.clone();
+        match ended {
+            Ended::Bye(mut summary) => {
+                // Every request was answered before the host's goodbye.
+                for (_, (request, reply)) in self.pending.drain() {
+                    let _ = reply.send(Delivered::Returned(request));
+                }
+                summary.viewers = self.hub.viewers();
+                registry.host_left(&id, *summary);
+            }
+            Ended::Lost => {
+                for (_, (_, reply)) in self.pending.drain() {
+                    let error = SessionError::Unavailable(
+                        "the session host exited before answering".into(),
+                    );
+                    let _ = reply.send(Delivered::Answer(Err(error)));
+                }
+                registry.host_lost(&id).await;
+            }
+            Ended::Dropped => {}
+        }
+    }
+
+    async fn serve(&mut self) -> Ended {
+        let mut line = Vec::new();
+        loop {
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(Message::Request(request, reply)) => {
+                        let id = self.next_id;
+                        self.next_id += 1;
+                        let frame = wire::encode(&ToHost::Request { id, request: request.clone() });
+                        self.pending.insert(id, (request, reply));
+                        // Written at once: a request is small and rare next to events.
+                        if self.writer.write_all(&frame).await.is_err()
+                            || self.writer.flush().await.is_err()
+                        {
+                            return Ended::Lost;
+                        }
+                    }
+                    None => return Ended::Dropped,
+                },
+                frame = wire::read_frame::<ToGateway, _>(&mut self.reader, &mut line) => match frame {
+                    Ok(Some(frame)) => {
+                        if let Some(ended) = self.on_frame(frame) {
+                            return ended;
+                        }
+                    }
+                    Ok(None) => return Ended::Lost,
+                    Err(error) => {
+                        tracing::warn!(session = %self.id, %error, "a broken frame from the session host");
+                        return Ended::Lost;
+                    }
+                },
+                _ = self.hub.viewers_changed.notified() => {
+                    let summary = self.watch.borrow().clone();
+                    self.publish(summary);
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: ToGateway) -> Option<Ended> {
+        match frame {
+            ToGateway::Event {
+                seq,
+                ts,
+                kind,
+                data,
+            } => {
+                let stored = StoredEvent {
+                    seq,
+                    ts,
+                    kind,
+                    data: data.into(),
+                };
+                if let Some(live) = &self.live {
+                    // No receivers is fine: nobody is looking.
+                    let _ = live.send(Arc::new(Committed::from_stored(&self.id, stored)));
+                }
+            }
+            ToGateway::Summary { summary } => self.publish(*summary),
+            ToGateway::Reply { id, result } => {
+                if let Some((_, reply)) = self.pending.remove(&id) {
+                    let _ = reply.send(Delivered::Answer(result.into()));
+                }
+            }
+            ToGateway::NotSent { id } => {
+                if let Some((request, reply)) = self.pending.remove(&id) {
+                    let _ = reply.send(Delivered::Returned(request));
+                }
+            }
+            ToGateway::Bye { summary } => return Some(Ended::Bye(summary)),
+            other => tracing::debug!(session = %self.id, ?other, "ignored"),
+        }
+        None
+    }
+
+    /// The host's summary with this server's viewer count, to the watch and the bus.
+    fn publish(&mut self, mut summary: Session) {
+        summary.viewers = self.hub.viewers();
+        if *self.watch.borrow() == summary {
+            return;
+        }
+        let _ = self.bus.send(session_frame(&summary));
+        self.watch.send_replace(summary);
+    }
+}
