@@ -38,7 +38,7 @@ use crate::preview::Preview;
 use crate::prompts::{Pending, Prompts};
 use crate::registry::{Hibernation, RegistryRef};
 use crate::request::{Request, Response};
-use crate::slots::AgentSlots;
+use crate::slots::Slots;
 use crate::summary::SummaryPublisher;
 use crate::{SessionError, repair};
 
@@ -53,7 +53,7 @@ pub(crate) struct ActorInit {
     /// A brand-new session: its log starts with `session_created`.
     pub created: bool,
     pub hub: Arc<Hub>,
-    pub slots: Arc<AgentSlots>,
+    pub slots: Slots,
     /// Where the actor goes when its session goes cold.
     pub home: Home,
     /// Who left a turn open if the log has one (the repair's words).
@@ -125,7 +125,7 @@ pub(crate) struct Actor {
     /// How the last closed turn ended (a summary column).
     last_stop: Option<StopReason>,
     agent: Agent,
-    slots: Arc<AgentSlots>,
+    slots: Slots,
     home: Home,
     left_open_by: LeftOpenBy,
     /// Since when nothing has kept this actor awake (see `can_sleep`).

@@ -9,6 +9,7 @@
 //!   to the host and turns its frames back into what an in-process actor gives (replies,
 //!   committed events on the session's hub, summaries);
 //! - `launch`: starting a host and connecting to one (the handshake);
+//! - `slots`: `max_live_agents` asked of the server's table across the connection;
 //! - [`lease`]: which hosts are alive (an `flock`, not a pid);
 //! - [`wire`]: the versioned frames between the two and the compatibility rule.
 //!
@@ -19,6 +20,7 @@ pub(crate) mod launch;
 pub mod lease;
 pub(crate) mod proxy;
 mod serve;
+pub(crate) mod slots;
 pub mod wire;
 
 use std::path::PathBuf;

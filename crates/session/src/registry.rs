@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::actor::{Actor, ActorInit, Home, LeftOpenBy, placeholder_summary};
 use crate::handle::NotSent;
 use crate::hub::{Hub, ViewerGuard};
-use crate::slots::AgentSlots;
+use crate::slots::{AgentSlots, Slots};
 use crate::subscription::{Attachment, Subscription};
 use crate::summary::{deleted_frame, session_frame};
 use crate::{
@@ -267,7 +267,7 @@ impl Registry {
             bus: self.inner.bus.clone(),
             created,
             hub,
-            slots: self.inner.slots.clone(),
+            slots: Slots::Local(self.inner.slots.clone()),
             home: Home::Repair,
             left_open_by: match self.inner.config.placement {
                 Placement::InProcess => LeftOpenBy::Server,

@@ -16,6 +16,69 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
+use crate::host::slots::{RemoteGuard, RemoteSlots};
+
+/// The slot table an actor asks: the server's own, or (in a session host) the server's
+/// through the host's connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Slots {
+    Local(Arc<AgentSlots>),
+    Remote(Arc<RemoteSlots>),
+}
+
+impl Slots {
+    pub(crate) async fn acquire(&self, session: Arc<str>) -> Slot {
+        match self {
+            Slots::Local(slots) => Slot::Local(slots.acquire(session).await),
+            Slots::Remote(slots) => Slot::Remote(slots.acquire().await),
+        }
+    }
+
+    pub(crate) fn all_busy(&self) -> bool {
+        match self {
+            Slots::Local(slots) => slots.all_busy(),
+            Slots::Remote(slots) => slots.all_busy(),
+        }
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        match self {
+            Slots::Local(slots) => slots.max(),
+            Slots::Remote(slots) => slots.max(),
+        }
+    }
+}
+
+/// One agent's slot, from either table; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    Local(SlotGuard),
+    Remote(RemoteGuard),
+}
+
+impl Slot {
+    pub(crate) fn set_idle(&self, idle: bool) {
+        match self {
+            Slot::Local(slot) => slot.set_idle(idle),
+            Slot::Remote(slot) => slot.set_idle(idle),
+        }
+    }
+
+    pub(crate) async fn eviction(&self) {
+        match self {
+            Slot::Local(slot) => slot.eviction().await,
+            Slot::Remote(slot) => slot.eviction().await,
+        }
+    }
+
+    pub(crate) fn evicting(&self) -> bool {
+        match self {
+            Slot::Local(slot) => slot.evicting(),
+            Slot::Remote(slot) => slot.evicting(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct AgentSlots {
     /// 0: no limit.
@@ -96,6 +159,31 @@ impl AgentSlots {
                 }
             }
             changed.await;
+        }
+    }
+
+    /// A slot for an agent that is already running (a re-adopted session host's), held
+    /// even above the limit: it cannot be un-started.
+    pub(crate) fn adopt(self: &Arc<Self>, session: Arc<str>, idle: bool) -> SlotGuard {
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        let tick = state.next_tick;
+        state.next_tick += 1;
+        let evict = Arc::new(Notify::new());
+        state.held.insert(
+            id,
+            Held {
+                session,
+                idle_since: idle.then_some(tick),
+                evicting: false,
+                evict: evict.clone(),
+            },
+        );
+        SlotGuard {
+            slots: self.clone(),
+            id,
+            evict,
         }
     }
 

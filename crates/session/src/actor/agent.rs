@@ -19,13 +19,13 @@ use tokio::time::Instant;
 
 use super::{Actor, ToAgent, new_id};
 use crate::prompts::Pending;
-use crate::slots::SlotGuard;
+use crate::slots::Slot;
 
 /// What a start task hands back: the link (or why not), its events, its slot.
 pub(super) type Started = (
     Result<AgentLink, AgentError>,
     mpsc::Receiver<AgentEvent>,
-    SlotGuard,
+    Slot,
 );
 
 /// The session's agent process, if any.
@@ -46,7 +46,7 @@ pub(super) enum Agent {
 pub(super) struct Running {
     link: AgentLink,
     rx: mpsc::Receiver<AgentEvent>,
-    slot: SlotGuard,
+    slot: Slot,
     /// No turn is running (as last told to the slot table).
     idle: bool,
     /// When it last finished a turn (or started): the idle timeout counts from here.

@@ -21,6 +21,7 @@ use crate::handle::{Delivered, Message, Reply};
 use crate::hub::Hub;
 use crate::registry::RegistryRef;
 use crate::request::Request;
+use crate::slots::{AgentSlots, SlotGuard};
 use crate::summary::session_frame;
 use crate::{SessionError, SessionHandle};
 
@@ -45,6 +46,11 @@ pub(crate) struct Proxy {
     hub: Arc<Hub>,
     live: Option<broadcast::Sender<Arc<Committed>>>,
     bus: broadcast::Sender<Bytes>,
+    slots: Arc<AgentSlots>,
+    /// The host's agent's slot in the server's table.
+    slot: Option<SlotGuard>,
+    /// A slot being waited for (`slot_wanted`).
+    acquiring: Option<tokio::task::JoinHandle<SlotGuard>>,
 }
 
 /// A proxy for a host that welcomed this server, and the handle that leads to it.
@@ -53,10 +59,12 @@ pub(crate) fn start(
     hub: Arc<Hub>,
     bus: broadcast::Sender<Bytes>,
     queue: usize,
+    slots: Arc<AgentSlots>,
 ) -> (Proxy, SessionHandle) {
     let ToGateway::Welcome {
         session_id,
         mut summary,
+        agent,
         ..
     } = connected.welcome
     else {
@@ -66,6 +74,8 @@ pub(crate) fn start(
     let (tx, rx) = mpsc::channel(queue.max(1));
     let (watch, summary_rx) = watch::channel(*summary);
     let id: Arc<str> = session_id.into();
+    // A re-adopted host's running agent is counted again, even above the limit.
+    let slot = agent.held.then(|| slots.adopt(id.clone(), agent.idle));
     let handle = SessionHandle {
         id: id.clone(),
         tx,
@@ -83,6 +93,9 @@ pub(crate) fn start(
         live: hub.sender(),
         hub,
         bus,
+        slots,
+        slot,
+        acquiring: None,
     };
     (proxy, handle)
 }
@@ -91,6 +104,10 @@ impl Proxy {
     /// Serve until the host says goodbye or the connection ends, then tell the registry.
     pub(crate) async fn run(mut self, registry: RegistryRef) {
         let ended = self.serve().await;
+        if let Some(acquiring) = self.acquiring.take() {
+            acquiring.abort();
+        }
+        self.slot = None;
         // No request is taken from here on: what is queued goes back to its sender,
         // whose retry wakes the session's next host.
         self.rx.close();
@@ -128,12 +145,19 @@ impl Proxy {
                     Some(Message::Request(request, reply)) => {
                         let id = self.next_id;
                         self.next_id += 1;
-                        let frame = wire::encode(&ToHost::Request { id, request: request.clone() });
+                        if matches!(request, Request::Prompt { .. }) {
+                            // So the host can say why its turn waits for an agent.
+                            let table = ToHost::Slots {
+                                all_busy: self.slots.all_busy(),
+                                max: self.slots.max(),
+                            };
+                            if self.send(&table).await.is_err() {
+                                return Ended::Lost;
+                            }
+                        }
+                        let frame = ToHost::Request { id, request: request.clone() };
                         self.pending.insert(id, (request, reply));
-                        // Written at once: a request is small and rare next to events.
-                        if self.writer.write_all(&frame).await.is_err()
-                            || self.writer.flush().await.is_err()
-                        {
+                        if self.send(&frame).await.is_err() {
                             return Ended::Lost;
                         }
                     }
@@ -151,6 +175,20 @@ impl Proxy {
                         return Ended::Lost;
                     }
                 },
+                Some(granted) = wait_for(&mut self.acquiring) => {
+                    self.acquiring = None;
+                    if let Ok(slot) = granted {
+                        self.slot = Some(slot);
+                        if self.send(&ToHost::SlotGranted).await.is_err() {
+                            return Ended::Lost;
+                        }
+                    }
+                }
+                _ = evicted(&self.slot) => {
+                    if self.send(&ToHost::Evict).await.is_err() {
+                        return Ended::Lost;
+                    }
+                }
                 _ = self.hub.viewers_changed.notified() => {
                     let summary = self.watch.borrow().clone();
                     self.publish(summary);
@@ -190,9 +228,28 @@ impl Proxy {
                 }
             }
             ToGateway::Bye { summary } => return Some(Ended::Bye(summary)),
+            ToGateway::SlotWanted => {
+                if self.slot.is_none() && self.acquiring.is_none() {
+                    let slots = self.slots.clone();
+                    let id = self.id.clone();
+                    self.acquiring = Some(tokio::spawn(async move { slots.acquire(id).await }));
+                }
+            }
+            ToGateway::SlotIdle { idle } => {
+                if let Some(slot) = &self.slot {
+                    slot.set_idle(idle);
+                }
+            }
+            ToGateway::SlotReleased => self.slot = None,
             other => tracing::debug!(session = %self.id, ?other, "ignored"),
         }
         None
+    }
+
+    /// Written at once: requests and slot frames are small and rare next to events.
+    async fn send(&mut self, frame: &ToHost) -> std::io::Result<()> {
+        self.writer.write_all(&wire::encode(frame)).await?;
+        self.writer.flush().await
     }
 
     /// The host's summary with this server's viewer count, to the watch and the bus.
@@ -203,5 +260,23 @@ impl Proxy {
         }
         let _ = self.bus.send(session_frame(&summary));
         self.watch.send_replace(summary);
+    }
+}
+
+/// The slot being acquired, once it is; pending while none is.
+async fn wait_for(
+    acquiring: &mut Option<tokio::task::JoinHandle<SlotGuard>>,
+) -> Option<Result<SlotGuard, tokio::task::JoinError>> {
+    match acquiring {
+        Some(task) => Some(task.await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Another session asked for this host's slot; pending while it holds none.
+async fn evicted(slot: &Option<SlotGuard>) {
+    match slot {
+        Some(slot) => slot.eviction().await,
+        None => std::future::pending().await,
     }
 }

@@ -20,11 +20,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::lease::{self, Lease};
-use super::wire::{self, AgentSlotState, HOST_PROTOCOL, ToGateway, ToHost};
+use super::slots::{RemoteSlots, SlotFrame};
+use super::wire::{self, HOST_PROTOCOL, ToGateway, ToHost};
 use super::{HostHome, HostSpec, SOCKET};
 use crate::actor::{Actor, ActorInit, Home, LeftOpenBy};
 use crate::hub::{Hub, ViewerGuard};
-use crate::slots::AgentSlots;
+use crate::slots::Slots;
 use crate::subscription::Subscription;
 use crate::{SessionError, SessionHandle};
 
@@ -44,6 +45,7 @@ struct Host {
     bus: broadcast::Sender<Bytes>,
     bye: watch::Receiver<Option<Session>>,
     pages: (usize, usize),
+    slots: Arc<RemoteSlots>,
 }
 
 /// Run the host of `spec.session_id` until its session goes cold (or is deleted).
@@ -67,6 +69,7 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
     let hub = Hub::new(config.live_buffer);
     let (bus, _) = broadcast::channel(64);
     let (bye_tx, bye) = watch::channel(None);
+    let slots = Arc::new(RemoteSlots::default());
     let init = ActorInit {
         row,
         store: store.clone(),
@@ -76,7 +79,7 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
         artifacts: artifacts.clone(),
         created: false,
         hub: hub.clone(),
-        slots: AgentSlots::new(0),
+        slots: Slots::Remote(slots.clone()),
         home: Home::Host(HostHome {
             bye: bye_tx.clone(),
         }),
@@ -102,6 +105,7 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
         bus,
         bye,
         pages: (config.replay_page, config.live_batch),
+        slots,
     });
     let mut connection: Option<tokio::task::JoinHandle<()>> = None;
     loop {
@@ -153,6 +157,7 @@ async fn connect(host: Arc<Host>, stream: UnixStream) {
             Ok(()) => {
                 tracing::info!(%server_version, "a server connected");
                 drive(&host, &mut reader, &mut line, &out).await;
+                host.slots.disconnected();
             }
             Err(reason) => {
                 tracing::warn!(%server_version, %reason, "not driven by this server");
@@ -197,13 +202,15 @@ async fn drive(
         host.pages,
         viewer,
     );
+    let (slot_tx, mut slot_frames) = mpsc::unbounded_channel();
+    let agent = host.slots.connected(slot_tx);
     let welcome = ToGateway::Welcome {
         protocol: HOST_PROTOCOL,
         host_version: env!("CARGO_PKG_VERSION").into(),
         session_id: host.id.to_string(),
         pid: std::process::id(),
         summary: Box::new(summary),
-        agent: AgentSlotState::default(),
+        agent,
     };
     if out.send(wire::encode(&welcome)).await.is_err() {
         return;
@@ -222,6 +229,11 @@ async fn drive(
                         }
                     });
                 }
+                Ok(Some(ToHost::SlotGranted)) => host.slots.on_frame(SlotFrame::Granted),
+                Ok(Some(ToHost::Evict)) => host.slots.on_frame(SlotFrame::Evict),
+                Ok(Some(ToHost::Slots { all_busy, max })) => {
+                    host.slots.on_frame(SlotFrame::Table { all_busy, max })
+                }
                 Ok(Some(other)) => tracing::debug!(?other, "ignored"),
                 Ok(None) => {
                     tracing::info!("the server went away; carrying on alone");
@@ -232,6 +244,11 @@ async fn drive(
                     return;
                 }
             },
+            Some(frame) = slot_frames.recv() => {
+                if out.send(wire::encode(&frame)).await.is_err() {
+                    return;
+                }
+            }
             Some(done) = requests.join_next() => {
                 if let Ok(frame) = done && out.send(wire::encode(&frame)).await.is_err() {
                     return;

@@ -50,6 +50,7 @@ impl Registry {
             hub,
             self.inner.bus.clone(),
             self.inner.config.command_queue,
+            self.inner.slots.clone(),
         );
         self.inner
             .sessions
