@@ -4,14 +4,14 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use berth_protocol::{
-    Event, EventRecord, Outcome, Seq, ServerFrame, Session, Status, StopReason, Timestamp,
-};
+use berth_protocol::{Event, EventRecord, Outcome, Seq, ServerFrame, Session, Status, StopReason};
 use serde_json::json;
-use support::{TestServer, agent_pids, expect_end_turn, turn_ended};
+use support::{
+    Received, TestServer, agent_pids, check_frames_against_log, epoch_of, expect_end_turn,
+    turn_ended,
+};
 
 /// No ghost: the summary shows no running turn and no agent.
 fn assert_no_ghost(summary: &Session) {
@@ -27,58 +27,6 @@ fn assert_no_ghost(summary: &Session) {
         "no agent runs after a restart: {summary:?}"
     );
     assert_eq!(summary.pending_prompts, 0, "{summary:?}");
-}
-
-fn epoch_of(frame: &ServerFrame) -> String {
-    match frame {
-        ServerFrame::Hello { epoch, .. } => epoch.clone(),
-        other => panic!("not a hello: {other:?}"),
-    }
-}
-
-/// What a viewport received in one `event` frame.
-#[derive(Debug)]
-struct Received {
-    first_seq: Seq,
-    seq: Seq,
-    ts: Timestamp,
-    event: Event,
-}
-
-/// Check `frames` (contiguous from `after + 1`) against the log `records`.
-fn check_frames_against_log(frames: &[Received], records: &[EventRecord], after: Seq) {
-    let by_seq: BTreeMap<Seq, &EventRecord> = records.iter().map(|r| (r.seq, r)).collect();
-    let mut expected_next = after + 1;
-    for frame in frames {
-        assert_eq!(
-            frame.first_seq, expected_next,
-            "frames are contiguous: {frame:?}"
-        );
-        expected_next = frame.seq + 1;
-        let last = by_seq.get(&frame.seq).unwrap_or_else(|| {
-            panic!(
-                "seq {} was shown to a viewport but is not in the log",
-                frame.seq
-            )
-        });
-        if frame.first_seq == frame.seq {
-            assert_eq!(last.ts, frame.ts, "seq {}", frame.seq);
-            assert_eq!(last.event, frame.event, "seq {}", frame.seq);
-            continue;
-        }
-        // A coalesced chunk frame: its text is the texts of the covered chunks, joined.
-        let (thought, turn, text) = frame.event.as_chunk().expect("only chunks coalesce");
-        let mut joined = String::new();
-        for seq in frame.first_seq..=frame.seq {
-            let record = by_seq.get(&seq).unwrap_or_else(|| {
-                panic!("seq {seq} was shown to a viewport but is not in the log")
-            });
-            let (t, id, part) = record.event.as_chunk().expect("a covered seq is a chunk");
-            assert_eq!((t, id), (thought, turn), "seq {seq}");
-            joined.push_str(part);
-        }
-        assert_eq!(joined, text, "frame {}..={}", frame.first_seq, frame.seq);
-    }
 }
 
 #[tokio::test]

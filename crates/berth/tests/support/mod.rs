@@ -64,7 +64,23 @@ impl TestServer {
 
     /// Start a server on an existing data dir (a restart).
     pub async fn spawn(data_dir: &Path, port: u16, extra: &[&str]) -> TestServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        Self::spawn_from(
+            Path::new(env!("CARGO_BIN_EXE_berth")),
+            data_dir,
+            port,
+            extra,
+        )
+        .await
+    }
+
+    /// [`TestServer::spawn`] from another copy of the binary (an upgrade).
+    pub async fn spawn_from(
+        program: &Path,
+        data_dir: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> TestServer {
+        let mut child = Command::new(program)
             .args(["serve", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .args(extra)
@@ -120,12 +136,17 @@ impl TestServer {
 
     /// SIGTERM and wait for a clean exit; returns the data dir.
     pub fn stop(&mut self) -> tempfile::TempDir {
+        self.stop_keep();
+        self._tmp.take().expect("owned temp dir")
+    }
+
+    /// SIGTERM and wait for a clean exit, whether or not it owns its data dir.
+    pub fn stop_keep(&mut self) {
         if let Some(mut child) = self.child.take() {
             sigterm(child.id());
             let status = wait_child(&mut child, WAIT).expect("berth exits after SIGTERM");
             assert!(status.success(), "berth exited with {status:?}");
         }
-        self._tmp.take().expect("owned temp dir")
     }
 
     // ----- REST ---------------------------------------------------------------
@@ -262,7 +283,37 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // The session hosts of the server that ran last on this data dir outlive it by
+        // design; the test's end is theirs too.
+        let last = self.child.is_some() || self._tmp.is_some();
         self.kill_child();
+        if last {
+            kill_hosts(&self.data_dir);
+        }
+    }
+}
+
+/// Pids of the session hosts alive under `data_dir` (their leases name them).
+pub fn host_pids(data_dir: &Path) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir(data_dir.join("hosts")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let text = std::fs::read_to_string(entry.ok()?.path()).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        (!process_gone(pid)).then_some(pid)
+    })
+    .collect()
+}
+
+/// SIGKILL every session host under `data_dir` (each leads its own process group;
+/// its agent, in a group of its own, loses its stdin and exits).
+pub fn kill_hosts(data_dir: &Path) {
+    for pid in host_pids(data_dir) {
+        // Not `signal`: one that exited meanwhile is fine here.
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
 }
 
@@ -646,4 +697,63 @@ pub fn agent_pids(events: &[(Seq, Event)]) -> Vec<u32> {
             _ => None,
         })
         .collect()
+}
+
+// ----- Checking what viewports saw against the log -----------------------------------
+
+pub fn epoch_of(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Hello { epoch, .. } => epoch.clone(),
+        other => panic!("not a hello: {other:?}"),
+    }
+}
+
+/// What a viewport received in one `event` frame.
+#[derive(Debug)]
+pub struct Received {
+    pub first_seq: Seq,
+    pub seq: Seq,
+    pub ts: berth_protocol::Timestamp,
+    pub event: Event,
+}
+
+/// Check `frames` (contiguous from `after + 1`) against the log `records`.
+pub fn check_frames_against_log(
+    frames: &[Received],
+    records: &[berth_protocol::EventRecord],
+    after: Seq,
+) {
+    let by_seq: std::collections::BTreeMap<Seq, &berth_protocol::EventRecord> =
+        records.iter().map(|r| (r.seq, r)).collect();
+    let mut expected_next = after + 1;
+    for frame in frames {
+        assert_eq!(
+            frame.first_seq, expected_next,
+            "frames are contiguous: {frame:?}"
+        );
+        expected_next = frame.seq + 1;
+        let last = by_seq.get(&frame.seq).unwrap_or_else(|| {
+            panic!(
+                "seq {} was shown to a viewport but is not in the log",
+                frame.seq
+            )
+        });
+        if frame.first_seq == frame.seq {
+            assert_eq!(last.ts, frame.ts, "seq {}", frame.seq);
+            assert_eq!(last.event, frame.event, "seq {}", frame.seq);
+            continue;
+        }
+        // A coalesced chunk frame: its text is the texts of the covered chunks, joined.
+        let (thought, turn, text) = frame.event.as_chunk().expect("only chunks coalesce");
+        let mut joined = String::new();
+        for seq in frame.first_seq..=frame.seq {
+            let record = by_seq.get(&seq).unwrap_or_else(|| {
+                panic!("seq {seq} was shown to a viewport but is not in the log")
+            });
+            let (t, id, part) = record.event.as_chunk().expect("a covered seq is a chunk");
+            assert_eq!((t, id), (thought, turn), "seq {seq}");
+            joined.push_str(part);
+        }
+        assert_eq!(joined, text, "frame {}..={}", frame.first_seq, frame.seq);
+    }
 }
