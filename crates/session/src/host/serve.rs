@@ -46,6 +46,8 @@ struct Host {
     bye: watch::Receiver<Option<Session>>,
     pages: (usize, usize),
     slots: Arc<RemoteSlots>,
+    /// Bumped by each server that completes a handshake: the one before it stops.
+    driver: watch::Sender<u64>,
 }
 
 /// Run the host of `spec.session_id` until its session goes cold (or is deleted).
@@ -106,20 +108,18 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
         bye,
         pages: (config.replay_page, config.live_batch),
         slots,
+        driver: watch::Sender::new(0),
     });
-    let mut connection: Option<tokio::task::JoinHandle<()>> = None;
+    let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    // One server at a time: a new connection is a restarted server.
-                    if let Some(old) = connection.take() {
-                        old.abort();
-                    }
-                    connection = Some(tokio::spawn(connect(host.clone(), stream)));
+                    connections.spawn(connect(host.clone(), stream));
                 }
                 Err(error) => tracing::warn!(%error, "accepting a server connection failed"),
             },
+            Some(_) = connections.join_next() => {}
             _ = &mut actor => break,
         }
     }
@@ -127,10 +127,10 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
     if host.bye.borrow().is_none() {
         bye_tx.send_replace(Some(host.handle.summary()));
     }
-    if let Some(connection) = connection
-        && tokio::time::timeout(Duration::from_secs(5), connection)
-            .await
-            .is_err()
+    let goodbye = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), goodbye)
+        .await
+        .is_err()
     {
         tracing::warn!("the server did not take the goodbye in time");
     }
@@ -155,9 +155,11 @@ async fn connect(host: Arc<Host>, stream: UnixStream) {
             server_version,
         }))) => match wire::accepts(protocol) {
             Ok(()) => {
+                // One server at a time: a new one is a restarted server. Only a server
+                // that passed the handshake replaces the one before it.
+                host.driver.send_modify(|g| *g += 1);
                 tracing::info!(%server_version, "a server connected");
                 drive(&host, &mut reader, &mut line, &out).await;
-                host.slots.disconnected();
             }
             Err(reason) => {
                 tracing::warn!(%server_version, %reason, "not driven by this server");
@@ -203,7 +205,9 @@ async fn drive(
         viewer,
     );
     let (slot_tx, mut slot_frames) = mpsc::unbounded_channel();
-    let agent = host.slots.connected(slot_tx);
+    let agent = host.slots.connected(slot_tx.clone());
+    // However this connection ends, its slot frames stop (a start waiting grants itself).
+    let _slots = Disconnect(&host.slots, slot_tx);
     let welcome = ToGateway::Welcome {
         protocol: HOST_PROTOCOL,
         host_version: env!("CARGO_PKG_VERSION").into(),
@@ -217,6 +221,8 @@ async fn drive(
     }
     let mut requests = JoinSet::new();
     let mut bye = host.bye.clone();
+    let mut driver = host.driver.subscribe();
+    driver.mark_unchanged();
     loop {
         tokio::select! {
             frame = wire::read_frame::<ToHost, _>(reader, line) => match frame {
@@ -284,6 +290,10 @@ async fn drive(
                 }
             }
             _ = async { drop(bye.wait_for(Option::is_some).await) } => break,
+            _ = driver.changed() => {
+                tracing::info!("another server took over");
+                return;
+            }
         }
     }
     // Going cold: every answer, then every event, then `bye`.
@@ -340,5 +350,14 @@ async fn write_frames(mut writer: BufWriter<OwnedWriteHalf>, mut rx: mpsc::Recei
         if writer.flush().await.is_err() {
             return;
         }
+    }
+}
+
+/// Tells the slot table this connection's server is gone, when dropped.
+struct Disconnect<'a>(&'a RemoteSlots, mpsc::UnboundedSender<ToGateway>);
+
+impl Drop for Disconnect<'_> {
+    fn drop(&mut self) {
+        self.0.disconnected(&self.1);
     }
 }

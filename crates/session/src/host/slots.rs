@@ -86,9 +86,18 @@ impl RemoteSlots {
         }
     }
 
-    /// The server went: a waiting start grants itself.
-    pub(crate) fn disconnected(&self) {
-        self.lock().server = None;
+    /// The server behind `server` went (unless another took its place already): a
+    /// waiting start grants itself.
+    pub(crate) fn disconnected(&self, server: &mpsc::UnboundedSender<ToGateway>) {
+        let mut state = self.lock();
+        if state
+            .server
+            .as_ref()
+            .is_some_and(|current| current.same_channel(server))
+        {
+            state.server = None;
+        }
+        drop(state);
         self.changed.notify_waiters();
     }
 
@@ -180,7 +189,7 @@ mod tests {
     async fn with_a_server_the_slot_waits_for_its_grant_without_one_it_is_taken() {
         let slots = Arc::new(RemoteSlots::default());
         let (tx, mut rx) = mpsc::unbounded_channel();
-        assert_eq!(slots.connected(tx), AgentSlotState::default());
+        assert_eq!(slots.connected(tx.clone()), AgentSlotState::default());
         let asking = tokio::spawn({
             let slots = slots.clone();
             async move { slots.acquire().await }
@@ -208,7 +217,7 @@ mod tests {
             async move { slots.acquire().await }
         });
         assert_eq!(rx.recv().await, Some(ToGateway::SlotWanted));
-        slots.disconnected();
+        slots.disconnected(&tx);
         let guard = tokio::time::timeout(Duration::from_secs(5), asking)
             .await
             .expect("self-granted")
