@@ -137,6 +137,8 @@ pub(crate) struct Actor {
     /// Held back until the next commit: the agent, too, only hears of what is logged.
     to_agent: Vec<ToAgent>,
     exit: bool,
+    /// Its server stopped (`Request::Detach`): go cold as soon as nothing needs it.
+    detached: bool,
     /// Summary state the agent announced (kept across restarts through the log).
     commands: Vec<AgentCommand>,
     mode: Option<String>,
@@ -177,6 +179,7 @@ impl Actor {
             kills: JoinSet::new(),
             to_agent: Vec::new(),
             exit: false,
+            detached: false,
             commands: Vec::new(),
             mode: None,
             preview: Preview::default(),
@@ -437,9 +440,12 @@ impl Actor {
             Request::Detach => {
                 // The server is stopping: an idle agent goes (and with it, after the
                 // linger, this session's host); a running turn carries on alone.
+                // Stopped as a server shutdown stops agents: quietly, so a restart does
+                // not log (and reorder sessions by) an exit nobody asked for.
                 if self.turn.is_none() {
-                    self.retire_agent(Some(ExitReason::Idle));
+                    self.stop_agent().await;
                 }
+                self.detached = true;
                 Ok(Response::Done)
             }
             Request::PendingPrompts => Ok(Response::Prompts {
@@ -636,12 +642,20 @@ impl Actor {
         resolution
     }
 
+    /// How long a quiet actor stays before it goes cold: none once its server detached
+    /// (nobody is there to send it anything soon).
+    fn linger(&self) -> std::time::Duration {
+        if self.detached {
+            std::time::Duration::ZERO
+        } else {
+            self.config.actor_linger
+        }
+    }
+
     fn next_wake(&self) -> Option<Instant> {
         let cancel = self.turn.as_ref().and_then(|t| t.cancel_deadline);
         let idle = self.agent.idle_deadline(self.config.agent_idle);
-        let sleep = self
-            .quiet_since
-            .map(|since| since + self.config.actor_linger);
+        let sleep = self.quiet_since.map(|since| since + self.linger());
         [
             cancel,
             self.prompts.next_deadline(),
@@ -662,7 +676,7 @@ impl Actor {
         }
         if self
             .quiet_since
-            .is_some_and(|since| since + self.config.actor_linger <= now)
+            .is_some_and(|since| since + self.linger() <= now)
             && self.can_sleep()
         {
             self.hibernate().await;

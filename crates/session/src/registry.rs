@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 
 use berth_protocol::rest::{EventsPage, SessionsQuery};
-use berth_protocol::{Answer, EventRecord, Prompt, Resolution, Seq, Session};
+use berth_protocol::{Answer, EventRecord, Prompt, Resolution, Seq, Session, Status};
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -645,11 +645,24 @@ impl Registry {
             Placement::InProcess => Request::Shutdown,
             Placement::Hosts { .. } => Request::Detach,
         };
+        let grace = self.inner.config.kill_grace + std::time::Duration::from_secs(2);
         // All at once: each may wait up to `kill_grace` for its agent to exit.
         let mut stops = tokio::task::JoinSet::new();
         for handle in handles {
             let request = request.clone();
-            stops.spawn(async move { handle.request(request).await });
+            stops.spawn(async move {
+                let idle = !matches!(
+                    handle.summary().status,
+                    Status::Starting | Status::Running | Status::AwaitingInput
+                );
+                let result = handle.request(request.clone()).await;
+                // A detached host with no turn goes cold and exits: waited for (its proxy
+                // ends), so the next server finds only hosts that have work.
+                if request == Request::Detach && idle {
+                    let _ = tokio::time::timeout(grace, handle.tx.closed()).await;
+                }
+                result
+            });
         }
         while let Some(result) = stops.join_next().await {
             match result {
