@@ -143,7 +143,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_AGENT_IDLE_SECS")]
     pub agent_idle: Option<u64>,
     /// Run each live session in a session host of its own, so its turn, prompts and
-    /// agent survive a restart of the server [sessions.hosts, false].
+    /// agent survive a restart of the server [sessions.hosts, true].
     #[arg(long, env = "BERTH_HOSTS")]
     pub hosts: Option<bool>,
 }

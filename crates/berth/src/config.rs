@@ -106,7 +106,7 @@ impl Default for SessionsSection {
             live_buffer: 512,
             max_live_agents: 8,
             agent_idle_secs: 900,
-            hosts: false,
+            hosts: true,
         }
     }
 }

@@ -189,10 +189,7 @@ async fn answer_after_restart(server: &TestServer, sid: &str, turn_id: &str, pro
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "already_resolved");
-    assert_eq!(
-        body["error"]["resolution"]["outcome"]["option_id"],
-        "allow"
-    );
+    assert_eq!(body["error"]["resolution"]["outcome"]["option_id"], "allow");
 }
 
 #[tokio::test]
@@ -302,4 +299,74 @@ async fn a_host_killed_with_9_closes_its_own_turn_and_nothing_else() {
     let new_host = host_pid(&server.data_dir, &doomed).await;
     assert_ne!(new_host, host);
     assert_eq!(host_pids(&server.data_dir).len(), 2);
+}
+
+#[tokio::test]
+async fn a_host_dead_before_the_server_starts_has_its_turn_closed_at_start() {
+    let mut server = TestServer::start_with(HOSTS).await;
+    let sid = server.create_session().await.id;
+    let turn_id = server.send(&sid, "/sleep 120").await;
+    let host = host_pid(&server.data_dir, &sid).await;
+    let dir = server.kill9();
+    support::signal(host, "KILL");
+    support::wait_process_gone(host).await;
+
+    let server = TestServer::spawn(dir.path(), 0, HOSTS).await;
+    let (_, reason, error) = turn_ended(&server, &sid, &turn_id).await;
+    assert_eq!(reason, StopReason::Error);
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("session host exited")),
+        "{error:?}"
+    );
+    assert_eq!(server.session(&sid).await.status, Status::Error);
+    assert!(
+        !dir.path()
+            .join("hosts")
+            .join(format!("{sid}.lock"))
+            .exists(),
+        "the dead host's lease is cleared"
+    );
+    server.send_and_expect_end_turn(&sid, "/stream 3").await;
+    drop(server);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_over() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let server = TestServer::start_with(HOSTS).await;
+    let session = server.create_session().await;
+    let turn_id = server.send(&session.id, "/stream 200 every=10").await;
+    host_pid(&server.data_dir, &session.id).await;
+    let socket = server
+        .data_dir
+        .join("sessions")
+        .join(&session.slug)
+        .join("host.sock");
+    let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    stream
+        .write_all(b"{\"t\":\"hello\",\"protocol\":999,\"server_version\":\"9.9.9\"}\n")
+        .await
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(&mut stream)
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["t"], "incompatible", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains("v999") && reason.contains("v1"), "{reason}");
+    assert!(reason.contains("finishes its turn"), "{reason}");
+
+    // The server that speaks its protocol still drives it, to the end of the turn.
+    expect_end_turn(&server, &session.id, &turn_id).await;
+    let (_, records) = server.event_records(&session.id).await;
+    check_stream_log(&records, &turn_id, 200);
+    server
+        .send_and_expect_end_turn(&session.id, "/stream 2")
+        .await;
 }

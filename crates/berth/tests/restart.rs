@@ -1,6 +1,9 @@
 //! Sessions outlive the server (ARCHITECTURE.md §2.1, §2.8): a clean restart brings
 //! everything back under the same epoch; a `kill -9` loses nothing a viewport saw, and
 //! whatever the dead server left open is closed, so no session shows a ghost status.
+//!
+//! These run sessions in the server's process (`--hosts false`): there a restart ends
+//! a running turn. With session hosts (the default) it does not: see `hosts.rs`.
 
 mod support;
 
@@ -12,6 +15,9 @@ use support::{
     Received, TestServer, agent_pids, check_frames_against_log, epoch_of, expect_end_turn,
     turn_ended,
 };
+
+/// Sessions in the server's own process, where a restart closes running turns.
+const IN_PROCESS: &[&str] = &["--hosts", "false"];
 
 /// No ghost: the summary shows no running turn and no agent.
 fn assert_no_ghost(summary: &Session) {
@@ -31,7 +37,7 @@ fn assert_no_ghost(summary: &Session) {
 
 #[tokio::test]
 async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epoch() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let a = server.create_session().await;
     let b = server.create_session().await;
     let turn_a = server.send(&a.id, "hello from a").await;
@@ -89,7 +95,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
     assert_eq!(page_epoch, epoch);
 
     let dir = server.stop();
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
 
     // Same epoch on both faces.
     assert_eq!(
@@ -207,7 +213,7 @@ async fn a_clean_restart_brings_back_sessions_history_cursors_titles_and_the_epo
 
 #[tokio::test]
 async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let session = server.create_session().await;
     let sid = session.id.clone();
     let mut viewport = server.viewport().await;
@@ -271,7 +277,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
     }
     let seen_up_to = frames.last().unwrap().seq;
 
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
     let (page_epoch, records) = server.event_records(&sid).await;
     assert_eq!(page_epoch, epoch);
     check_frames_against_log(&frames, &records, 0);
@@ -323,7 +329,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
 
 #[tokio::test]
 async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let session = server.create_session().await;
     let sid = session.id.clone();
     let turn_id = server.send(&sid, "/permission").await;
@@ -331,7 +337,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
     let old_pid = agent_pids(&server.events(&sid).await)[0];
 
     let dir = server.kill9();
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
 
     let (_, records) = server.event_records(&sid).await;
     let resolved: Vec<&EventRecord> = records
@@ -378,7 +384,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
     let mut server = server;
     let dir2 = server.kill9_keep();
     assert_eq!(dir2, dir.path());
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
     assert_eq!(
         server.event_records(&sid).await.1,
         records,
@@ -425,7 +431,7 @@ async fn kill9_with_a_pending_permission_cancels_it_on_restart() {
 
 #[tokio::test]
 async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let session = server.create_session().await;
     let sid = session.id.clone();
     let turn_id = server.send(&sid, "/sleep 30").await;
@@ -464,7 +470,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
     // A clean stop stops its agents.
     support::wait_process_gone(agent_pid).await;
 
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
     let summary = server.session(&sid).await;
     assert_no_ghost(&summary);
     assert_eq!(summary.status, Status::Error, "{summary:?}");
@@ -489,7 +495,7 @@ async fn a_clean_stop_during_a_turn_is_prompt_and_closes_the_turn() {
 
 #[tokio::test]
 async fn a_clean_stop_with_a_pending_permission_cancels_it_once() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let session = server.create_session().await;
     let sid = session.id.clone();
     let turn_id = server.send(&sid, "/permission").await;
@@ -502,7 +508,7 @@ async fn a_clean_stop_with_a_pending_permission_cancels_it_once() {
         "SIGTERM took {:?}",
         started.elapsed()
     );
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
 
     let (_, records) = server.event_records(&sid).await;
     let outcomes: Vec<&Outcome> = records
@@ -554,7 +560,7 @@ async fn a_clean_stop_with_a_pending_permission_cancels_it_once() {
 /// it is rebuilt from the end of the log).
 #[tokio::test]
 async fn the_preview_line_follows_the_log_and_survives_a_restart() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_with(IN_PROCESS).await;
     let session = server.create_session().await;
     let sid = session.id.as_str();
     assert_eq!(session.preview, None, "a new session has no text yet");
@@ -569,7 +575,7 @@ async fn the_preview_line_follows_the_log_and_survives_a_restart() {
     assert_eq!(live.preview.as_deref(), Some("chunk 3"));
 
     let dir = server.stop();
-    let server = TestServer::spawn(dir.path(), 0, &[]).await;
+    let server = TestServer::spawn(dir.path(), 0, IN_PROCESS).await;
     assert_eq!(
         server.session(sid).await.preview.as_deref(),
         Some("chunk 3")
