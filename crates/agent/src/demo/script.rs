@@ -23,7 +23,7 @@ use super::CRASH_MARKER_METHOD;
 /// What a prompt asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Command {
-    /// `/stream N [every=MS]`
+    /// `/stream N [every=MS | rate=R]`: chunk i is due `(i - 1) × every` after the first.
     Stream { count: u64, every: Duration },
     /// `/permission`
     Permission,
@@ -46,7 +46,7 @@ pub(super) enum Command {
 /// The options of `/ask-many` (question id `checks`).
 const ASK_MANY_OPTIONS: [&str; 3] = ["lint", "unit tests", "e2e, in Chromium"];
 
-const STREAM_USAGE: &str = "Usage: `/stream N [every=MS]`, e.g. `/stream 100 every=20`.\n";
+const STREAM_USAGE: &str = "Usage: `/stream N [every=MS | rate=R]`, e.g. `/stream 100 every=20` or `/stream 5000 rate=5000` (chunks per second).\n";
 const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
 
 pub(super) fn parse(text: &str) -> Command {
@@ -57,16 +57,21 @@ pub(super) fn parse(text: &str) -> Command {
                 return Command::Usage(STREAM_USAGE);
             };
             let every = match words.next() {
-                None => 0,
-                Some(arg) => match arg.strip_prefix("every=").and_then(|ms| ms.parse().ok()) {
-                    Some(ms) => ms,
-                    None => return Command::Usage(STREAM_USAGE),
-                },
+                None => Duration::ZERO,
+                Some(arg) => {
+                    let every = arg.strip_prefix("every=").and_then(|ms| ms.parse().ok());
+                    let rate = arg
+                        .strip_prefix("rate=")
+                        .and_then(|r| r.parse::<f64>().ok())
+                        .filter(|r| r.is_finite() && *r >= 0.001);
+                    match (every, rate) {
+                        (Some(ms), _) => Duration::from_millis(ms),
+                        (None, Some(rate)) => Duration::from_secs_f64(1.0 / rate),
+                        (None, None) => return Command::Usage(STREAM_USAGE),
+                    }
+                }
             };
-            Command::Stream {
-                count,
-                every: Duration::from_millis(every),
-            }
+            Command::Stream { count, every }
         }
         "/sleep" => match words.next().and_then(|s| s.parse::<f64>().ok()) {
             Some(secs) if secs.is_finite() && (0.0..=86_400.0).contains(&secs) => {
@@ -158,6 +163,9 @@ impl Turn {
     }
 
     async fn stream(&self, count: u64, every: Duration) -> Result<StopReason, acp::Error> {
+        // Paced by deadlines, not sleeps between chunks: a rate above the timer's 1 ms
+        // resolution comes out as small bursts at the right average.
+        let start = tokio::time::Instant::now();
         for i in 1..=count {
             if every.is_zero() {
                 // Sending only queues; yield now and then so the connection can write
@@ -166,8 +174,9 @@ impl Turn {
                     tokio::task::yield_now().await;
                 }
             } else if i > 1 {
+                let due = start + every.mul_f64((i - 1) as f64);
                 tokio::select! {
-                    () = tokio::time::sleep(every) => {}
+                    () = tokio::time::sleep_until(due) => {}
                     () = self.cancel.cancelled() => return Ok(StopReason::Cancelled),
                 }
             }
@@ -426,6 +435,14 @@ mod tests {
                 every: Duration::from_millis(15)
             }
         );
+        assert_eq!(
+            parse("/stream 10 rate=5000"),
+            Command::Stream {
+                count: 10,
+                every: Duration::from_micros(200)
+            }
+        );
+        assert_eq!(parse("/stream 10 rate=0"), Command::Usage(STREAM_USAGE));
         assert_eq!(parse("/stream"), Command::Usage(STREAM_USAGE));
         assert_eq!(parse("/stream 5 often"), Command::Usage(STREAM_USAGE));
         assert_eq!(
