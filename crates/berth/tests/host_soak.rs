@@ -12,7 +12,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use berth_protocol::{Event, Seq, ServerFrame, StopReason};
+use berth_protocol::{Event, Seq, StopReason};
 use support::{Received, TestServer, Viewport, check_frames_against_log, epoch_of};
 
 const HOSTS: &[&str] = &["--hosts", "true"];
@@ -46,19 +46,7 @@ async fn read_until(
             return true;
         };
         match frame {
-            Some(ServerFrame::Event {
-                seq,
-                first_seq,
-                ts,
-                event,
-                ..
-            }) => frames.push(Received {
-                first_seq: first_seq.unwrap_or(seq),
-                seq,
-                ts,
-                event,
-            }),
-            Some(_) => {}
+            Some(frame) => frames.extend(Received::of(frame)),
             None => return false,
         }
     }

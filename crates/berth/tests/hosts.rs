@@ -42,20 +42,8 @@ async fn frames_until(
     let mut frames = Vec::new();
     while !until(&frames) {
         match viewport.next_non_summary().await.expect("the server is up") {
-            ServerFrame::Event {
-                seq,
-                first_seq,
-                ts,
-                event,
-                ..
-            } => frames.push(Received {
-                first_seq: first_seq.unwrap_or(seq),
-                seq,
-                ts,
-                event,
-            }),
             ServerFrame::Attached { .. } => {}
-            other => panic!("unexpected frame {other:?}"),
+            frame => frames.push(Received::of(frame).expect("only event frames after attached")),
         }
     }
     frames
@@ -121,21 +109,7 @@ async fn kill9_of_the_server_mid_stream_the_turn_runs_on_and_the_log_is_whole() 
 
     let dir = server.kill9();
     while let Some(frame) = viewport.next_frame().await {
-        if let ServerFrame::Event {
-            seq,
-            first_seq,
-            ts,
-            event,
-            ..
-        } = frame
-        {
-            frames.push(Received {
-                first_seq: first_seq.unwrap_or(seq),
-                seq,
-                ts,
-                event,
-            });
-        }
+        frames.extend(Received::of(frame));
     }
     assert!(!process_gone(host), "the host outlives its server");
 

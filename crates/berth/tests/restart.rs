@@ -259,21 +259,7 @@ async fn kill9_mid_stream_loses_nothing_a_viewport_saw_and_closes_the_turn() {
     let dir = server.kill9();
     // Whatever was already on its way to the viewport counts as seen, too.
     while let Some(frame) = viewport.next_frame().await {
-        if let ServerFrame::Event {
-            seq,
-            first_seq,
-            ts,
-            event,
-            ..
-        } = frame
-        {
-            frames.push(Received {
-                first_seq: first_seq.unwrap_or(seq),
-                seq,
-                ts,
-                event,
-            });
-        }
+        frames.extend(Received::of(frame));
     }
     let seen_up_to = frames.last().unwrap().seq;
 

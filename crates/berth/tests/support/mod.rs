@@ -717,6 +717,27 @@ pub struct Received {
     pub event: Event,
 }
 
+impl Received {
+    /// What an `event` frame showed; `None` for any other frame.
+    pub fn of(frame: ServerFrame) -> Option<Received> {
+        match frame {
+            ServerFrame::Event {
+                seq,
+                first_seq,
+                ts,
+                event,
+                ..
+            } => Some(Received {
+                first_seq: first_seq.unwrap_or(seq),
+                seq,
+                ts,
+                event,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Check `frames` (contiguous from `after + 1`) against the log `records`.
 pub fn check_frames_against_log(
     frames: &[Received],
