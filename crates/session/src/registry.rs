@@ -562,16 +562,16 @@ impl Registry {
     }
 
     /// Every pending prompt of every session, oldest first within a session. Only
-    /// sessions with a turn can have one, and those are live.
+    /// sessions with a turn can have one, and those are live. Every live session is
+    /// asked: its summary may trail its log (a host's summary crosses the hop after the
+    /// `permission_requested` a client may already have read).
     pub async fn prompts(&self) -> Result<Vec<Prompt>, SessionError> {
         let handles: Vec<SessionHandle> = {
             let map = self.inner.sessions.read().expect("session map lock");
             map.values()
                 .filter_map(|entry| match entry {
-                    Entry::Live(handle) if handle.summary().pending_prompts > 0 => {
-                        Some(handle.clone())
-                    }
-                    _ => None,
+                    Entry::Live(handle) => Some(handle.clone()),
+                    Entry::Cold(_) => None,
                 })
                 .collect()
         };
