@@ -96,6 +96,11 @@ pub(crate) struct Connected {
 /// Connect to the host whose session directory is `dir` and say hello. `Err` names
 /// why it cannot be driven (not there, not answering, or incompatible).
 pub(crate) async fn connect(dir: &Path) -> Result<Connected, String> {
+    connect_as(dir, false).await
+}
+
+/// [`connect`], as a driver or (`control`) as a control connection.
+pub(crate) async fn connect_as(dir: &Path, control: bool) -> Result<Connected, String> {
     let stream = connect_socket(dir)
         .await
         .map_err(|e| format!("cannot reach the session host: {e}"))?;
@@ -103,6 +108,7 @@ pub(crate) async fn connect(dir: &Path) -> Result<Connected, String> {
     let hello = ToHost::Hello {
         protocol: HOST_PROTOCOL,
         server_version: env!("CARGO_PKG_VERSION").into(),
+        control,
     };
     writer
         .write_all(&wire::encode(&hello))

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use super::lease::{self, Lease};
 use super::slots::{RemoteSlots, SlotFrame};
-use super::wire::{self, HOST_PROTOCOL, ToGateway, ToHost};
+use super::wire::{self, AgentSlotState, HOST_PROTOCOL, ToGateway, ToHost};
 use super::{HostHome, HostSpec, SOCKET};
 use crate::actor::{Actor, ActorInit, Home, LeftOpenBy};
 use crate::hub::{Hub, ViewerGuard};
@@ -153,7 +153,12 @@ async fn connect(host: Arc<Host>, stream: UnixStream) {
         Ok(Ok(Some(ToHost::Hello {
             protocol,
             server_version,
+            control,
         }))) => match wire::accepts(protocol) {
+            Ok(()) if control => {
+                tracing::info!(%server_version, "a control connection");
+                serve_control(&host, &mut reader, &mut line, &out).await;
+            }
             Ok(()) => {
                 // One server at a time: a new one is a restarted server. Only a server
                 // that passed the handshake replaces the one before it.
@@ -208,14 +213,7 @@ async fn drive(
     let agent = host.slots.connected(slot_tx.clone());
     // However this connection ends, its slot frames stop (a start waiting grants itself).
     let _slots = Disconnect(&host.slots, slot_tx);
-    let welcome = ToGateway::Welcome {
-        protocol: HOST_PROTOCOL,
-        host_version: env!("CARGO_PKG_VERSION").into(),
-        session_id: host.id.to_string(),
-        pid: std::process::id(),
-        summary: Box::new(summary),
-        agent,
-    };
+    let welcome = welcome(host, summary, agent);
     if out.send(wire::encode(&welcome)).await.is_err() {
         return;
     }
@@ -227,13 +225,7 @@ async fn drive(
         tokio::select! {
             frame = wire::read_frame::<ToHost, _>(reader, line) => match frame {
                 Ok(Some(ToHost::Request { id, request })) => {
-                    let handle = host.handle.clone();
-                    requests.spawn(async move {
-                        match handle.send(request).await {
-                            Ok(result) => ToGateway::Reply { id, result: result.into() },
-                            Err(_) => ToGateway::NotSent { id },
-                        }
-                    });
+                    requests.spawn(answer(host.handle.clone(), id, request));
                 }
                 Ok(Some(ToHost::SlotGranted)) => host.slots.on_frame(SlotFrame::Granted),
                 Ok(Some(ToHost::Evict)) => host.slots.on_frame(SlotFrame::Evict),
@@ -319,6 +311,72 @@ async fn drive(
             summary: Box::new(last),
         }))
         .await;
+}
+
+/// A control connection: its requests answered, then `bye` once the session is cold.
+/// It is not a driver: the server that drives this host (if any) carries on.
+async fn serve_control(
+    host: &Host,
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+    line: &mut Vec<u8>,
+    out: &mpsc::Sender<Vec<u8>>,
+) {
+    let welcome = welcome(host, host.handle.summary(), AgentSlotState::default());
+    if out.send(wire::encode(&welcome)).await.is_err() {
+        return;
+    }
+    let mut requests = JoinSet::new();
+    let mut bye = host.bye.clone();
+    loop {
+        tokio::select! {
+            frame = wire::read_frame::<ToHost, _>(reader, line) => match frame {
+                Ok(Some(ToHost::Request { id, request })) => {
+                    requests.spawn(answer(host.handle.clone(), id, request));
+                }
+                Ok(Some(other)) => tracing::debug!(?other, "ignored on a control connection"),
+                Ok(None) | Err(_) => return,
+            },
+            Some(done) = requests.join_next() => {
+                if let Ok(frame) = done && out.send(wire::encode(&frame)).await.is_err() {
+                    return;
+                }
+            }
+            _ = async { drop(bye.wait_for(Option::is_some).await) } => break,
+        }
+    }
+    while let Some(done) = requests.join_next().await {
+        if let Ok(frame) = done {
+            let _ = out.send(wire::encode(&frame)).await;
+        }
+    }
+    let last = host.bye.borrow().clone().expect("bye is set");
+    let _ = out
+        .send(wire::encode(&ToGateway::Bye {
+            summary: Box::new(last),
+        }))
+        .await;
+}
+
+fn welcome(host: &Host, summary: Session, agent: AgentSlotState) -> ToGateway {
+    ToGateway::Welcome {
+        protocol: HOST_PROTOCOL,
+        host_version: env!("CARGO_PKG_VERSION").into(),
+        session_id: host.id.to_string(),
+        pid: std::process::id(),
+        summary: Box::new(summary),
+        agent,
+    }
+}
+
+/// One request for the actor, answered as a frame.
+async fn answer(handle: SessionHandle, id: u64, request: crate::request::Request) -> ToGateway {
+    match handle.send(request).await {
+        Ok(result) => ToGateway::Reply {
+            id,
+            result: result.into(),
+        },
+        Err(_) => ToGateway::NotSent { id },
+    }
 }
 
 fn event_frame(event: &crate::Committed) -> ToGateway {

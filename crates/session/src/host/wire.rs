@@ -7,7 +7,9 @@
 //! gateway is one it can be driven by. After a welcome the gateway sends requests (the
 //! actor's own serialisable [`Request`]s, numbered) and the host sends committed events
 //! (after they are in the store: invariant 1 holds across the hop), summaries and
-//! numbered replies.
+//! numbered replies. A hello with `control` opens a control connection instead: requests
+//! and replies only, then `bye` when the session goes cold (how `berth stop --all` stops
+//! hosts no server drives).
 //!
 //! **Compatibility rule.** [`HOST_PROTOCOL`] is one number. A host is driven only by a
 //! gateway that speaks exactly its number ([`accepts`]). Additive changes (a new optional
@@ -52,6 +54,12 @@ pub enum ToHost {
         protocol: u32,
         /// The server's `CARGO_PKG_VERSION`, for the logs.
         server_version: String,
+        /// A control connection (`berth stop --all` with no server up): it sends
+        /// requests and reads replies and `bye`, but does not drive the host (no events,
+        /// no slots) and never displaces the server that does. Additive: absent is
+        /// `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        control: bool,
     },
     /// A request for the actor; answered by a `reply` or `not_sent` with the same `id`.
     Request { id: u64, request: Request },
@@ -259,11 +267,19 @@ mod tests {
         let hello = ToHost::Hello {
             protocol: HOST_PROTOCOL,
             server_version: "0.1.0".into(),
+            control: false,
         };
         let line = encode(&hello);
         let text = std::str::from_utf8(&line).unwrap();
         assert!(text.starts_with(r#"{"t":"hello","protocol":1"#), "{text}");
+        assert!(
+            !text.contains("control"),
+            "a driver's hello is as before: {text}"
+        );
         assert_eq!(roundtrip(&hello), hello);
+        let control: ToHost =
+            decode(br#"{"t":"hello","protocol":1,"server_version":"x","control":true}"#).unwrap();
+        assert!(matches!(control, ToHost::Hello { control: true, .. }));
 
         let request = ToHost::Request {
             id: 7,
