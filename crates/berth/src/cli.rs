@@ -47,7 +47,9 @@ pub enum Command {
     /// Stop a session's agent process; its running turn ends cancelled.
     ///
     /// The next prompt starts the agent again, continuing its conversation if it can.
-    Stop(SessionArgs),
+    /// `--all` stops every session's agent; with the server down it stops the session
+    /// hosts directly (their turns end cancelled, in the log) and they exit.
+    Stop(StopArgs),
     /// Archive a session: hide it from `berth sessions` (its log is kept).
     Archive(SessionArgs),
     /// Bring an archived session back into `berth sessions`.
@@ -73,10 +75,10 @@ impl Command {
             Command::New(args) => Some(&mut args.client),
             Command::Send(args) => Some(&mut args.client),
             Command::Answer(args) => Some(&mut args.client),
-            Command::Cancel(args)
-            | Command::Stop(args)
-            | Command::Archive(args)
-            | Command::Unarchive(args) => Some(&mut args.client),
+            Command::Stop(args) => Some(&mut args.client),
+            Command::Cancel(args) | Command::Archive(args) | Command::Unarchive(args) => {
+                Some(&mut args.client)
+            }
             Command::Attach(args) => Some(&mut args.client),
             Command::Serve(_)
             | Command::Host(_)
@@ -217,6 +219,18 @@ pub struct SessionArgs {
     pub client: ClientArgs,
     /// Session id, slug, or a unique prefix of either.
     pub session: String,
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Session id, slug, or a unique prefix of either.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub session: Option<String>,
+    /// Every session with an agent or a turn; works with the server down too.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args)]

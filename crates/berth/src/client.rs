@@ -116,16 +116,21 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
-    /// Accept a session's id, slug, or a unique prefix of either. Archived sessions can
-    /// be named too (to unarchive them, or to prompt them anyway).
-    pub async fn resolve(&self, reference: &str) -> anyhow::Result<Session> {
+    /// Every session, archived ones included.
+    pub async fn all_sessions(&self) -> anyhow::Result<Vec<Session>> {
         let listed: SessionList = self.get("/sessions").await?;
         let archived: SessionList = self.get("/sessions?archived=true").await?;
-        let sessions: Vec<Session> = listed
+        Ok(listed
             .sessions
             .into_iter()
             .chain(archived.sessions)
-            .collect();
+            .collect())
+    }
+
+    /// Accept a session's id, slug, or a unique prefix of either. Archived sessions can
+    /// be named too (to unarchive them, or to prompt them anyway).
+    pub async fn resolve(&self, reference: &str) -> anyhow::Result<Session> {
+        let sessions = self.all_sessions().await?;
         if let Some(exact) = sessions
             .iter()
             .find(|s| s.id == reference || s.slug == reference)
@@ -251,23 +256,6 @@ pub async fn cancel(args: SessionArgs) -> anyhow::Result<()> {
     client
         .post_empty(&format!("/sessions/{}/cancel", session.id))
         .await
-}
-
-/// `berth stop`: stop the session's agent; says whether one was running.
-pub async fn stop(args: SessionArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.client)?;
-    let session = client.resolve(&args.session).await?;
-    let stopped: Session = client
-        .post_bare(&format!("/sessions/{}/stop", session.id))
-        .await?;
-    if args.client.json {
-        println!("{}", serde_json::to_string_pretty(&stopped)?);
-    } else if session.agent_running || stopped.agent_running {
-        println!("stopping the agent of {} ({})", stopped.id, stopped.title);
-    } else {
-        println!("no agent was running in {} ({})", stopped.id, stopped.title);
-    }
-    Ok(())
 }
 
 /// `berth archive` / `berth unarchive`.

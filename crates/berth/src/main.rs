@@ -7,7 +7,8 @@
 //! - [`agents`]: the agent registry (built-ins merged with the config file) and the
 //!   environment each agent gets.
 //! - [`client`]: the CLI's HTTP client for the public API (`sessions`, `new`, `send`,
-//!   `answer`, `cancel`, `stop`, `archive`).
+//!   `answer`, `cancel`, `archive`).
+//! - [`stop`]: `berth stop [--all]` (with no server up, the session hosts directly).
 //! - [`attach`]: `berth attach`, a terminal viewport that resumes by cursor.
 //! - [`host`]: `berth host <session>`, a session host (started by `berth serve`).
 
@@ -19,6 +20,7 @@ mod config;
 mod host;
 mod paths;
 mod serve;
+mod stop;
 
 use clap::Parser;
 
@@ -112,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => client::send(args).await,
         Command::Answer(args) => client::answer(args).await,
         Command::Cancel(args) => client::cancel(args).await,
-        Command::Stop(args) => client::stop(args).await,
+        Command::Stop(args) => stop::run(args, &config).await,
         Command::Archive(args) => client::set_archived(args, true).await,
         Command::Unarchive(args) => client::set_archived(args, false).await,
         Command::Attach(args) => attach::run(args).await,

@@ -2,6 +2,7 @@
 //! repairs sessions, binds, serves until SIGINT/SIGTERM, then shuts down in order:
 //! stop accepting, close viewports, close turns and stop agents, flush the store.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,12 +25,8 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         Some(token) if !token.is_empty() => Token::new(token),
         _ => paths::load_or_create_token(&data_dir)?,
     };
-    let store = Store::open(StoreConfig {
-        path: data_dir.join("berth.db"),
-        synchronous: parse_synchronous(&config.storage.synchronous)?,
-        max_batch: config.storage.max_batch.max(1),
-    })
-    .context("opening the event store")?;
+    let store =
+        Store::open(store_config(&data_dir, &config)?).context("opening the event store")?;
     let sessions = &config.sessions;
     let mut session_config = SessionConfig::new(data_dir.clone());
     session_config.cancel_grace = Duration::from_secs(sessions.cancel_grace_secs);
@@ -172,6 +169,15 @@ fn apply_flags(config: &mut Config, args: &ServeArgs) {
     if let Some(hosts) = args.hosts {
         config.sessions.hosts = hosts;
     }
+}
+
+/// The event store of `data_dir` as `config` opens it (the CLI opens it the same way).
+pub(crate) fn store_config(data_dir: &Path, config: &Config) -> anyhow::Result<StoreConfig> {
+    Ok(StoreConfig {
+        path: data_dir.join("berth.db"),
+        synchronous: parse_synchronous(&config.storage.synchronous)?,
+        max_batch: config.storage.max_batch.max(1),
+    })
 }
 
 fn parse_synchronous(value: &str) -> anyhow::Result<Synchronous> {

@@ -344,3 +344,154 @@ async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_
         .send_and_expect_end_turn(&session.id, "/stream 2")
         .await;
 }
+
+/// `berth stop --all` against `server` (a URL nothing may answer at) and `data_dir`;
+/// its stdout, once it succeeded.
+async fn stop_all(server: &str, token: &str, data_dir: &Path) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["stop", "--all", "--server", server, "--token", token])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("BERTH_URL")
+        .env_remove("BERTH_TOKEN")
+        .env("XDG_CONFIG_HOME", data_dir.join("no-config"))
+        .env("RUST_LOG", "warn")
+        .output();
+    let out = tokio::time::timeout(support::WAIT, out)
+        .await
+        .expect("berth stop --all finishes")
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "berth stop --all failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Both turns ended cancelled by the user's stop (not by a lost host), the prompt with
+/// them, and the sessions show as stopped.
+async fn check_stopped(server: &TestServer, turns: &[(&str, &str)]) {
+    for (sid, turn_id) in turns {
+        let (_, reason, error) = turn_ended(server, sid, turn_id).await;
+        assert_eq!(reason, StopReason::Cancelled, "{sid}");
+        assert_eq!(
+            error.as_deref(),
+            Some("the agent was stopped by the user"),
+            "{sid}"
+        );
+        let summary = server
+            .wait_summary(sid, "stopped", |s| s.status == Status::Stopped)
+            .await;
+        assert_eq!(summary.pending_prompts, 0);
+        assert!(!summary.agent_running);
+    }
+    assert!(server.prompts().await.prompts.is_empty());
+}
+
+#[tokio::test]
+async fn stop_all_with_the_server_down_stops_every_host_and_its_agent() {
+    let mut server = TestServer::start_with(HOSTS).await;
+    let streaming = server.create_session().await.id;
+    let asking = server.create_session().await.id;
+    let idle = server.create_session().await.id;
+    let (ask_turn, _) = pending_permission(&server, &asking).await;
+    let stream_turn = server.send(&streaming, "/stream 100000 every=5").await;
+    let hosts = [
+        host_pid(&server.data_dir, &streaming).await,
+        host_pid(&server.data_dir, &asking).await,
+    ];
+    let (_, started) = server
+        .wait_event(&streaming, |e| matches!(e, Event::AgentStarted { .. }))
+        .await;
+    let Event::AgentStarted { pid: agent, .. } = started else {
+        unreachable!()
+    };
+    let token = server.token.clone();
+    let dir = server.kill9();
+
+    let out = stop_all("http://127.0.0.1:1", &token, dir.path()).await;
+    assert!(out.contains("no server is running"), "{out}");
+    for sid in [&streaming, &asking] {
+        assert!(out.contains(&format!("stopped {sid}")), "{out}");
+    }
+    assert!(!out.contains(&idle), "{out}");
+    for pid in hosts.into_iter().chain([agent]) {
+        support::wait_process_gone(pid).await;
+    }
+    assert!(host_pids(dir.path()).is_empty());
+
+    let server = TestServer::spawn(dir.path(), 0, HOSTS).await;
+    check_stopped(&server, &[(&streaming, &stream_turn), (&asking, &ask_turn)]).await;
+    // A stopped session starts again on the next prompt.
+    server
+        .send_and_expect_end_turn(&streaming, "/stream 2")
+        .await;
+    drop(server);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn stop_all_with_the_server_up_goes_through_it() {
+    let server = TestServer::start_with(HOSTS).await;
+    let streaming = server.create_session().await.id;
+    let asking = server.create_session().await.id;
+    let idle = server.create_session().await.id;
+    let (ask_turn, _) = pending_permission(&server, &asking).await;
+    let stream_turn = server.send(&streaming, "/stream 100000 every=5").await;
+    host_pid(&server.data_dir, &streaming).await;
+
+    let out = stop_all(&server.base, &server.token, &server.data_dir).await;
+    assert!(!out.contains("no server is running"), "{out}");
+    for sid in [&streaming, &asking] {
+        assert!(
+            out.contains(&format!("stopping the agent of {sid}")),
+            "{out}"
+        );
+    }
+    assert!(!out.contains(&idle), "{out}");
+    check_stopped(&server, &[(&streaming, &stream_turn), (&asking, &ask_turn)]).await;
+}
+
+#[tokio::test]
+async fn a_control_connection_does_not_take_the_host_from_its_server() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let server = TestServer::start_with(HOSTS).await;
+    let session = server.create_session().await;
+    let turn_id = server.send(&session.id, "/stream 200 every=10").await;
+    host_pid(&server.data_dir, &session.id).await;
+    let socket = server
+        .data_dir
+        .join("sessions")
+        .join(&session.slug)
+        .join("host.sock");
+    let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(b"{\"t\":\"hello\",\"protocol\":1,\"server_version\":\"x\",\"control\":true}\n")
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(read).lines();
+    let welcome: serde_json::Value =
+        serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(welcome["t"], "welcome", "{welcome}");
+    write
+        .write_all(b"{\"t\":\"request\",\"id\":7,\"request\":{\"request\":\"pending_prompts\"}}\n")
+        .await
+        .unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        reply["t"], "reply",
+        "only replies on a control connection: {reply}"
+    );
+    assert_eq!(reply["id"], 7);
+
+    // The server still drives the host: its viewports see the whole turn.
+    expect_end_turn(&server, &session.id, &turn_id).await;
+    let (_, records) = server.event_records(&session.id).await;
+    check_stream_log(&records, &turn_id, 200);
+    drop(write);
+}

@@ -10,6 +10,7 @@
 //!   committed events on the session's hub, summaries);
 //! - `launch`: starting a host and connecting to one (the handshake);
 //! - `slots`: `max_live_agents` asked of the server's table across the connection;
+//! - `stop`: stopping the hosts no server drives (`berth stop --all`);
 //! - [`lease`]: which hosts are alive (an `flock`, not a pid);
 //! - [`wire`]: the versioned frames between the two and the compatibility rule.
 //!
@@ -21,6 +22,7 @@ pub mod lease;
 pub(crate) mod proxy;
 mod serve;
 pub(crate) mod slots;
+mod stop;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -36,6 +38,7 @@ use crate::registry::Hibernation;
 use crate::{AgentEntry, SessionConfig};
 
 pub use serve::serve;
+pub use stop::stop_unserved;
 
 /// Everything a host needs, sent by the server on the host's stdin as one JSON line and
 /// never written to disk: the agent's environment may hold API keys.
