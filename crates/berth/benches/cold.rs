@@ -12,18 +12,19 @@
 //! with `BERTH_BENCH_SESSIONS`, `BERTH_BENCH_EVENTS`). Run by `cargo test` (no `--bench`
 //! argument) it is a small smoke run of the same code, so it cannot rot.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_protocol::rest::{Health, SessionList, TurnAccepted};
+use berth_protocol::rest::{SessionList, TurnAccepted};
 use berth_protocol::{AgentCommand, Event, Status, StopReason};
 use berth_store::{
     SessionRow, SessionUpdate, Store, StoreConfig, StoredEvent, SummaryColumns, Synchronous,
 };
 use futures::{SinkExt, StreamExt};
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+use support::{BERTH, Server, env_usize, full_run, join_ms, median};
 
 struct Scale {
     sessions: usize,
@@ -33,16 +34,9 @@ struct Scale {
 }
 
 fn scale() -> Scale {
-    let full = std::env::args().any(|a| a == "--bench");
-    let env = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    if full {
-        let sessions = env("BERTH_BENCH_SESSIONS", 10_000);
-        let events = env("BERTH_BENCH_EVENTS", 1_000_000);
+    if full_run() {
+        let sessions = env_usize("BERTH_BENCH_SESSIONS", 10_000);
+        let events = env_usize("BERTH_BENCH_EVENTS", 1_000_000);
         Scale {
             sessions,
             events_per_session: (events / sessions.max(1)).max(4),
@@ -263,76 +257,7 @@ fn session_events(count: usize, ts: berth_protocol::Timestamp) -> Vec<StoredEven
         .collect()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    started_in: Duration,
-}
-
 impl Server {
-    async fn start(dir: &std::path::Path) -> Server {
-        let began = Instant::now();
-        let mut child = Command::new(BERTH)
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            let mut line = String::new();
-            std::io::BufReader::new(stdout)
-                .read_line(&mut line)
-                .unwrap();
-            line
-        })
-        .await
-        .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-        let (base, token) = url.split_once("/?token=").unwrap();
-        let mut server = Server {
-            child,
-            base: base.to_owned(),
-            token: token.to_owned(),
-            http: reqwest::Client::new(),
-            started_in: Duration::ZERO,
-        };
-        loop {
-            let ok = server
-                .get("/api/v1/health")
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        server.started_in = began.elapsed();
-        server
-    }
-
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-    }
-
-    async fn health(&self) -> Health {
-        self.get("/api/v1/health")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
     async fn list(&self, query: &str) -> SessionList {
         let response = self
             .get(&format!("/api/v1/sessions{query}"))
@@ -356,15 +281,7 @@ impl Server {
 
     /// `(to the 202, to the first chunk at an attached viewport)` for a cold session.
     async fn wake_and_prompt(&self, id: &str) -> (Duration, Duration) {
-        let ws_url = format!("{}/api/v1/ws", self.base.replacen("http", "ws", 1));
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url)
-                .unwrap();
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.token).parse().unwrap(),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut ws = self.viewport().await;
         let last = self.summary_seq(id).await;
         let attach = serde_json::json!({"op": "attach", "session": id, "after": last});
         ws.send(attach.to_string().into()).await.unwrap();
@@ -376,9 +293,7 @@ impl Server {
         }
         let began = Instant::now();
         let response = self
-            .http
-            .post(format!("{}/api/v1/sessions/{id}/turns", self.base))
-            .bearer_auth(&self.token)
+            .post(&format!("/api/v1/sessions/{id}/turns"))
             .json(&serde_json::json!({"text": "hello"}))
             .send()
             .await
@@ -410,37 +325,4 @@ impl Server {
             .unwrap();
         session.last_seq
     }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM: a clean stop, like a user's Ctrl-C.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn join_ms(times: &[Duration]) -> String {
-    times
-        .iter()
-        .map(|t| format!("{:.0}", t.as_secs_f64() * 1000.0))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
