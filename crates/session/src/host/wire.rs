@@ -208,28 +208,39 @@ pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
 
 /// Read one frame; `Ok(None)` at the end of the stream. A line that is not a frame, or
 /// is over [`MAX_LINE`], is an error: the peer is broken and the connection is closed.
+///
+/// Cancel safe, because both ends race it in `select!` against requests and viewer
+/// changes: the bytes of a line read so far stay in `line` (the caller keeps it across
+/// calls) and the next call goes on from them. `line` is emptied only once a whole line
+/// has been taken.
 pub async fn read_frame<T, R>(reader: &mut R, line: &mut Vec<u8>) -> std::io::Result<Option<T>>
 where
     T: for<'a> Deserialize<'a>,
     R: tokio::io::AsyncBufRead + Unpin,
 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
+    (&mut *reader).take(room).read_until(b'\n', line).await?;
+    // Without its `\n` the read stopped at the limit or at the end of the stream.
+    if line.last() != Some(&b'\n') {
+        return match line.len() {
+            0 => Ok(None),
+            n if n > MAX_LINE => Err(std::io::Error::other(format!(
+                "a host protocol line is over the {MAX_LINE}-byte limit"
+            ))),
+            // Half a line is a peer that died mid-frame.
+            _ => Err(std::io::Error::other(
+                "the host protocol stream ended mid-line",
+            )),
+        };
+    }
+    let whole = std::mem::take(line);
+    let frame = whole.strip_suffix(b"\n").unwrap_or(&whole);
+    let decoded = decode(frame).map(Some).map_err(std::io::Error::other);
+    // The allocation is kept for the next line.
+    *line = whole;
     line.clear();
-    let n = (&mut *reader)
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', line)
-        .await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    } else if n > MAX_LINE {
-        return Err(std::io::Error::other(format!(
-            "a host protocol line is over the {MAX_LINE}-byte limit"
-        )));
-    }
-    decode(line).map(Some).map_err(std::io::Error::other)
+    decoded
 }
 
 #[cfg(test)]
@@ -343,5 +354,47 @@ mod tests {
         let long = vec![b' '; MAX_LINE + 1];
         let err = decode::<ToGateway>(&long).unwrap_err();
         assert!(err.contains("limit"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_cancelled_mid_line_goes_on_where_it_stopped() {
+        use tokio::io::AsyncWriteExt;
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut reader = tokio::io::BufReader::new(rx);
+        let mut line = Vec::new();
+        let whole = encode(&ToGateway::SlotIdle { idle: true });
+        let (head, tail) = whole.split_at(whole.len() / 2);
+        tx.write_all(head).await.unwrap();
+        // Another `select!` branch wins while half the line is in: the read is dropped.
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            read_frame::<ToGateway, _>(&mut reader, &mut line),
+        )
+        .await;
+        assert!(cancelled.is_err(), "half a line is not a frame");
+        tx.write_all(tail).await.unwrap();
+        let frame = read_frame::<ToGateway, _>(&mut reader, &mut line)
+            .await
+            .unwrap();
+        assert!(
+            matches!(frame, Some(ToGateway::SlotIdle { idle: true })),
+            "{frame:?}"
+        );
+        assert!(line.is_empty());
+        drop(tx);
+        let end = read_frame::<ToGateway, _>(&mut reader, &mut line)
+            .await
+            .unwrap();
+        assert!(end.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_mid_line_is_an_error() {
+        let mut reader: &[u8] = br#"{"t":"slot_idle","#;
+        let mut line = Vec::new();
+        let err = read_frame::<ToGateway, _>(&mut reader, &mut line)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("mid-line"), "{err}");
     }
 }
