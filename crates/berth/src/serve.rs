@@ -25,6 +25,16 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         Some(token) if !token.is_empty() => Token::new(token),
         _ => paths::load_or_create_token(&data_dir)?,
     };
+    // Checked before anything is opened: a bad allowed host fails the start at once.
+    let server = &config.server;
+    let mut server_config = ServerConfig::new(token.clone(), &server.host);
+    for host in server.allowed_hosts.iter().filter(|h| !h.trim().is_empty()) {
+        server_config
+            .allow_host(host)
+            .map_err(anyhow::Error::msg)
+            .context("server.allowed_hosts")?;
+    }
+    server_config.write_timeout = Duration::from_secs(server.write_timeout_secs.max(1));
     let store =
         Store::open(store_config(&data_dir, &config)?).context("opening the event store")?;
     let sessions = &config.sessions;
@@ -57,19 +67,10 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         .await
         .context("loading sessions")?;
 
-    let server = &config.server;
     let listener = TcpListener::bind((server.host.as_str(), server.port))
         .await
         .with_context(|| format!("binding {}:{}", server.host, server.port))?;
     let addr = listener.local_addr()?;
-    let mut server_config = ServerConfig::new(token.clone(), &server.host);
-    for host in &server.allowed_hosts {
-        let host = host.trim().to_ascii_lowercase();
-        if !host.is_empty() {
-            server_config.allowed_hosts.push(host);
-        }
-    }
-    server_config.write_timeout = Duration::from_secs(server.write_timeout_secs.max(1));
     let url_host = match addr.ip() {
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),

@@ -551,10 +551,16 @@ async fn foreign_hosts_and_origins_are_refused() {
     let port = server.port;
 
     // Host (DNS rebinding), REST: with the right token still refused.
+    // The bracket and userinfo cases once passed a lenient parse as loopback.
     for host in [
         "evil.example",
         &format!("evil.example:{port}"),
         "127.0.0.1.evil.example",
+        "[::1]evil.example",
+        &format!("[::1]:{port}evil.example"),
+        "[127.0.0.1]",
+        &format!("evil.example@127.0.0.1:{port}"),
+        &format!("127.0.0.1:{port}/evil"),
     ] {
         for path in ["/api/v1/sessions", "/api/v1/health", "/"] {
             let response = server
@@ -622,6 +628,9 @@ async fn foreign_hosts_and_origins_are_refused() {
         &format!("http://evil.example:{port}"),
         &format!("http://127.0.0.1.evil.example:{port}"),
         "file://",
+        "http://[::1]@evil.example",
+        &format!("http://127.0.0.1:{port}@evil.example"),
+        &format!("http://[::1]:{port}evil.example"),
     ] {
         let requests = [
             (

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::authority;
+
 /// The access token. `Debug` and `Display` never print it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
@@ -52,11 +54,11 @@ impl ServerConfig {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let bind = bind_host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        if !bind.is_empty() && bind != "0.0.0.0" && bind != "::" && !allowed_hosts.contains(&bind) {
+        if let Some(bind) = authority::allowed_entry(bind_host)
+            && bind != "0.0.0.0"
+            && bind != "::"
+            && !allowed_hosts.contains(&bind)
+        {
             allowed_hosts.push(bind);
         }
         ServerConfig {
@@ -66,5 +68,16 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(30),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
+    }
+
+    /// Accepts `entry` (a name or address, a port ignored) in `Host` and `Origin`, in
+    /// the normal form the guard compares by. An entry that names no host is an error.
+    pub fn allow_host(&mut self, entry: &str) -> Result<(), String> {
+        let host = authority::allowed_entry(entry)
+            .ok_or_else(|| format!("allowed host {entry:?} is not a host name or address"))?;
+        if !self.allowed_hosts.contains(&host) {
+            self.allowed_hosts.push(host);
+        }
+        Ok(())
     }
 }

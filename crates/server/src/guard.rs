@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use berth_protocol::ErrorCode;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, authority};
 
 /// Name of the cookie the UI receives in exchange for `/?token=…`.
 pub const COOKIE: &str = "berth_token";
@@ -25,9 +25,8 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(host_name)
-        .unwrap_or_default();
-    if !allowed.iter().any(|a| a == &host) {
+        .and_then(|h| authority::host_of(h.trim()));
+    if !host.is_some_and(|host| allowed.contains(&host)) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "this host name is not allowed",
@@ -61,36 +60,8 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The lower-cased host name of a `Host` value, without port or IPv6 brackets.
-pub fn host_name(host: &str) -> String {
-    let host = host.trim();
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default()
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        })
-    };
-    name.to_ascii_lowercase()
-}
-
 fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
-    if origin == "null" {
-        return false;
-    }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return false;
-    };
-    if scheme != "http" && scheme != "https" {
-        return false;
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let name = host_name(authority);
-    allowed.iter().any(|a| a == &name)
+    authority::origin_host(origin).is_some_and(|host| allowed.contains(&host))
 }
 
 fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
@@ -125,14 +96,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_names_drop_ports_and_brackets() {
-        assert_eq!(host_name("127.0.0.1:7878"), "127.0.0.1");
-        assert_eq!(host_name("LocalHost"), "localhost");
-        assert_eq!(host_name("[::1]:80"), "::1");
-        assert_eq!(host_name("evil.example:7878"), "evil.example");
-    }
-
-    #[test]
     fn origins_must_name_an_allowed_host() {
         let allowed = vec!["127.0.0.1".to_string(), "localhost".to_string()];
         assert!(origin_allowed("http://127.0.0.1:7878", &allowed));
@@ -141,5 +104,6 @@ mod tests {
         assert!(!origin_allowed("http://evil.example", &allowed));
         assert!(!origin_allowed("http://127.0.0.1.evil.example", &allowed));
         assert!(!origin_allowed("file://", &allowed));
+        assert!(!origin_allowed("http://127.0.0.1@evil.example", &allowed));
     }
 }

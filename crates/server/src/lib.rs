@@ -6,12 +6,14 @@
 //! - [`serve`]: run the router on a given listener until a shutdown token fires.
 //! - [`config`]: [`ServerConfig`] and the [`Token`] (whose `Debug` never prints it).
 //! - [`guard`]: Host allowlist, Origin check and token authentication.
+//! - [`authority`]: the strict parser of `Host` and `Origin` the guard compares by.
 //! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
 //! - [`rest`]: the REST handlers of `/api/v1`.
 //! - [`viewport`]: one multiplexed WebSocket connection per viewport.
 //! - [`ui`]: the token exchange and the web UI embedded from `web/dist` (SPA fallback,
 //!   cache headers, CSP, gzip); a placeholder page when the UI was not built.
 
+pub mod authority;
 pub mod config;
 pub mod error;
 pub mod guard;
