@@ -12,6 +12,7 @@
 //! and they continue from the store. So a slow socket costs one bounded queue, and the
 //! agent and the other viewports never wait for it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ async fn upgrade(
 /// What the writer sends.
 enum Outbound {
     Frame(Bytes),
-    Close(u16, &'static str),
+    Close(u16, Cow<'static, str>),
 }
 
 async fn connection(socket: WebSocket, state: AppState) {
@@ -88,7 +89,10 @@ async fn connection(socket: WebSocket, state: AppState) {
         let message = tokio::select! {
             message = stream.next() => message,
             _ = done.cancelled() => {
-                let _ = out.try_send(Outbound::Close(close_code::AWAY, "server shutting down"));
+                let _ = out.try_send(Outbound::Close(
+                    close_code::AWAY,
+                    "server shutting down".into(),
+                ));
                 break;
             }
         };
@@ -106,15 +110,9 @@ async fn connection(socket: WebSocket, state: AppState) {
             Some(Ok(Message::Close(_))) | None => break,
             Some(Ok(_)) => continue, // ping/pong: handled by the library
             Some(Err(error)) => {
-                if is_too_big(&error) {
-                    let _ = out
-                        .send(Outbound::Close(
-                            close_code::SIZE,
-                            "message larger than 1 MiB",
-                        ))
-                        .await;
-                } else {
-                    tracing::debug!(%error, "websocket read failed");
+                tracing::debug!(%error, "websocket read failed");
+                if let Some((code, reason)) = close_for(&error) {
+                    let _ = out.send(Outbound::Close(code, reason)).await;
                 }
                 break;
             }
@@ -310,7 +308,7 @@ async fn writer(
                         Outbound::Close(code, reason) => {
                             let frame = CloseFrame {
                                 code,
-                                reason: reason.into(),
+                                reason: Utf8Bytes::from(reason.into_owned()),
                             };
                             let _ = sink.send(Message::Close(Some(frame))).await;
                             return Err("closed");
@@ -341,16 +339,35 @@ async fn writer(
     done.cancel();
 }
 
-/// A message over `max_message_size` / `max_frame_size` (answered with close 1009).
-fn is_too_big(error: &axum::Error) -> bool {
+/// The close frame RFC 6455 (§7.4.1) asks for after a read error, if the peer can still
+/// hear one: 1009 for a message over `max_message_size` / `max_frame_size`, 1007 for a
+/// text message that is not UTF-8, 1002 for a broken frame (reserved opcode or bits, an
+/// unmasked client frame, a fragmented or oversize control frame…). `None` when the
+/// connection is already gone (reset, I/O error): then there is nobody to tell.
+fn close_for(error: &axum::Error) -> Option<(u16, Cow<'static, str>)> {
     use std::error::Error as _;
     use tokio_tungstenite::tungstenite::Error;
-    matches!(
-        error
-            .source()
-            .and_then(|inner| inner.downcast_ref::<Error>()),
-        Some(Error::Capacity(_))
-    )
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let error = error.source()?.downcast_ref::<Error>()?;
+    match error {
+        Error::Capacity(_) => Some((close_code::SIZE, "message larger than 1 MiB".into())),
+        Error::Utf8(_) => Some((
+            close_code::INVALID,
+            "text message is not valid UTF-8".into(),
+        )),
+        Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake | ProtocolError::ReceivedAfterClosing,
+        ) => None,
+        Error::Protocol(protocol) => {
+            // A close reason holds at most 123 bytes; the library's texts are shorter.
+            let mut reason = format!("protocol error: {protocol}");
+            while reason.len() > 123 {
+                reason.pop();
+            }
+            Some((close_code::PROTOCOL, reason.into()))
+        }
+        _ => None,
+    }
 }
 
 /// Parse one client message; on failure, the op's `id` (if readable) and why.

@@ -1,0 +1,192 @@
+//! Defects found by outside testing, each kept fixed against a real server: WebSocket
+//! protocol errors get the close code RFC 6455 gives them.
+
+mod support;
+
+use support::{TestServer, WAIT};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A WebSocket spoken byte by byte, so a test can send what no library would.
+struct RawWs {
+    tcp: TcpStream,
+    buffered: Vec<u8>,
+}
+
+/// One frame as read off the wire (server frames are never masked).
+struct RawFrame {
+    opcode: u8,
+    payload: Vec<u8>,
+}
+
+impl RawWs {
+    async fn connect(server: &TestServer) -> RawWs {
+        let mut tcp = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        let request = format!(
+            "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {}\r\n\r\n",
+            server.port, server.token
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut ws = RawWs {
+            tcp,
+            buffered: Vec::new(),
+        };
+        let head = loop {
+            if let Some(end) = ws.buffered.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&ws.buffered[..end]).into_owned();
+                ws.buffered.drain(..end + 4);
+                break head;
+            }
+            assert!(ws.fill().await, "the server closed during the handshake");
+        };
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let hello = ws.frame().await.expect("hello");
+        assert_eq!(hello.opcode, 1);
+        assert!(String::from_utf8_lossy(&hello.payload).contains("\"hello\""));
+        ws
+    }
+
+    /// Read more bytes; false at end of stream.
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, self.tcp.read(&mut chunk))
+            .await
+            .expect("the server answered in time")
+            .unwrap_or(0);
+        self.buffered.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    /// The next whole frame, or `None` if the stream ends first.
+    async fn frame(&mut self) -> Option<RawFrame> {
+        loop {
+            if let Some((frame, used)) = parse_frame(&self.buffered) {
+                self.buffered.drain(..used);
+                return Some(frame);
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Send raw bytes, then read frames until a close frame: its code, or `None` if the
+    /// TCP stream ended without one.
+    async fn send_and_expect_close(&mut self, bytes: &[u8]) -> Option<u16> {
+        self.tcp.write_all(bytes).await.unwrap();
+        while let Some(frame) = self.frame().await {
+            if frame.opcode == 8 {
+                assert!(frame.payload.len() >= 2, "close frame without a code");
+                return Some(u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
+            }
+        }
+        None
+    }
+}
+
+fn parse_frame(bytes: &[u8]) -> Option<(RawFrame, usize)> {
+    let [first, second, ..] = *bytes else {
+        return None;
+    };
+    let (len, mut at) = match second & 0x7f {
+        126 => (
+            u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        len => (len as usize, 2),
+    };
+    assert_eq!(second & 0x80, 0, "server frames are not masked");
+    let payload = bytes.get(at..at + len)?.to_vec();
+    at += len;
+    Some((
+        RawFrame {
+            opcode: first & 0x0f,
+            payload,
+        },
+        at,
+    ))
+}
+
+/// A client frame: `first` is FIN, RSV and opcode; masked unless `masked` is false.
+fn client_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![first, payload.len() as u8 | if masked { 0x80 } else { 0 }];
+    if masked {
+        frame.extend_from_slice(&key);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        frame.extend_from_slice(payload);
+    }
+    frame
+}
+
+#[tokio::test]
+async fn websocket_protocol_errors_get_their_close_code() {
+    let server = TestServer::start().await;
+    let ping = br#"{"op":"ping"}"#;
+    let cases: [(&str, Vec<u8>, u16); 6] = [
+        (
+            "text that is not UTF-8",
+            client_frame(0x81, b"{\xff\xfe}", true),
+            1007,
+        ),
+        (
+            "a reserved data opcode",
+            client_frame(0x83, ping, true),
+            1002,
+        ),
+        (
+            "a reserved control opcode",
+            client_frame(0x8b, b"", true),
+            1002,
+        ),
+        (
+            "an unmasked client frame",
+            client_frame(0x81, ping, false),
+            1002,
+        ),
+        ("reserved bits set", client_frame(0xc1, ping, true), 1002),
+        (
+            "a continuation with nothing to continue",
+            client_frame(0x80, ping, true),
+            1002,
+        ),
+    ];
+    for (what, bytes, code) in cases {
+        let mut ws = RawWs::connect(&server).await;
+        // The connection works before the bad frame.
+        let pong = ws.send_and_expect_pong(ping).await;
+        assert!(pong.contains("\"pong\""), "{what}: {pong}");
+        assert_eq!(ws.send_and_expect_close(&bytes).await, Some(code), "{what}");
+    }
+    // The server is fine afterwards.
+    let mut ws = RawWs::connect(&server).await;
+    assert!(ws.send_and_expect_pong(ping).await.contains("\"pong\""));
+}
+
+impl RawWs {
+    /// Send a valid text message and return the next text frame.
+    async fn send_and_expect_pong(&mut self, text: &[u8]) -> String {
+        self.tcp
+            .write_all(&client_frame(0x81, text, true))
+            .await
+            .unwrap();
+        loop {
+            let frame = self.frame().await.expect("an answer");
+            let text = String::from_utf8_lossy(&frame.payload).into_owned();
+            // `session` summaries may come first.
+            if frame.opcode == 1 && text.contains("\"pong\"") {
+                return text;
+            }
+        }
+    }
+}
