@@ -1,7 +1,10 @@
 //! Defects found by outside testing, each kept fixed against a real server: WebSocket
-//! protocol errors get the close code RFC 6455 gives them.
+//! protocol errors get the close code RFC 6455 gives them, and every answer carries its
+//! security headers.
 
 mod support;
+
+use std::time::Duration;
 
 use support::{TestServer, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -189,4 +192,74 @@ impl RawWs {
             }
         }
     }
+}
+
+/// The headers of `response` that matter here, as (name, value) pairs.
+fn security_headers(response: &reqwest::Response) -> (String, String, String) {
+    let get = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        get("x-content-type-options"),
+        get("content-security-policy"),
+        get("x-frame-options"),
+    )
+}
+
+#[tokio::test]
+async fn every_answer_carries_security_headers() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let page = |path: &str| http.get(format!("{}{path}", server.base));
+    let cases = [
+        ("the wrong-token page", page("/?token=wrong"), 401, true),
+        (
+            "a 401 JSON answer",
+            http.get(server.url("/sessions")),
+            401,
+            false,
+        ),
+        ("a JSON answer", server.get("/sessions"), 200, false),
+        ("a 404 JSON answer", server.get("/nope"), 404, false),
+        (
+            "a refused Host",
+            page("/api/v1/health").header("host", "evil.example"),
+            403,
+            false,
+        ),
+        ("the health answer", page("/api/v1/health"), 200, false),
+        ("the web UI", page("/"), 200, true),
+    ];
+    for (what, request, status, html) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let (nosniff, csp, frames) = security_headers(&response);
+        assert_eq!(nosniff, "nosniff", "{what}");
+        assert_eq!(frames, "DENY", "{what}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(content_type.starts_with("text/html"), html, "{what}");
+        if !html {
+            assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
+        }
+    }
+    // A page of berth's own (no app) runs no script at all.
+    let response = page("/?token=wrong").send().await.unwrap();
+    let (_, csp, _) = security_headers(&response);
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
 }

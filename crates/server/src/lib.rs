@@ -6,6 +6,7 @@
 //! - [`serve`]: run the router on a given listener until a shutdown token fires.
 //! - [`config`]: [`ServerConfig`] and the [`Token`] (whose `Debug` never prints it).
 //! - [`guard`]: Host allowlist, Origin check and token authentication.
+//! - [`headers`]: the security headers every answer carries (nosniff, CSP, framing).
 //! - [`authority`]: the strict parser of `Host` and `Origin` the guard compares by.
 //! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
 //! - [`rest`]: the REST handlers of `/api/v1`.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod guard;
 mod gzip;
+pub mod headers;
 pub mod rest;
 pub mod ui;
 pub mod viewport;
@@ -52,6 +54,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guard::guard,
         ))
+        // Outermost, so the guard's refusals carry the headers too.
+        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }
 

@@ -230,12 +230,10 @@ fn file_response(
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, etag);
     }
+    // The app's own policy; nosniff, framing and referrer come from `headers.rs`.
     if content_type.starts_with("text/html") {
         set(&mut response, header::CONTENT_SECURITY_POLICY, CSP);
-        set(&mut response, header::X_FRAME_OPTIONS, "DENY");
-        set(&mut response, header::REFERRER_POLICY, "no-referrer");
     }
-    set(&mut response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     response
 }
 
@@ -387,7 +385,6 @@ mod tests {
                 header(&headers, header::CONTENT_SECURITY_POLICY)
                     .contains("frame-ancestors 'none'")
             );
-            assert_eq!(header(&headers, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
             assert!(headers.contains_key(header::ETAG), "{path}");
         }
     }
@@ -416,7 +413,6 @@ mod tests {
                 "{path}"
             );
             assert_eq!(header(&headers, header::CACHE_CONTROL), cache, "{path}");
-            assert_eq!(header(&headers, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
             assert_ne!(body, INDEX, "{path}");
         }
     }
