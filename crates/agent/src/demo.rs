@@ -72,6 +72,19 @@ pub enum Continue {
     Resume,
 }
 
+/// The text of `/big N`: a line with a multi-byte character and a quote, repeated and
+/// cut to at most `bytes` bytes at a character boundary.
+pub fn big_text(bytes: usize) -> String {
+    const LINE: &str = "berth \"big\" text, é\n";
+    let mut text = LINE.repeat(bytes / LINE.len() + 1);
+    let mut end = bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
 /// The text of the exchange `session/load` replays (so tests can look for it).
 pub const REPLAYED_TEXT: &str = "replayed from the earlier conversation";
 

@@ -59,12 +59,18 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
     } else {
         Some(stdin_lines())
     };
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         match connect(&client).await {
             Ok(ws) => {
-                backoff = Duration::from_millis(250);
-                match view.pump(&client, ws, input.as_mut()).await {
+                // Only a connection that got somewhere resets the backoff: one that fails
+                // at the same point on every try must not retry in a tight loop.
+                let (before, connected) = (view.last_seq, std::time::Instant::now());
+                let result = view.pump(&client, ws, input.as_mut()).await;
+                if view.last_seq > before || connected.elapsed() >= STABLE {
+                    backoff = FIRST_BACKOFF;
+                }
+                match result {
                     Ok(End::Quit) => return Ok(()),
                     Ok(End::Lost(why)) => {
                         note!(
@@ -84,9 +90,17 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
         }
         let jitter = Duration::from_millis(rand::random::<u64>() % 250);
         tokio::time::sleep(backoff + jitter).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A connection that lasted this long was a good one, even if nothing new arrived.
+const STABLE: Duration = Duration::from_secs(10);
+/// Largest frame taken from the server: far above what it sends (an event holds at most
+/// 512 KiB, a frame of coalesced chunks about 320 KiB), so never the reason a view stops.
+const MAX_FRAME: usize = 64 << 20;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -98,7 +112,10 @@ async fn connect(client: &Client) -> anyhow::Result<Ws> {
         "authorization",
         format!("Bearer {}", client.token()).parse()?,
     );
-    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
     Ok(ws)
 }
 

@@ -1,6 +1,6 @@
 //! Defects found by outside testing, each kept fixed against a real server: WebSocket
-//! protocol errors get the close code RFC 6455 gives them, and every answer carries its
-//! security headers.
+//! protocol errors get the close code RFC 6455 gives them, every answer carries its
+//! security headers, and one oversize agent event never makes a session unviewable.
 
 mod support;
 
@@ -262,4 +262,150 @@ async fn every_answer_carries_security_headers() {
     let (_, csp, _) = security_headers(&response);
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     assert!(!csp.contains("script-src"), "{csp}");
+}
+
+/// Every frame a viewport taking at most 1 MiB per message gets when it attaches from 0,
+/// until `turns` turns have ended.
+async fn replay_with_1_mib_limit(server: &TestServer, session: &str, turns: usize) -> Vec<String> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+    let url = format!("{}/api/v1/ws", server.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let limit = berth_protocol::MAX_FRAME_BYTES;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+        .await
+        .unwrap();
+    let attach = serde_json::json!({"op": "attach", "session": session, "after": 0});
+    ws.send(Message::Text(attach.to_string().into()))
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    let mut ended = 0;
+    while ended < turns {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("frames in time")
+            .expect("the connection stays open")
+            .unwrap_or_else(|e| panic!("read failed after {} frames: {e}", frames.len()));
+        let Message::Text(text) = message else {
+            continue;
+        };
+        if text.contains(r#""kind":"turn_ended""#) {
+            ended += 1;
+        }
+        frames.push(text.to_string());
+    }
+    frames
+}
+
+#[tokio::test]
+async fn one_huge_agent_event_never_makes_a_session_unviewable() {
+    use berth_protocol::{Event, ServerFrame};
+
+    let server = TestServer::start().await;
+    let session = server.create_session().await;
+    let size = 20_000_000;
+    server
+        .send_and_expect_end_turn(&session.id, &format!("/big {size}"))
+        .await;
+    server
+        .send_and_expect_end_turn(&session.id, "/big 3000000 tool")
+        .await;
+
+    // A viewport that takes at most 1 MiB per message replays all of it.
+    let frames = replay_with_1_mib_limit(&server, &session.id, 2).await;
+    let mut text = String::new();
+    let mut tool_output = None;
+    let mut notices = Vec::new();
+    for frame in &frames {
+        assert!(frame.len() <= berth_protocol::MAX_FRAME_BYTES);
+        if let Ok(ServerFrame::Event { event, .. }) = serde_json::from_str(frame) {
+            match event {
+                Event::AgentMessageChunk { text: chunk, .. } => text.push_str(&chunk),
+                Event::ToolCall { content, .. } => tool_output = content,
+                Event::Notice { message } => notices.push(message),
+                _ => {}
+            }
+        }
+    }
+    // Nothing of the long message is lost: it arrives as many chunks.
+    assert_eq!(text.len(), size);
+    assert!(text == berth_agent::demo::big_text(size), "the same text");
+    // The tool's output is cut, says so, and a notice follows.
+    let output = tool_output.expect("the tool call").to_string();
+    assert!(output.contains("bytes]"), "a cut marker");
+    assert!(output.len() < 1 << 20, "{}", output.len());
+    assert!(
+        notices.iter().any(|n| n.contains("tool_call")),
+        "{notices:?}"
+    );
+
+    // REST pages hold the same, and the terminal viewport prints it all.
+    let events = server.events(&session.id).await;
+    let rest_text: String = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::AgentMessageChunk { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rest_text, text);
+    let printed = attach_raw_until_turns_end(&server, &session.id, 2).await;
+    assert!(printed == text, "berth attach printed the whole message");
+}
+
+/// Run `berth attach --raw` on `session` from 0 until `turns` turns have ended; returns
+/// the message text it printed.
+async fn attach_raw_until_turns_end(server: &TestServer, session: &str, turns: usize) -> String {
+    use tokio::io::AsyncBufReadExt;
+
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["attach", session, "--no-input", "--raw"])
+        .args(["--server", &server.base, "--token", &server.token])
+        .env_remove("BERTH_URL")
+        .env_remove("BERTH_TOKEN")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut printed, mut ended, mut attached) = (String::new(), 0, false);
+    while ended < turns {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("berth attach printed in time")
+            .unwrap()
+            .expect("berth attach is still running");
+        if line.contains(r#""type":"attached""#) {
+            assert!(!attached, "attached once: it never had to reconnect");
+            attached = true;
+        }
+        if line.contains(r#""kind":"turn_ended""#) {
+            ended += 1;
+        }
+        if let Ok(berth_protocol::ServerFrame::Event {
+            event: berth_protocol::Event::AgentMessageChunk { text, .. },
+            ..
+        }) = serde_json::from_str(&line)
+        {
+            printed.push_str(&text);
+        }
+    }
+    let _ = child.start_kill();
+    printed
 }

@@ -32,6 +32,7 @@ use self::agent::Agent;
 use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
+use crate::fit;
 use crate::handle::{Delivered, Message, SessionHandle};
 use crate::hub::Hub;
 use crate::preview::Preview;
@@ -702,11 +703,22 @@ impl Actor {
 
     // ----- the log --------------------------------------------------------------
 
-    /// Queue an event for the next commit; returns the seq it will get.
+    /// Queue an event for the next commit, fitted to what one event may hold (a long
+    /// chunk becomes several); returns the seq its first part will get.
     fn emit(&mut self, event: Event) -> Seq {
-        self.preview.apply(&event);
-        self.pending.push((chrono::Utc::now(), event));
-        self.committed + self.pending.len() as Seq
+        let first = self.committed + self.pending.len() as Seq + 1;
+        let ts = chrono::Utc::now();
+        for event in fit::fit(event) {
+            self.preview.apply(&event);
+            self.pending.push((ts, event));
+        }
+        first
+    }
+
+    /// An event queued by `emit` and not yet committed, by its seq.
+    fn queued(&self, seq: Seq) -> Option<&Event> {
+        let index = seq.checked_sub(self.committed + 1)?;
+        self.pending.get(index as usize).map(|(_, event)| event)
     }
 
     /// Commit queued events, then broadcast them, then release what the agent was held

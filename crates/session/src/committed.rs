@@ -52,8 +52,12 @@ impl Committed {
         }
     }
 
-    /// Build from a stored event (replay). Only chunk events are parsed.
-    pub fn from_stored(session_id: &str, stored: StoredEvent) -> Committed {
+    /// Build from a stored event (replay). Only chunk events are parsed, and rows over
+    /// the limit of one event (written before there was one) are fitted.
+    pub fn from_stored(session_id: &str, mut stored: StoredEvent) -> Committed {
+        if let Some(fitted) = crate::fit::fit_stored(&stored.data) {
+            stored.data = fitted.into();
+        }
         let chunk = if stored.kind == "agent_message_chunk" || stored.kind == "agent_thought_chunk"
         {
             serde_json::from_str::<Event>(&stored.data)
@@ -117,9 +121,11 @@ fn event_frame(
     Bytes::from(out)
 }
 
-/// Coalescing stops once a frame's text reaches this size, well under the 1 MiB a
-/// viewport may enforce on frames it receives.
-const MAX_COALESCED_TEXT: usize = 256 * 1024;
+/// Coalescing stops once a frame's events reach this size as JSON (escapes counted, so
+/// text full of quotes or control characters cannot blow it up), well under the 1 MiB a
+/// viewport may enforce on frames it receives: with chunks of at most
+/// `fit::CHUNK_BYTES`, a frame stays under 256 + 64 KiB.
+const MAX_COALESCED_BYTES: usize = 256 * 1024;
 
 /// Encode a contiguous batch into frames, coalescing runs of chunks of one kind and turn.
 pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<Bytes>) {
@@ -128,16 +134,16 @@ pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<By
         let start = &batch[i];
         let mut end = i + 1;
         if let Some(first) = &start.chunk {
-            let mut bytes = first.text.len();
-            while end < batch.len() && bytes < MAX_COALESCED_TEXT {
-                let Some(next) = batch[end]
+            let mut bytes = start.data.len();
+            while end < batch.len() && bytes < MAX_COALESCED_BYTES {
+                let same_run = batch[end]
                     .chunk
                     .as_ref()
-                    .filter(|c| c.thought == first.thought && c.turn_id == first.turn_id)
-                else {
+                    .is_some_and(|c| c.thought == first.thought && c.turn_id == first.turn_id);
+                if !same_run {
                     break;
-                };
-                bytes += next.text.len();
+                }
+                bytes += batch[end].data.len();
                 end += 1;
             }
         }

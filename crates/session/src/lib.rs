@@ -13,6 +13,8 @@
 //! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).
 //! - [`committed`]: a committed event, serialised once and shared by every viewport;
 //!   frame encoding with chunk coalescing.
+//! - [`fit`]: what one event may hold (long chunks split, oversize events cut), applied
+//!   as the actor emits and to old rows as they are read.
 //! - [`host`]: session hosts: a live session in a process of its own that outlives the
 //!   server (`host/serve.rs`), the server's proxy to it (`host/proxy.rs`), starting and
 //!   finding hosts, their leases, and the versioned protocol between them
@@ -28,6 +30,7 @@ pub mod catalog;
 pub mod committed;
 pub mod config;
 pub mod error;
+pub mod fit;
 pub mod handle;
 pub mod host;
 mod hub;

@@ -606,11 +606,12 @@ impl Registry {
         let events: Vec<EventRecord> = stored
             .into_iter()
             .filter_map(|s| {
+                let fitted = crate::fit::fit_stored(&s.data);
                 Some(EventRecord {
                     seq: s.seq,
                     first_seq: None,
                     ts: s.ts,
-                    event: serde_json::from_str(&s.data).ok()?,
+                    event: serde_json::from_str(fitted.as_deref().unwrap_or(&s.data)).ok()?,
                 })
             })
             .collect();

@@ -33,6 +33,8 @@ pub(super) enum Command {
     AskMany,
     /// `/sleep S`
     Sleep(Duration),
+    /// `/big N [tool]`: one update of N bytes (a message chunk, or a tool call's output).
+    Big { bytes: usize, tool: bool },
     /// `/crash`
     Crash,
     /// `/fail`
@@ -47,6 +49,7 @@ pub(super) enum Command {
 const ASK_MANY_OPTIONS: [&str; 3] = ["lint", "unit tests", "e2e, in Chromium"];
 
 const STREAM_USAGE: &str = "Usage: `/stream N [every=MS | rate=R]`, e.g. `/stream 100 every=20` or `/stream 5000 rate=5000` (chunks per second).\n";
+const BIG_USAGE: &str = "Usage: `/big N [tool]` (bytes, at most 256 MiB), e.g. `/big 20000000`.\n";
 const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
 
 pub(super) fn parse(text: &str) -> Command {
@@ -79,6 +82,18 @@ pub(super) fn parse(text: &str) -> Command {
             }
             _ => Command::Usage(SLEEP_USAGE),
         },
+        "/big" => {
+            let bytes = words.next().and_then(|n| n.parse::<usize>().ok());
+            let tool = match words.next() {
+                None => false,
+                Some("tool") => true,
+                Some(_) => return Command::Usage(BIG_USAGE),
+            };
+            match bytes {
+                Some(bytes) if bytes <= 256 << 20 => Command::Big { bytes, tool },
+                _ => Command::Usage(BIG_USAGE),
+            }
+        }
         "/permission" => Command::Permission,
         "/ask" => Command::Ask,
         "/ask-many" => Command::AskMany,
@@ -122,6 +137,7 @@ impl Turn {
             Command::Ask => self.ask().await,
             Command::AskMany => self.ask_many().await,
             Command::Sleep(duration) => self.sleep(duration).await,
+            Command::Big { bytes, tool } => self.big(bytes, tool),
             Command::Crash => self.crash().await,
             Command::Fail => Err(acp::Error::new(
                 acp::ErrorCode::INTERNAL_ERROR,
@@ -185,6 +201,26 @@ impl Turn {
             }
             self.say(format!("chunk {i}\n"))?;
         }
+        Ok(StopReason::EndTurn)
+    }
+
+    /// One `session/update` line as long as asked: what an agent printing a huge file
+    /// or output in one go sends.
+    fn big(&self, bytes: usize, tool: bool) -> Result<StopReason, acp::Error> {
+        let text = super::big_text(bytes);
+        if !tool {
+            self.say(text)?;
+            return Ok(StopReason::EndTurn);
+        }
+        let id = ToolCallId::new(format!("demo-big-{}", self.number));
+        self.send(SessionUpdate::ToolCall(
+            ToolCall::new(id, "Print a big output")
+                .kind(ToolKind::Execute)
+                .status(ToolCallStatus::Completed)
+                .content(vec![ToolCallContent::from(ContentBlock::Text(
+                    TextContent::new(text),
+                ))]),
+        ))?;
         Ok(StopReason::EndTurn)
     }
 
@@ -453,6 +489,23 @@ mod tests {
         assert_eq!(parse("/permission"), Command::Permission);
         assert_eq!(parse("/ask"), Command::Ask);
         assert_eq!(parse("/ask-many"), Command::AskMany);
+        assert_eq!(
+            parse("/big 20000000"),
+            Command::Big {
+                bytes: 20_000_000,
+                tool: false
+            }
+        );
+        assert_eq!(
+            parse("/big 5 tool"),
+            Command::Big {
+                bytes: 5,
+                tool: true
+            }
+        );
+        assert_eq!(parse("/big"), Command::Usage(BIG_USAGE));
+        assert_eq!(parse("/big 5 often"), Command::Usage(BIG_USAGE));
+        assert_eq!(parse("/big 999999999999"), Command::Usage(BIG_USAGE));
         assert_eq!(parse("/crash"), Command::Crash);
         assert_eq!(parse("/fail"), Command::Fail);
         assert_eq!(parse("hello /stream 5"), Command::Chat);

@@ -378,8 +378,9 @@ impl Actor {
             return;
         };
         let prompt_id = new_id();
-        let event = event(turn_id, prompt_id.clone());
-        let seq = self.emit(event.clone());
+        let seq = self.emit(event(turn_id, prompt_id.clone()));
+        // The prompt is what the log holds: the event as fitted.
+        let event = self.queued(seq).expect("just queued").clone();
         let deadline = self.config.prompt_timeout.map(|t| Instant::now() + t);
         self.prompts.insert(
             prompt_id,
