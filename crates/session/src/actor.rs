@@ -23,7 +23,6 @@ use berth_protocol::{
     Timestamp,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
-use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -40,7 +39,7 @@ use crate::prompts::{Pending, Prompts};
 use crate::registry::{Hibernation, RegistryRef};
 use crate::request::{Request, Response};
 use crate::slots::Slots;
-use crate::summary::SummaryPublisher;
+use crate::summary::{SummaryBus, SummaryPublisher};
 use crate::{SessionError, repair};
 
 /// Everything needed to bring one session to life.
@@ -49,7 +48,7 @@ pub(crate) struct ActorInit {
     pub store: Store,
     pub config: Arc<SessionConfig>,
     pub entry: Option<AgentEntry>,
-    pub bus: broadcast::Sender<Bytes>,
+    pub bus: SummaryBus,
     pub artifacts: PathBuf,
     /// A brand-new session: its log starts with `session_created`.
     pub created: bool,
@@ -154,7 +153,7 @@ impl Actor {
         let (tx, rx) = mpsc::channel(init.config.command_queue.max(1));
         let placeholder = placeholder_summary(&init.row);
         let (watch_tx, watch_rx) = watch::channel(placeholder);
-        let summary = SummaryPublisher::new(watch_tx, init.bus, init.config.summary_interval);
+        let summary = SummaryPublisher::new(watch_tx, init.bus);
         let mut actor = Actor {
             id: id.clone(),
             committed: init.row.last_seq,
@@ -657,24 +656,15 @@ impl Actor {
         let cancel = self.turn.as_ref().and_then(|t| t.cancel_deadline);
         let idle = self.agent.idle_deadline(self.config.agent_idle);
         let sleep = self.quiet_since.map(|since| since + self.linger());
-        [
-            cancel,
-            self.prompts.next_deadline(),
-            self.summary.due,
-            idle,
-            sleep,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [cancel, self.prompts.next_deadline(), idle, sleep]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_wake(&mut self) {
         let now = Instant::now();
         self.on_idle_deadline(now);
-        if self.summary.due.is_some_and(|d| d <= now) {
-            self.summary.flush_due();
-        }
         if self
             .quiet_since
             .is_some_and(|since| since + self.linger() <= now)

@@ -27,7 +27,7 @@ use crate::handle::NotSent;
 use crate::hub::{Hub, ViewerGuard};
 use crate::slots::{AgentSlots, Slots};
 use crate::subscription::{Attachment, Subscription};
-use crate::summary::{deleted_frame, session_frame};
+use crate::summary::SummaryBus;
 use crate::{
     AgentCatalog, Placement, Request, Response, SessionConfig, SessionError, SessionHandle,
 };
@@ -66,7 +66,7 @@ pub(crate) struct Inner {
     /// without waking it), so N concurrent wakes make one actor. `true` once the server
     /// is stopping: nothing is woken or created after `shutdown` took its list.
     waking: tokio::sync::Mutex<bool>,
-    bus: broadcast::Sender<Bytes>,
+    bus: SummaryBus,
     tasks: TaskTracker,
     slots: Arc<AgentSlots>,
     commands: CommandLists,
@@ -84,7 +84,7 @@ impl Registry {
         config: SessionConfig,
         catalog: AgentCatalog,
     ) -> Result<Registry, SessionError> {
-        let (bus, _) = broadcast::channel(1024);
+        let bus = SummaryBus::new(1024, config.summary_interval);
         let registry = Registry {
             inner: Arc::new(Inner {
                 epoch: store.epoch().into(),
@@ -456,7 +456,7 @@ impl Registry {
             };
             summary = cold.summary();
         }
-        let _ = self.inner.bus.send(session_frame(&summary));
+        self.inner.bus.publish(&summary, true);
         Ok(Some(summary))
     }
 
@@ -496,7 +496,7 @@ impl Registry {
         if let Some(hub) = hub {
             hub.close();
         }
-        let _ = self.inner.bus.send(deleted_frame(id));
+        self.inner.bus.deleted(id);
         Ok(())
     }
 

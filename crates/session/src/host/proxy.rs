@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use berth_protocol::Session;
 use berth_store::StoredEvent;
-use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -22,7 +21,7 @@ use crate::hub::Hub;
 use crate::registry::RegistryRef;
 use crate::request::Request;
 use crate::slots::{AgentSlots, SlotGuard};
-use crate::summary::session_frame;
+use crate::summary::{SummaryBus, SummaryPublisher};
 use crate::{SessionError, SessionHandle};
 
 /// How the connection to a host ended.
@@ -42,10 +41,9 @@ pub(crate) struct Proxy {
     writer: BufWriter<OwnedWriteHalf>,
     pending: HashMap<u64, (Request, Reply)>,
     next_id: u64,
-    watch: watch::Sender<Session>,
+    summary: SummaryPublisher,
     hub: Arc<Hub>,
     live: Option<broadcast::Sender<Arc<Committed>>>,
-    bus: broadcast::Sender<Bytes>,
     slots: Arc<AgentSlots>,
     /// The host's agent's slot in the server's table.
     slot: Option<SlotGuard>,
@@ -57,7 +55,7 @@ pub(crate) struct Proxy {
 pub(crate) fn start(
     connected: Connected,
     hub: Arc<Hub>,
-    bus: broadcast::Sender<Bytes>,
+    bus: SummaryBus,
     queue: usize,
     slots: Arc<AgentSlots>,
 ) -> (Proxy, SessionHandle) {
@@ -89,10 +87,9 @@ pub(crate) fn start(
         writer: BufWriter::new(connected.writer),
         pending: HashMap::new(),
         next_id: 0,
-        watch,
+        summary: SummaryPublisher::new(watch, bus),
         live: hub.sender(),
         hub,
-        bus,
         slots,
         slot,
         acquiring: None,
@@ -190,7 +187,7 @@ impl Proxy {
                     }
                 }
                 _ = self.hub.viewers_changed.notified() => {
-                    let summary = self.watch.borrow().clone();
+                    let summary = self.summary.current();
                     self.publish(summary);
                 }
             }
@@ -252,14 +249,11 @@ impl Proxy {
         self.writer.flush().await
     }
 
-    /// The host's summary with this server's viewer count, to the watch and the bus.
+    /// The host's summary with this server's viewer count, to the watch and the bus
+    /// (which throttles progress and viewer counts as it does an in-process actor's).
     fn publish(&mut self, mut summary: Session) {
         summary.viewers = self.hub.viewers();
-        if *self.watch.borrow() == summary {
-            return;
-        }
-        let _ = self.bus.send(session_frame(&summary));
-        self.watch.send_replace(summary);
+        self.summary.update(summary);
     }
 }
 

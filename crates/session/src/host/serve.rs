@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use berth_protocol::{Seq, ServerFrame, Session};
 use berth_store::Store;
-use bytes::Bytes;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
@@ -27,6 +26,7 @@ use crate::actor::{Actor, ActorInit, Home, LeftOpenBy};
 use crate::hub::{Hub, ViewerGuard};
 use crate::slots::Slots;
 use crate::subscription::Subscription;
+use crate::summary::SummaryBus;
 use crate::{SessionError, SessionHandle};
 
 /// How long a new host waits for the previous host of its session to exit.
@@ -42,7 +42,7 @@ struct Host {
     handle: SessionHandle,
     store: Store,
     hub: Arc<Hub>,
-    bus: broadcast::Sender<Bytes>,
+    bus: SummaryBus,
     bye: watch::Receiver<Option<Session>>,
     pages: (usize, usize),
     slots: Arc<RemoteSlots>,
@@ -69,7 +69,7 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
     let artifacts = data_dir.join("sessions").join(&row.slug);
     let config = Arc::new(spec.config);
     let hub = Hub::new(config.live_buffer);
-    let (bus, _) = broadcast::channel(64);
+    let bus = SummaryBus::new(64, config.summary_interval);
     let (bye_tx, bye) = watch::channel(None);
     let slots = Arc::new(RemoteSlots::default());
     let init = ActorInit {

@@ -11,7 +11,6 @@ use super::RegistryRef;
 use crate::SessionHandle;
 use crate::handle::Message;
 use crate::hub::Hub;
-use crate::summary::session_frame;
 
 /// One session of the registry.
 pub(super) enum Entry {
@@ -144,7 +143,7 @@ impl RegistryRef {
                 let viewers = cold.hub.upgrade().map_or(0, |hub| hub.viewers());
                 if cold.summary.viewers != viewers {
                     cold.summary.viewers = viewers;
-                    let _ = inner.bus.send(session_frame(&cold.summary()));
+                    inner.bus.publish(&cold.summary(), false);
                 }
             }
             None => {}

@@ -186,7 +186,7 @@ impl Registry {
         actor.save_summary().await?;
         let summary = actor.summary_now();
         // Sidebars learn of the closed turn at once.
-        let _ = self.inner.bus.send(crate::summary::session_frame(&summary));
+        self.inner.bus.publish(&summary, true);
         Ok(summary)
     }
 }
