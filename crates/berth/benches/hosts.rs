@@ -16,11 +16,13 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
-use support::{BERTH, Server, env_usize, full_run, median};
+use futures::StreamExt;
+use support::{
+    BERTH, Server, Viewport, attach, create_session, env_usize, field, full_run, host_pids,
+    last_seq, median, start_turn, until_turn_ended,
+};
 
 struct Scale {
     viewers: usize,
@@ -173,9 +175,6 @@ async fn hop_latency(hosts: bool, scale: &Scale) -> Latency {
     }
 }
 
-type Viewport =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Until the streamed turn ends: each chunk frame's emit → receipt time, and how many
 /// chunks the frames covered (a lagging viewer may get coalesced ones).
 async fn receive_chunks(ws: &mut Viewport) -> (Vec<Duration>, usize) {
@@ -206,75 +205,6 @@ async fn receive_chunks(ws: &mut Viewport) -> (Vec<Duration>, usize) {
             return (latencies, chunks);
         }
     }
-}
-
-/// The text of `text` between `after` and the next `until`.
-fn field<'a>(text: &'a str, after: &str, until: char) -> &'a str {
-    let start = text.find(after).expect("the field is there") + after.len();
-    let rest = &text[start..];
-    &rest[..rest.find(until).unwrap_or(rest.len())]
-}
-
-async fn attach(ws: &mut Viewport, id: &str, after: u64) {
-    let attach = serde_json::json!({"op": "attach", "session": id, "after": after});
-    ws.send(attach.to_string().into()).await.unwrap();
-    loop {
-        let frame = ws.next().await.unwrap().unwrap();
-        if frame
-            .to_text()
-            .unwrap_or_default()
-            .contains(r#""attached""#)
-        {
-            return;
-        }
-    }
-}
-
-async fn until_turn_ended(ws: &mut Viewport, turn_id: &str) {
-    loop {
-        let frame = ws.next().await.unwrap().unwrap();
-        let text = frame.to_text().unwrap_or_default();
-        if text.contains(r#""turn_ended""#) && text.contains(turn_id) {
-            return;
-        }
-    }
-}
-
-async fn create_session(server: &Server) -> String {
-    let session: berth_protocol::Session = server
-        .post("/api/v1/sessions")
-        .json(&serde_json::json!({"agent": "demo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session.id
-}
-
-async fn start_turn(server: &Server, id: &str, text: &str) -> String {
-    let response = server
-        .post(&format!("/api/v1/sessions/{id}/turns"))
-        .json(&serde_json::json!({ "text": text }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
-    let accepted: berth_protocol::rest::TurnAccepted = response.json().await.unwrap();
-    accepted.turn_id
-}
-
-async fn last_seq(server: &Server, id: &str) -> u64 {
-    let session: berth_protocol::Session = server
-        .get(&format!("/api/v1/sessions/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session.last_seq
 }
 
 struct Adoption {
@@ -363,18 +293,6 @@ async fn wait_until(what: &str, check: impl Fn() -> bool) {
         assert!(began.elapsed() < WAIT, "{what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The pids of the live hosts (their leases name them; a dead one's pid is skipped).
-fn host_pids(data_dir: &Path) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("hosts")) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-        .filter_map(|t| t.trim().parse().ok())
-        .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
-        .collect()
 }
 
 /// A `/proc/<pid>/smaps_rollup` figure in KiB.

@@ -23,8 +23,13 @@ use super::CRASH_MARKER_METHOD;
 /// What a prompt asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Command {
-    /// `/stream N [every=MS | rate=R]`: chunk i is due `(i - 1) × every` after the first.
-    Stream { count: u64, every: Duration },
+    /// `/stream N [every=MS | rate=R] [stamp]`: chunk i is due `(i - 1) × every` after
+    /// the first; with `stamp` each chunk says when it was sent (for benchmarks).
+    Stream {
+        count: u64,
+        every: Duration,
+        stamp: bool,
+    },
     /// `/permission`
     Permission,
     /// `/ask`
@@ -48,7 +53,7 @@ pub(super) enum Command {
 /// The options of `/ask-many` (question id `checks`).
 const ASK_MANY_OPTIONS: [&str; 3] = ["lint", "unit tests", "e2e, in Chromium"];
 
-const STREAM_USAGE: &str = "Usage: `/stream N [every=MS | rate=R]`, e.g. `/stream 100 every=20` or `/stream 5000 rate=5000` (chunks per second).\n";
+const STREAM_USAGE: &str = "Usage: `/stream N [every=MS | rate=R] [stamp]`, e.g. `/stream 100 every=20` or `/stream 5000 rate=5000` (chunks per second).\n";
 const BIG_USAGE: &str = "Usage: `/big N [tool]` (bytes, at most 256 MiB), e.g. `/big 20000000`.\n";
 const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
 
@@ -59,22 +64,26 @@ pub(super) fn parse(text: &str) -> Command {
             let Some(count) = words.next().and_then(|n| n.parse().ok()) else {
                 return Command::Usage(STREAM_USAGE);
             };
-            let every = match words.next() {
-                None => Duration::ZERO,
-                Some(arg) => {
-                    let every = arg.strip_prefix("every=").and_then(|ms| ms.parse().ok());
-                    let rate = arg
-                        .strip_prefix("rate=")
-                        .and_then(|r| r.parse::<f64>().ok())
-                        .filter(|r| r.is_finite() && *r >= 0.001);
-                    match (every, rate) {
-                        (Some(ms), _) => Duration::from_millis(ms),
-                        (None, Some(rate)) => Duration::from_secs_f64(1.0 / rate),
-                        (None, None) => return Command::Usage(STREAM_USAGE),
-                    }
+            let mut every = Duration::ZERO;
+            let mut stamp = false;
+            for arg in words {
+                let ms = arg.strip_prefix("every=").and_then(|ms| ms.parse().ok());
+                let rate = arg
+                    .strip_prefix("rate=")
+                    .and_then(|r| r.parse::<f64>().ok())
+                    .filter(|r| r.is_finite() && *r >= 0.001);
+                match (ms, rate, arg) {
+                    (Some(ms), _, _) => every = Duration::from_millis(ms),
+                    (None, Some(rate), _) => every = Duration::from_secs_f64(1.0 / rate),
+                    (None, None, "stamp") => stamp = true,
+                    _ => return Command::Usage(STREAM_USAGE),
                 }
-            };
-            Command::Stream { count, every }
+            }
+            Command::Stream {
+                count,
+                every,
+                stamp,
+            }
         }
         "/sleep" => match words.next().and_then(|s| s.parse::<f64>().ok()) {
             Some(secs) if secs.is_finite() && (0.0..=86_400.0).contains(&secs) => {
@@ -132,7 +141,11 @@ impl Turn {
     /// Play the script for `text`; the stop reason, or the error `session/prompt` answers.
     pub async fn run(&self, text: &str) -> Result<StopReason, acp::Error> {
         match parse(text) {
-            Command::Stream { count, every } => self.stream(count, every).await,
+            Command::Stream {
+                count,
+                every,
+                stamp,
+            } => self.stream(count, every, stamp).await,
             Command::Permission => self.permission().await,
             Command::Ask => self.ask().await,
             Command::AskMany => self.ask_many().await,
@@ -178,7 +191,12 @@ impl Turn {
         }
     }
 
-    async fn stream(&self, count: u64, every: Duration) -> Result<StopReason, acp::Error> {
+    async fn stream(
+        &self,
+        count: u64,
+        every: Duration,
+        stamp: bool,
+    ) -> Result<StopReason, acp::Error> {
         // Paced by deadlines, not sleeps between chunks: a rate above the timer's 1 ms
         // resolution comes out as small bursts at the right average.
         let start = tokio::time::Instant::now();
@@ -199,7 +217,11 @@ impl Turn {
             if self.cancel.is_cancelled() {
                 return Ok(StopReason::Cancelled);
             }
-            self.say(format!("chunk {i}\n"))?;
+            if stamp {
+                self.say(format!("chunk {i} at {}\n", stamp_micros()))?;
+            } else {
+                self.say(format!("chunk {i}\n"))?;
+            }
         }
         Ok(StopReason::EndTurn)
     }
@@ -420,6 +442,13 @@ impl Turn {
     }
 }
 
+/// Microseconds since the Unix epoch: when a stamped chunk was sent.
+fn stamp_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
 /// The default markdown reply, one chunk per line.
 fn reply_chunks(text: &str) -> Vec<String> {
     let mut reply = String::from("**berth demo agent** here. You said:\n\n");
@@ -461,21 +490,40 @@ mod tests {
             parse("/stream 5"),
             Command::Stream {
                 count: 5,
-                every: Duration::ZERO
+                every: Duration::ZERO,
+                stamp: false
             }
         );
         assert_eq!(
             parse("  /stream 20000 every=15 "),
             Command::Stream {
                 count: 20000,
-                every: Duration::from_millis(15)
+                every: Duration::from_millis(15),
+                stamp: false
             }
         );
         assert_eq!(
             parse("/stream 10 rate=5000"),
             Command::Stream {
                 count: 10,
-                every: Duration::from_micros(200)
+                every: Duration::from_micros(200),
+                stamp: false
+            }
+        );
+        assert_eq!(
+            parse("/stream 10 rate=5000 stamp"),
+            Command::Stream {
+                count: 10,
+                every: Duration::from_micros(200),
+                stamp: true
+            }
+        );
+        assert_eq!(
+            parse("/stream 3 stamp"),
+            Command::Stream {
+                count: 3,
+                every: Duration::ZERO,
+                stamp: true
             }
         );
         assert_eq!(parse("/stream 10 rate=0"), Command::Usage(STREAM_USAGE));

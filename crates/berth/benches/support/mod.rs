@@ -3,10 +3,12 @@
 
 #![allow(dead_code)] // each bench uses its own part
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_protocol::rest::Health;
+use futures::{SinkExt, StreamExt};
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -107,10 +109,7 @@ impl Server {
     }
 
     /// A WebSocket viewport, authenticated.
-    pub async fn viewport(
-        &self,
-    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-    {
+    pub async fn viewport(&self) -> Viewport {
         let ws_url = format!("{}/api/v1/ws", self.base.replacen("http", "ws", 1));
         let mut request =
             tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url)
@@ -152,6 +151,90 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+pub type Viewport =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The text of `text` between `after` and the next `until`.
+pub fn field<'a>(text: &'a str, after: &str, until: char) -> &'a str {
+    let start = text.find(after).expect("the field is there") + after.len();
+    let rest = &text[start..];
+    &rest[..rest.find(until).unwrap_or(rest.len())]
+}
+
+pub async fn attach(ws: &mut Viewport, id: &str, after: u64) {
+    let attach = serde_json::json!({"op": "attach", "session": id, "after": after});
+    ws.send(attach.to_string().into()).await.unwrap();
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        if frame
+            .to_text()
+            .unwrap_or_default()
+            .contains(r#""attached""#)
+        {
+            return;
+        }
+    }
+}
+
+pub async fn until_turn_ended(ws: &mut Viewport, turn_id: &str) {
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        let text = frame.to_text().unwrap_or_default();
+        if text.contains(r#""turn_ended""#) && text.contains(turn_id) {
+            return;
+        }
+    }
+}
+
+pub async fn create_session(server: &Server) -> String {
+    let session: berth_protocol::Session = server
+        .post("/api/v1/sessions")
+        .json(&serde_json::json!({"agent": "demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session.id
+}
+
+pub async fn start_turn(server: &Server, id: &str, text: &str) -> String {
+    let response = server
+        .post(&format!("/api/v1/sessions/{id}/turns"))
+        .json(&serde_json::json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let accepted: berth_protocol::rest::TurnAccepted = response.json().await.unwrap();
+    accepted.turn_id
+}
+
+pub async fn last_seq(server: &Server, id: &str) -> u64 {
+    let session: berth_protocol::Session = server
+        .get(&format!("/api/v1/sessions/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session.last_seq
+}
+
+/// The pids of the live hosts (their leases name them; a dead one's pid is skipped).
+pub fn host_pids(data_dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("hosts")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter_map(|t| t.trim().parse().ok())
+        .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        .collect()
 }
 
 pub fn median(times: &[Duration]) -> Duration {

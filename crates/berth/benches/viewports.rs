@@ -1,0 +1,730 @@
+//! Per-event cost and latency (issue 10): berth, driven only through its public API,
+//! against **the floor** in the same run: a bare tokio-tungstenite broadcast server (this
+//! bench run as `floor`, a process of its own) with one shared `Bytes` per frame,
+//! per-viewer feed-then-flush and a 4 KiB read buffer. Every figure is printed with its
+//! ratio berth / floor (or berth / SQLite for the store-bound ones).
+//!
+//! The agent is the demo agent, a real ACP process: `/stream N [rate=R] stamp` sends
+//! chunk i as `chunk i at <µs since the epoch>\n`, so latency is agent emit → viewer
+//! receipt. The floor's producer stamps its frames the same way.
+//!
+//! Figures:
+//! - fan-out at max rate to V viewers, and paced at R events/s: chunks delivered per
+//!   second (over all viewers), emit → receipt p50 / p99 / max, server CPU µs per
+//!   delivered chunk (the server and its session hosts; the floor process), agent CPU
+//!   and client (this process) CPU;
+//! - resume after M missed events and attach from 0 to a log of L events: time to the
+//!   last event, against reading the same rows from the SQLite file;
+//! - idle memory: server RSS per open connection, then per attached viewer, and what is
+//!   left once they close;
+//! - durable append, 1 and S sessions streaming at once: events/s, against a plain
+//!   SQLite insert loop of the same rows (`synchronous=FULL`, WAL, 1024 rows per
+//!   transaction).
+//!
+//! `cargo bench -p berth --bench viewports` runs the full table (minutes); under
+//! `cargo test` it is a small smoke run of the same code.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use support::{
+    BERTH, Server, Viewport, attach, create_session, full_run, host_pids, last_seq, start_turn,
+    status_kib,
+};
+
+const WAIT: Duration = Duration::from_secs(300);
+
+struct Scale {
+    /// (viewers, events) at max rate.
+    max_rate: Vec<(usize, usize)>,
+    /// (viewers, events per second, seconds).
+    paced: Vec<(usize, usize, usize)>,
+    missed: usize,
+    log: usize,
+    connections: usize,
+    /// (sessions, events each).
+    append: Vec<(usize, usize)>,
+}
+
+fn scale() -> Scale {
+    if full_run() {
+        Scale {
+            max_rate: vec![(1, 200_000), (100, 20_000), (1000, 2_000)],
+            paced: vec![(1, 1000, 5), (1, 5000, 5), (100, 1000, 5), (100, 5000, 5)],
+            missed: 10_000,
+            log: 100_000,
+            connections: 1000,
+            append: vec![(1, 100_000), (10, 20_000)],
+        }
+    } else {
+        Scale {
+            max_rate: vec![(1, 2_000), (10, 500)],
+            paced: vec![(1, 2000, 1)],
+            missed: 1_000,
+            log: 3_000,
+            connections: 20,
+            append: vec![(1, 2_000), (2, 1_000)],
+        }
+    }
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("floor") {
+        return floor::serve();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
+
+async fn run() {
+    let scale = scale();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("viewports: berth {BERTH} against the floor, {cores} cores");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let floor = floor::Floor::start();
+
+    println!();
+    println!("| figure | berth | floor | berth / floor |");
+    println!("|---|---|---|---|");
+    for &(viewers, events) in &scale.max_rate {
+        let berth = berth_fanout(&server, dir.path(), viewers, events, None).await;
+        let bare = floor.fanout(viewers, events, None).await;
+        print_fanout(
+            &format!("max rate, {viewers} viewer(s), {events} events"),
+            &berth,
+            &bare,
+        );
+    }
+    for &(viewers, rate, secs) in &scale.paced {
+        let events = rate * secs;
+        let berth = berth_fanout(&server, dir.path(), viewers, events, Some(rate)).await;
+        let bare = floor.fanout(viewers, events, Some(rate)).await;
+        print_fanout(
+            &format!("{rate} events/s, {viewers} viewer(s)"),
+            &berth,
+            &bare,
+        );
+    }
+
+    println!();
+    println!("| figure | berth | SQLite alone | berth / SQLite |");
+    println!("|---|---|---|---|");
+    let (resume, resume_read) = resume(&server, dir.path(), scale.missed).await;
+    print_ratio(
+        &format!("resume after {} missed", scale.missed),
+        resume,
+        resume_read,
+    );
+    let (from_zero, zero_read) = attach_from_zero(&server, dir.path(), scale.log).await;
+    print_ratio(
+        &format!("attach from 0 to {} events", scale.log),
+        from_zero,
+        zero_read,
+    );
+    for &(sessions, events) in &scale.append {
+        let (rate, sqlite_rate) = append(&server, sessions, events).await;
+        println!(
+            "| durable append, {sessions} session(s) × {events} events | {rate:.0} events/s | \
+             {sqlite_rate:.0} events/s | {:.2} |",
+            rate / sqlite_rate
+        );
+    }
+
+    println!();
+    println!("| memory | berth | floor | berth / floor |");
+    println!("|---|---|---|---|");
+    memory(&server, &floor, scale.connections).await;
+}
+
+/// What one fan-out run measured.
+struct Fanout {
+    delivered: usize,
+    wall: Duration,
+    /// Emit → receipt, µs, sorted.
+    latencies: Vec<u64>,
+    server_cpu: Duration,
+    agent_cpu: Duration,
+    client_cpu: Duration,
+}
+
+impl Fanout {
+    fn per_second(&self) -> f64 {
+        self.delivered as f64 / self.wall.as_secs_f64()
+    }
+
+    fn at(&self, q: f64) -> f64 {
+        let i = ((self.latencies.len().max(1) - 1) as f64 * q) as usize;
+        self.latencies.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    }
+
+    fn cpu_per_event_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.delivered.max(1) as f64
+    }
+}
+
+fn print_fanout(what: &str, berth: &Fanout, floor: &Fanout) {
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    println!(
+        "| {what}: delivered/s | {:.0} | {:.0} | {:.2} |",
+        berth.per_second(),
+        floor.per_second(),
+        ratio(berth.per_second(), floor.per_second())
+    );
+    for (name, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        println!(
+            "| {what}: emit → receipt {name} | {:.2} ms | {:.2} ms | {:.1} |",
+            berth.at(q),
+            floor.at(q),
+            ratio(berth.at(q), floor.at(q))
+        );
+    }
+    println!(
+        "| {what}: server CPU per delivered event | {:.2} µs | {:.2} µs | {:.1} |",
+        berth.cpu_per_event_us(),
+        floor.cpu_per_event_us(),
+        ratio(berth.cpu_per_event_us(), floor.cpu_per_event_us())
+    );
+    println!(
+        "| {what}: agent / client CPU | {:.2} s / {:.2} s | {:.2} s / {:.2} s | — |",
+        berth.agent_cpu.as_secs_f64(),
+        berth.client_cpu.as_secs_f64(),
+        floor.agent_cpu.as_secs_f64(),
+        floor.client_cpu.as_secs_f64()
+    );
+}
+
+fn print_ratio(what: &str, berth: Duration, sqlite: Duration) {
+    println!(
+        "| {what} | {:.1} ms | {:.1} ms | {:.1} |",
+        berth.as_secs_f64() * 1000.0,
+        sqlite.as_secs_f64() * 1000.0,
+        berth.as_secs_f64() / sqlite.as_secs_f64().max(1e-9)
+    );
+}
+
+/// CPU time (user + system) of a process so far.
+fn cpu(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the `(comm)`, which may hold spaces: utime and stime are 14 and 15.
+    let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+fn self_cpu() -> Duration {
+    cpu(std::process::id())
+}
+
+/// The server's CPU and its session hosts'.
+fn berth_cpu(server: &Server, dir: &Path) -> Duration {
+    cpu(server.child.id()) + host_pids(dir).into_iter().map(cpu).sum::<Duration>()
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// Read frames until the turn ends: each stamped chunk's emit → receipt (µs), and how
+/// many chunks arrived.
+async fn receive(ws: &mut Viewport) -> (Vec<u64>, usize) {
+    let mut latencies = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("frames keep coming")
+            .expect("the connection stays open")
+            .unwrap();
+        let received = now_us();
+        let Ok(text) = frame.to_text() else { continue };
+        if text.contains(r#""kind":"agent_message_chunk""#) {
+            // Coalesced frames hold several stamped lines.
+            for (at, _) in text.match_indices(" at ") {
+                let digits: String = text[at + 4..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(sent) = digits.parse::<u64>() {
+                    latencies.push(received.saturating_sub(sent));
+                }
+            }
+        } else if text.contains(r#""kind":"turn_ended""#) {
+            let chunks = latencies.len();
+            return (latencies, chunks);
+        }
+    }
+}
+
+/// The demo agent's pid in the session (from its last `agent_started`).
+async fn agent_pid(server: &Server, id: &str) -> Option<u32> {
+    let page: berth_protocol::rest::EventsPage = server
+        .get(&format!("/api/v1/sessions/{id}/events?after=0&limit=5000"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    page.events.iter().rev().find_map(|r| match r.event {
+        berth_protocol::Event::AgentStarted { pid, .. } => Some(pid),
+        _ => None,
+    })
+}
+
+/// A fresh session whose agent is up (one short turn), and its last seq.
+async fn warm_session(server: &Server) -> (String, u64) {
+    let id = create_session(server).await;
+    let turn = start_turn(server, &id, "/stream 1").await;
+    let mut ws = server.viewport().await;
+    attach(&mut ws, &id, 0).await;
+    support::until_turn_ended(&mut ws, &turn).await;
+    let seq = last_seq(server, &id).await;
+    (id, seq)
+}
+
+async fn berth_fanout(
+    server: &Server,
+    dir: &Path,
+    viewers: usize,
+    events: usize,
+    rate: Option<usize>,
+) -> Fanout {
+    let (id, after) = warm_session(server).await;
+    let mut connections = Vec::with_capacity(viewers);
+    for _ in 0..viewers {
+        let mut ws = server.viewport().await;
+        attach(&mut ws, &id, after).await;
+        connections.push(ws);
+    }
+    let agent = agent_pid(server, &id).await.unwrap_or(0);
+    let text = match rate {
+        Some(rate) => format!("/stream {events} rate={rate} stamp"),
+        None => format!("/stream {events} stamp"),
+    };
+    let (server_before, agent_before, client_before) =
+        (berth_cpu(server, dir), cpu(agent), self_cpu());
+    let began = Instant::now();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut ws| tokio::spawn(async move { receive(&mut ws).await }))
+        .collect();
+    start_turn(server, &id, &text).await;
+    let fanout = collect(tasks, events, began).await;
+    Fanout {
+        server_cpu: berth_cpu(server, dir) - server_before,
+        agent_cpu: cpu(agent) - agent_before,
+        client_cpu: self_cpu() - client_before,
+        ..fanout
+    }
+}
+
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<u64>, usize)>>,
+    events: usize,
+    began: Instant,
+) -> Fanout {
+    let mut latencies = Vec::new();
+    let mut delivered = 0;
+    for task in tasks {
+        let (mut got, chunks) = task.await.unwrap();
+        assert_eq!(chunks, events, "every viewer gets every chunk");
+        delivered += chunks;
+        latencies.append(&mut got);
+    }
+    let wall = began.elapsed();
+    latencies.sort_unstable();
+    Fanout {
+        delivered,
+        wall,
+        latencies,
+        server_cpu: Duration::ZERO,
+        agent_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
+    }
+}
+
+async fn summary(server: &Server, id: &str) -> berth_protocol::Session {
+    server
+        .get(&format!("/api/v1/sessions/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Wait until a `/stream N` turn started after `after` has ended: its N chunks and
+/// three more events (user message, turn start and end) are logged, and it is idle.
+async fn wait_streamed(server: &Server, id: &str, after: u64, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let session = summary(server, id).await;
+        if session.last_seq >= after + n as u64 + 3
+            && session.status == berth_protocol::Status::Idle
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the turn ends");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Attach after `after` and time the wait for the turn's end frame.
+async fn time_catch_up(server: &Server, id: &str, after: u64) -> Duration {
+    let began = Instant::now();
+    let mut ws = server.viewport().await;
+    attach(&mut ws, id, after).await;
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        if frame
+            .to_text()
+            .unwrap_or_default()
+            .contains(r#""kind":"turn_ended""#)
+        {
+            return began.elapsed();
+        }
+    }
+}
+
+/// Reading the rows after `after` of session `id` straight from berth's SQLite file.
+fn sqlite_read(dir: &Path, id: &str, after: u64) -> Duration {
+    let began = Instant::now();
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("berth.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut statement = conn
+        .prepare("SELECT seq, ts, kind, data FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq")
+        .unwrap();
+    let mut rows = statement
+        .query(rusqlite::params![id, after as i64])
+        .unwrap();
+    let mut bytes = 0;
+    while let Some(row) = rows.next().unwrap() {
+        bytes += row.get_ref(3).unwrap().as_str().unwrap().len();
+    }
+    assert!(bytes > 0);
+    began.elapsed()
+}
+
+async fn resume(server: &Server, dir: &Path, missed: usize) -> (Duration, Duration) {
+    let (id, after) = warm_session(server).await;
+    start_turn(server, &id, &format!("/stream {missed}")).await;
+    wait_streamed(server, &id, after, missed).await;
+    (
+        time_catch_up(server, &id, after).await,
+        sqlite_read(dir, &id, after),
+    )
+}
+
+async fn attach_from_zero(server: &Server, dir: &Path, log: usize) -> (Duration, Duration) {
+    let (id, after) = warm_session(server).await;
+    start_turn(server, &id, &format!("/stream {log}")).await;
+    wait_streamed(server, &id, after, log).await;
+    // The second of two: the first warms the page cache as a real log would be.
+    time_catch_up(server, &id, 0).await;
+    (
+        time_catch_up(server, &id, 0).await,
+        sqlite_read(dir, &id, 0),
+    )
+}
+
+/// `sessions` sessions stream `events` each at once, nobody watching: events committed
+/// per second, and a plain SQLite loop's rate for the same rows.
+async fn append(server: &Server, sessions: usize, events: usize) -> (f64, f64) {
+    let mut warm = Vec::new();
+    for _ in 0..sessions {
+        warm.push(warm_session(server).await);
+    }
+    let began = Instant::now();
+    for (id, _) in &warm {
+        start_turn(server, id, &format!("/stream {events}")).await;
+    }
+    for (id, after) in &warm {
+        wait_streamed(server, id, *after, events).await;
+    }
+    let rate = (sessions * events) as f64 / began.elapsed().as_secs_f64();
+    (rate, sqlite_append(sessions * events))
+}
+
+fn sqlite_append(rows: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("plain.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,
+         kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID",
+    )
+    .unwrap();
+    let ts = chrono::Utc::now().to_rfc3339();
+    let began = Instant::now();
+    for batch in (1..=rows).collect::<Vec<_>>().chunks(1024) {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events VALUES ('s', ?1, ?2, 'agent_message_chunk', ?3)",
+                )
+                .unwrap();
+            for &seq in batch {
+                let data = format!(
+                    r#"{{"kind":"agent_message_chunk","turn_id":"0193f0c2-0000-7000-8000-000000000000","text":"chunk {seq}\n"}}"#
+                );
+                insert
+                    .execute(rusqlite::params![seq as i64, ts, data])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    rows as f64 / began.elapsed().as_secs_f64()
+}
+
+/// RSS per open connection, per attached viewer, and after they all close.
+async fn memory(server: &Server, floor: &floor::Floor, connections: usize) {
+    let (id, after) = warm_session(server).await;
+    let server_rss = || status_kib(server.child.id(), "VmRSS:");
+    let floor_rss = || status_kib(floor.pid(), "VmRSS:");
+    let (berth_idle, floor_idle) = (server_rss(), floor_rss());
+    let mut open = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..connections {
+        open.push(server.viewport().await);
+        bare.push(floor.connect().await);
+    }
+    // Every connection has had its hello: the server holds its state.
+    for ws in &mut open {
+        ws.next().await.unwrap().unwrap();
+    }
+    let per = |now: u64, before: u64| (now.saturating_sub(before)) as f64 / connections as f64;
+    let (berth_open, floor_open) = (server_rss(), floor_rss());
+    println!(
+        "| RSS per open connection ({connections}) | {:.1} KiB | {:.1} KiB | {:.1} |",
+        per(berth_open, berth_idle),
+        per(floor_open, floor_idle),
+        per(berth_open, berth_idle) / per(floor_open, floor_idle).max(0.1)
+    );
+    for ws in &mut open {
+        attach(ws, &id, after).await;
+    }
+    let berth_attached = server_rss();
+    println!(
+        "| RSS per attached viewer (one session) | {:.1} KiB | — | — |",
+        per(berth_attached, berth_idle)
+    );
+    drop(open);
+    drop(bare);
+    // Every viewer gone: the server has noticed each close.
+    let deadline = Instant::now() + WAIT;
+    while summary(server, &id).await.viewers > 0 {
+        assert!(Instant::now() < deadline, "the viewers leave");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "| RSS left after all closed (idle {:.1} MiB) | {:.1} MiB | {:.1} MiB | — |",
+        berth_idle as f64 / 1024.0,
+        server_rss() as f64 / 1024.0,
+        floor_rss() as f64 / 1024.0
+    );
+}
+
+/// The floor: the least a WebSocket fan-out server can do, as a process of its own.
+mod floor {
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use futures::{SinkExt, StreamExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::broadcast;
+    use tokio_tungstenite::tungstenite::Bytes;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+    use super::{Fanout, Viewport, collect, cpu, now_us, receive, self_cpu};
+
+    const RING: usize = 4096;
+
+    pub struct Floor {
+        child: Child,
+        port: u16,
+    }
+
+    impl Floor {
+        /// This bench binary, run as `floor`: it prints its port.
+        pub fn start() -> Floor {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .arg("floor")
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut line,
+            )
+            .unwrap();
+            Floor {
+                port: line.trim().parse().unwrap(),
+                child,
+            }
+        }
+
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        pub async fn connect(&self) -> Viewport {
+            let url = format!("ws://127.0.0.1:{}/", self.port);
+            tokio_tungstenite::connect_async(url).await.unwrap().0
+        }
+
+        pub async fn fanout(&self, viewers: usize, events: usize, rate: Option<usize>) -> Fanout {
+            let mut connections = Vec::new();
+            for _ in 0..viewers {
+                connections.push(self.connect().await);
+            }
+            // Every connection is subscribed once it has answered a ping.
+            for ws in &mut connections {
+                ws.send(Message::Text("ping".into())).await.unwrap();
+                while !matches!(ws.next().await, Some(Ok(Message::Text(t))) if t.as_str() == "pong")
+                {
+                }
+            }
+            let (cpu_before, client_before) = (cpu(self.pid()), self_cpu());
+            let began = Instant::now();
+            // Sent by a viewer: a connection that did not read would hold the producer.
+            let command = format!("stream {events} {}", rate.unwrap_or(0));
+            connections[0]
+                .send(Message::Text(command.into()))
+                .await
+                .unwrap();
+            let tasks: Vec<_> = connections
+                .into_iter()
+                .map(|mut ws| tokio::spawn(async move { receive(&mut ws).await }))
+                .collect();
+            let fanout = collect(tasks, events, began).await;
+            Fanout {
+                server_cpu: cpu(self.pid()) - cpu_before,
+                client_cpu: self_cpu() - client_before,
+                ..fanout
+            }
+        }
+    }
+
+    impl Drop for Floor {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// The floor process: serve until killed.
+    pub fn serve() {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                println!("{}", listener.local_addr().unwrap().port());
+                let (tx, _) = broadcast::channel::<Bytes>(RING);
+                let tx = Arc::new(tx);
+                loop {
+                    let (tcp, _) = listener.accept().await.unwrap();
+                    tokio::spawn(connection(tcp, tx.clone()));
+                }
+            });
+    }
+
+    async fn connection(tcp: tokio::net::TcpStream, tx: Arc<broadcast::Sender<Bytes>>) {
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let Ok(ws) = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await else {
+            return;
+        };
+        let mut rx = tx.subscribe();
+        let (mut sink, mut stream) = ws.split();
+        let reader = {
+            let tx = tx.clone();
+            async move {
+                while let Some(Ok(message)) = stream.next().await {
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    if text.as_str() == "ping" {
+                        let _ = tx.send(Bytes::from_static(b"pong"));
+                    } else if let Some(args) = text.as_str().strip_prefix("stream ") {
+                        let mut args = args.split(' ').map(|a| a.parse::<usize>().unwrap());
+                        let (n, rate) = (args.next().unwrap(), args.next().unwrap());
+                        tokio::spawn(produce(tx.clone(), n, rate));
+                    }
+                }
+            }
+        };
+        let writer = async move {
+            // Feed everything queued, then flush once.
+            loop {
+                let first = match rx.recv().await {
+                    Ok(frame) => frame,
+                    Err(broadcast::error::RecvError::Lagged(_)) => panic!("the floor lagged"),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let mut next = Some(first);
+                while let Some(frame) = next.take() {
+                    let text = tokio_tungstenite::tungstenite::Utf8Bytes::try_from(frame).unwrap();
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = reader => {}
+            () = writer => {}
+        }
+    }
+
+    /// `n` stamped chunk frames, `rate` per second (0: as fast as the slowest viewer
+    /// takes them), then a turn end.
+    async fn produce(tx: Arc<broadcast::Sender<Bytes>>, n: usize, rate: usize) {
+        let start = tokio::time::Instant::now();
+        for i in 1..=n {
+            if rate > 0 {
+                let due = start + Duration::from_secs_f64((i - 1) as f64 / rate as f64);
+                tokio::time::sleep_until(due).await;
+            } else {
+                while tx.len() > RING / 2 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let frame = format!(
+                r#"{{"type":"event","session":"floor","seq":{i},"ts":"2026-12-04T00:00:00Z","event":{{"kind":"agent_message_chunk","turn_id":"t","text":"chunk {i} at {}\n"}}}}"#,
+                now_us()
+            );
+            let _ = tx.send(Bytes::from(frame));
+        }
+        let end = r#"{"type":"event","session":"floor","seq":0,"ts":"2026-12-04T00:00:00Z","event":{"kind":"turn_ended","turn_id":"t","stop_reason":"end_turn"}}"#;
+        let _ = tx.send(Bytes::from_static(end.as_bytes()));
+    }
+}
