@@ -413,7 +413,11 @@ mod tests {
         };
         let kept = content.as_ref().unwrap().as_array().unwrap();
         assert!(kept.len() >= 1000, "{} kept", kept.len());
-        assert_eq!(kept[0].as_str().unwrap().trim(), "0", "the first lines stay whole");
+        assert_eq!(
+            kept[0].as_str().unwrap().trim(),
+            "0",
+            "the first lines stay whole"
+        );
     }
 
     #[test]
