@@ -1,10 +1,11 @@
 //! The session actor: one task per session, the single owner of its runtime state.
 //!
-//! Every change goes the same way: a handler `emit`s events (assigning nothing yet),
-//! `flush` assigns seqs, commits them to the store in one append, and only then
-//! broadcasts them (invariant 1) and answers the request that caused them. Agent
-//! events that are already queued are folded into the same commit, so a fast stream
-//! costs one store round trip per batch, not per event.
+//! Every change goes the same way (`actor/log.rs`): a handler `emit`s events, a commit
+//! assigns seqs and appends them to the store in one batch, and only then are they
+//! broadcast (invariant 1), released to the agent and, for a request, answered. Agent
+//! events that queue up while a batch is written are folded into the next one, so a
+//! fast stream costs one store round trip per batch, and the actor's parsing overlaps
+//! the store's writing.
 //!
 //! An actor lives while its session needs one: it is woken (`Registry::get_or_wake`)
 //! by what needs the log or the agent, and once it has had no agent, no turn and no
@@ -14,6 +15,7 @@
 //! user.
 
 mod agent;
+mod log;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +33,6 @@ use self::agent::Agent;
 use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
-use crate::fit;
 use crate::handle::{Delivered, Message, SessionHandle};
 use crate::hub::Hub;
 use crate::preview::Preview;
@@ -115,8 +116,12 @@ pub(crate) struct Actor {
     rx: mpsc::Receiver<Message>,
     /// Last committed (and broadcast) seq.
     committed: Seq,
-    /// Emitted, not yet committed.
+    /// Emitted, not yet committed (nor in flight).
     pending: Vec<(Timestamp, Event)>,
+    /// The batch the store is writing (`actor/log.rs`).
+    in_flight: Option<log::InFlight>,
+    /// After a failed commit: when to try again.
+    retry_commit_at: Option<Instant>,
     live: Option<broadcast::Sender<Arc<Committed>>>,
     hub: Arc<Hub>,
     summary: SummaryPublisher,
@@ -164,6 +169,8 @@ impl Actor {
             artifacts: init.artifacts,
             rx,
             pending: Vec::new(),
+            in_flight: None,
+            retry_commit_at: None,
             live: init.hub.sender(),
             hub: init.hub.clone(),
             summary,
@@ -294,12 +301,16 @@ impl Actor {
                     agent::News::Started(started) => self.on_started(started).await,
                     agent::News::Eviction => self.on_eviction(),
                 },
+                result = log::landed(&mut self.in_flight) => {
+                    if let Err(error) = self.commit_landed(result) {
+                        tracing::error!(session = %self.id, %error, "could not commit events; trying again");
+                    }
+                }
                 _ = self.hub.viewers_changed.notified() => {}
                 _ = sleep_until(wake) => self.on_wake().await,
             }
-            if let Err(error) = self.flush().await {
-                tracing::error!(session = %self.id, %error, "could not commit events");
-            }
+            // Ingest overlaps commit: this starts the next batch and does not wait.
+            self.pump();
             self.sync_idle();
             // A deleted session publishes nothing more: a summary sent after the
             // registry's `session_deleted` would bring it back in sidebars.
@@ -316,8 +327,7 @@ impl Actor {
         !matches!(self.home, Home::Repair)
             && self.agent.is_cold()
             && self.turn.is_none()
-            && self.pending.is_empty()
-            && self.to_agent.is_empty()
+            && self.log_settled()
             && self.kills.is_empty()
     }
 
@@ -656,7 +666,8 @@ impl Actor {
         let cancel = self.turn.as_ref().and_then(|t| t.cancel_deadline);
         let idle = self.agent.idle_deadline(self.config.agent_idle);
         let sleep = self.quiet_since.map(|since| since + self.linger());
-        [cancel, self.prompts.next_deadline(), idle, sleep]
+        let retry = self.commit_retry();
+        [cancel, self.prompts.next_deadline(), idle, sleep, retry]
             .into_iter()
             .flatten()
             .min()
@@ -689,75 +700,6 @@ impl Actor {
             tracing::info!(session = %self.id, %prompt_id, "prompt timed out; resolved as cancelled");
             self.resolve(prompt_id, pending, Outcome::cancelled());
         }
-    }
-
-    // ----- the log --------------------------------------------------------------
-
-    /// Queue an event for the next commit, fitted to what one event may hold (a long
-    /// chunk becomes several); returns the seq its first part will get.
-    fn emit(&mut self, event: Event) -> Seq {
-        let first = self.committed + self.pending.len() as Seq + 1;
-        let ts = chrono::Utc::now();
-        for event in fit::fit(event) {
-            self.preview.apply(&event);
-            self.pending.push((ts, event));
-        }
-        first
-    }
-
-    /// An event queued by `emit` and not yet committed, by its seq.
-    fn queued(&self, seq: Seq) -> Option<&Event> {
-        let index = seq.checked_sub(self.committed + 1)?;
-        self.pending.get(index as usize).map(|(_, event)| event)
-    }
-
-    /// Commit queued events, then broadcast them, then release what the agent was held
-    /// back from hearing. Repeats while releasing produced new events (a prompt that
-    /// fails ends its turn).
-    async fn flush(&mut self) -> Result<(), SessionError> {
-        loop {
-            self.commit().await?;
-            if self.to_agent.is_empty() {
-                return Ok(());
-            }
-            for message in std::mem::take(&mut self.to_agent) {
-                match message {
-                    ToAgent::Answer(reply, outcome) => {
-                        let _ = reply.send(outcome);
-                    }
-                    ToAgent::Prompt => self.send_prompt(),
-                }
-            }
-        }
-    }
-
-    async fn commit(&mut self) -> Result<(), SessionError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut committed = Vec::with_capacity(self.pending.len());
-        let mut stored = Vec::with_capacity(self.pending.len());
-        for (i, (ts, event)) in self.pending.iter().enumerate() {
-            let seq = self.committed + 1 + i as Seq;
-            let c = Committed::new(&self.id, seq, *ts, event);
-            stored.push(c.to_stored(event.kind()));
-            committed.push(Arc::new(c));
-        }
-        // On failure the events stay queued, with the same seqs, for the next flush
-        // (and so does what the agent is to hear): nothing decided is ever dropped.
-        self.store.append(&self.id, stored).await?;
-        self.pending.clear();
-        if let Some(last) = committed.last() {
-            self.committed = last.seq;
-            self.row.updated_at = last.ts;
-        }
-        if let Some(live) = &self.live {
-            for event in committed {
-                // No receivers is fine: nobody is looking.
-                let _ = live.send(event);
-            }
-        }
-        Ok(())
     }
 
     // ----- the summary ----------------------------------------------------------

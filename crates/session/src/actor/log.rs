@@ -1,0 +1,186 @@
+//! The actor's log tail: emit → commit → broadcast → tell the agent, with one commit in
+//! flight while the actor goes on taking agent events.
+//!
+//! Why in flight: awaiting each group commit before reading more of the agent meant the
+//! actor's parsing and the store's writing never overlapped. Now a commit is started
+//! (`pump`) and the actor keeps folding the agent's events into the next batch while
+//! the store writes this one; when it lands (`landed`) its events are broadcast and what
+//! the agent was held back from hearing is released. The order of the four steps holds
+//! per event, and batches land in seq order: only one is ever in flight.
+//!
+//! Requests still answer only after everything they caused is committed (`flush`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_protocol::{Event, Seq, Timestamp};
+use tokio::time::Instant;
+
+use super::{Actor, ToAgent};
+use crate::SessionError;
+use crate::committed::Committed;
+use crate::fit;
+
+/// A failed commit is tried again after this long (a full disk must not spin the actor).
+const RETRY: Duration = Duration::from_millis(100);
+
+/// The batch the store is writing.
+pub(super) struct InFlight {
+    /// Kept to be queued again, with the same seqs, if the append fails.
+    events: Vec<(Timestamp, Event)>,
+    committed: Vec<Arc<Committed>>,
+    /// Released once these events are committed.
+    to_agent: Vec<ToAgent>,
+    append: Pin<Box<dyn Future<Output = berth_store::Result<()>> + Send>>,
+}
+
+/// Resolves when the commit in flight lands; pending while none is.
+pub(super) async fn landed(in_flight: &mut Option<InFlight>) -> berth_store::Result<()> {
+    match in_flight {
+        Some(flight) => flight.append.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    /// Queue an event for the next commit, fitted to what one event may hold (a long
+    /// chunk becomes several); returns the seq its first part will get.
+    pub(super) fn emit(&mut self, event: Event) -> Seq {
+        let first = self.committed + self.in_flight_len() + self.pending.len() as Seq + 1;
+        let ts = chrono::Utc::now();
+        for event in fit::fit(event) {
+            self.preview.apply(&event);
+            self.pending.push((ts, event));
+        }
+        first
+    }
+
+    /// An event emitted and not yet committed, by its seq.
+    pub(super) fn queued(&self, seq: Seq) -> Option<&Event> {
+        let index = seq.checked_sub(self.committed + 1)? as usize;
+        let flying = self.in_flight.as_ref().map_or(&[][..], |f| &f.events[..]);
+        match index.checked_sub(flying.len()) {
+            None => flying.get(index),
+            Some(index) => self.pending.get(index),
+        }
+        .map(|(_, event)| event)
+    }
+
+    fn in_flight_len(&self) -> Seq {
+        self.in_flight.as_ref().map_or(0, |f| f.events.len() as Seq)
+    }
+
+    /// Whether nothing emitted is waiting to be committed or released.
+    pub(super) fn log_settled(&self) -> bool {
+        self.in_flight.is_none() && self.pending.is_empty() && self.to_agent.is_empty()
+    }
+
+    /// When a failed commit is to be tried again.
+    pub(super) fn commit_retry(&self) -> Option<Instant> {
+        self.retry_commit_at
+    }
+
+    /// Start the next commit if none is in flight, without waiting for it. What the
+    /// agent is to hear with nothing left to commit is released at once.
+    pub(super) fn pump(&mut self) {
+        loop {
+            if self.in_flight.is_some()
+                || self.retry_commit_at.is_some_and(|at| Instant::now() < at)
+            {
+                return;
+            }
+            if !self.pending.is_empty() {
+                self.start_commit();
+                return;
+            }
+            if self.to_agent.is_empty() {
+                return;
+            }
+            // Released messages may emit (a prompt that fails ends its turn): go round.
+            let messages = std::mem::take(&mut self.to_agent);
+            self.release(messages);
+        }
+    }
+
+    /// Commit everything emitted and release what it held back; returns once done.
+    /// Requests answer after this, so a caller learns of nothing that is not committed.
+    pub(super) async fn flush(&mut self) -> Result<(), SessionError> {
+        loop {
+            if let Some(flight) = &mut self.in_flight {
+                let result = flight.append.as_mut().await;
+                self.commit_landed(result)?;
+            }
+            // A flush does not wait out a retry delay: its caller is waiting.
+            self.retry_commit_at = None;
+            self.pump();
+            if self.log_settled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The commit in flight ended: broadcast and release on success; on failure queue
+    /// its events again, ahead of the newer ones and with the same seqs, and try again
+    /// after `RETRY` (nothing decided is ever dropped).
+    pub(super) fn commit_landed(
+        &mut self,
+        result: berth_store::Result<()>,
+    ) -> Result<(), SessionError> {
+        let flight = self.in_flight.take().expect("a commit was in flight");
+        if let Err(error) = result {
+            let mut events = flight.events;
+            events.append(&mut self.pending);
+            self.pending = events;
+            let mut to_agent = flight.to_agent;
+            to_agent.append(&mut self.to_agent);
+            self.to_agent = to_agent;
+            self.retry_commit_at = Some(Instant::now() + RETRY);
+            return Err(error.into());
+        }
+        self.retry_commit_at = None;
+        if let Some(last) = flight.committed.last() {
+            self.committed = last.seq;
+            self.row.updated_at = last.ts;
+        }
+        if let Some(live) = &self.live {
+            for event in flight.committed {
+                // No receivers is fine: nobody is looking.
+                let _ = live.send(event);
+            }
+        }
+        self.release(flight.to_agent);
+        Ok(())
+    }
+
+    fn start_commit(&mut self) {
+        let events = std::mem::take(&mut self.pending);
+        let mut committed = Vec::with_capacity(events.len());
+        let mut stored = Vec::with_capacity(events.len());
+        for (i, (ts, event)) in events.iter().enumerate() {
+            let seq = self.committed + 1 + i as Seq;
+            let c = Committed::new(&self.id, seq, *ts, event);
+            stored.push(c.to_stored(event.kind()));
+            committed.push(Arc::new(c));
+        }
+        let (store, id) = (self.store.clone(), self.id.clone());
+        self.in_flight = Some(InFlight {
+            events,
+            committed,
+            to_agent: std::mem::take(&mut self.to_agent),
+            append: Box::pin(async move { store.append(&id, stored).await }),
+        });
+    }
+
+    fn release(&mut self, messages: Vec<ToAgent>) {
+        for message in messages {
+            match message {
+                ToAgent::Answer(reply, outcome) => {
+                    let _ = reply.send(outcome);
+                }
+                ToAgent::Prompt => self.send_prompt(),
+            }
+        }
+    }
+}
