@@ -27,6 +27,7 @@ pub mod viewport;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use berth_session::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +74,12 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     };
     let app = router(state);
+    // No Nagle: a viewport's frames go out when the writer flushes. With it, a small
+    // frame written while the previous one is unacknowledged waited for the viewer's
+    // delayed ACK, up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
