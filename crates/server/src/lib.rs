@@ -11,6 +11,7 @@
 //! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
 //! - [`rest`]: the REST handlers of `/api/v1`.
 //! - [`viewport`]: one multiplexed WebSocket connection per viewport.
+//! - `trim`: memory handed back to the system once a burst of viewports has left.
 //! - [`ui`]: the token exchange and the web UI embedded from `web/dist` (SPA fallback,
 //!   cache headers, CSP, gzip); a placeholder page when the UI was not built.
 
@@ -21,6 +22,7 @@ pub mod guard;
 mod gzip;
 pub mod headers;
 pub mod rest;
+mod trim;
 pub mod ui;
 pub mod viewport;
 

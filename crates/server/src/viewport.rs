@@ -181,6 +181,7 @@ async fn connection(socket: WebSocket, state: AppState) {
     drop(out);
     done.cancel();
     let _ = writer.await;
+    crate::trim::after_close();
 }
 
 /// Feed one attached session into the connection's queue.
