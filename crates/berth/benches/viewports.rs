@@ -21,19 +21,21 @@
 //!   SQLite insert loop of the same rows (`synchronous=FULL`, WAL, 1024 rows per
 //!   transaction).
 //!
-//! `cargo bench -p berth --bench viewports` runs the full table (minutes); under
-//! `cargo test` it is a small smoke run of the same code.
+//! `cargo bench -p berth --bench viewports` runs the full table (minutes;
+//! `BERTH_BENCH_ONLY=fanout|catch-up|append|memory` runs one part); under `cargo test` it
+//! is a small smoke run of the same code.
 
 mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use support::{
     BERTH, Server, Viewport, attach, create_session, full_run, host_pids, last_seq, start_turn,
     status_kib,
 };
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(300);
 
@@ -56,7 +58,7 @@ fn scale() -> Scale {
             paced: vec![(1, 1000, 5), (1, 5000, 5), (100, 1000, 5), (100, 5000, 5)],
             missed: 10_000,
             log: 100_000,
-            connections: 1000,
+            connections: 10_000,
             append: vec![(1, 100_000), (10, 20_000)],
         }
     } else {
@@ -69,6 +71,12 @@ fn scale() -> Scale {
             append: vec![(1, 2_000), (2, 1_000)],
         }
     }
+}
+
+/// Whether section `name` runs: all do unless `BERTH_BENCH_ONLY` names one
+/// (`fanout`, `catch-up`, `append`, `memory`).
+fn only(name: &str) -> bool {
+    std::env::var("BERTH_BENCH_ONLY").map_or(true, |only| only == name)
 }
 
 fn main() {
@@ -88,59 +96,66 @@ async fn run() {
     println!("viewports: berth {BERTH} against the floor, {cores} cores");
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
-    let floor = floor::Floor::start();
 
-    println!();
-    println!("| figure | berth | floor | berth / floor |");
-    println!("|---|---|---|---|");
-    for &(viewers, events) in &scale.max_rate {
-        let berth = berth_fanout(&server, dir.path(), viewers, events, None).await;
-        let bare = floor.fanout(viewers, events, None).await;
-        print_fanout(
-            &format!("max rate, {viewers} viewer(s), {events} events"),
-            &berth,
-            &bare,
-        );
-    }
-    for &(viewers, rate, secs) in &scale.paced {
-        let events = rate * secs;
-        let berth = berth_fanout(&server, dir.path(), viewers, events, Some(rate)).await;
-        let bare = floor.fanout(viewers, events, Some(rate)).await;
-        print_fanout(
-            &format!("{rate} events/s, {viewers} viewer(s)"),
-            &berth,
-            &bare,
-        );
-    }
-
-    println!();
-    println!("| figure | berth | SQLite alone | berth / SQLite |");
-    println!("|---|---|---|---|");
-    let (resume, resume_read) = resume(&server, dir.path(), scale.missed).await;
-    print_ratio(
-        &format!("resume after {} missed", scale.missed),
-        resume,
-        resume_read,
-    );
-    let (from_zero, zero_read) = attach_from_zero(&server, dir.path(), scale.log).await;
-    print_ratio(
-        &format!("attach from 0 to {} events", scale.log),
-        from_zero,
-        zero_read,
-    );
-    for &(sessions, events) in &scale.append {
-        let (rate, sqlite_rate) = append(&server, sessions, events).await;
-        println!(
-            "| durable append, {sessions} session(s) × {events} events | {rate:.0} events/s | \
-             {sqlite_rate:.0} events/s | {:.2} |",
-            rate / sqlite_rate
-        );
+    if only("fanout") {
+        let floor = floor::Floor::start();
+        println!();
+        println!("| figure | berth | floor | berth / floor |");
+        println!("|---|---|---|---|");
+        for &(viewers, events) in &scale.max_rate {
+            let berth = berth_fanout(&server, dir.path(), viewers, events, None).await;
+            let bare = floor.fanout(viewers, events, None).await;
+            let what = format!("max rate, {viewers} viewer(s), {events} events");
+            print_fanout(&what, &berth, &bare);
+        }
+        for &(viewers, rate, secs) in &scale.paced {
+            let events = rate * secs;
+            let berth = berth_fanout(&server, dir.path(), viewers, events, Some(rate)).await;
+            let bare = floor.fanout(viewers, events, Some(rate)).await;
+            print_fanout(
+                &format!("{rate} events/s, {viewers} viewer(s)"),
+                &berth,
+                &bare,
+            );
+        }
     }
 
-    println!();
-    println!("| memory | berth | floor | berth / floor |");
-    println!("|---|---|---|---|");
-    memory(&server, &floor, scale.connections).await;
+    if only("catch-up") || only("append") {
+        println!();
+        println!("| figure | berth | SQLite alone | berth / SQLite |");
+        println!("|---|---|---|---|");
+    }
+    if only("catch-up") {
+        let (resume, read) = resume(&server, dir.path(), scale.missed).await;
+        print_ratio(
+            &format!("resume after {} missed", scale.missed),
+            resume,
+            read,
+        );
+        let (from_zero, read) = attach_from_zero(&server, dir.path(), scale.log).await;
+        print_ratio(
+            &format!("attach from 0 to {} events", scale.log),
+            from_zero,
+            read,
+        );
+    }
+    if only("append") {
+        for &(sessions, events) in &scale.append {
+            let (rate, sqlite_rate) = append(&server, sessions, events).await;
+            println!(
+                "| durable append, {sessions} session(s) × {events} events | {rate:.0} events/s | \
+                 {sqlite_rate:.0} events/s | {:.2} |",
+                rate / sqlite_rate
+            );
+        }
+    }
+
+    if only("memory") {
+        println!();
+        println!("| memory | berth | floor | berth / floor |");
+        println!("|---|---|---|---|");
+        memory(scale.connections).await;
+    }
 }
 
 /// What one fan-out run measured.
@@ -384,18 +399,16 @@ async fn wait_streamed(server: &Server, id: &str, after: u64, n: usize) {
     }
 }
 
-/// Attach after `after` and time the wait for the turn's end frame.
-async fn time_catch_up(server: &Server, id: &str, after: u64) -> Duration {
+/// Connect, attach after `after` and time the wait for the frame of seq `last`.
+async fn time_catch_up(server: &Server, id: &str, after: u64, last: u64) -> Duration {
     let began = Instant::now();
     let mut ws = server.viewport().await;
     attach(&mut ws, id, after).await;
+    let mark = format!(r#""seq":{last},"#);
     loop {
         let frame = ws.next().await.unwrap().unwrap();
-        if frame
-            .to_text()
-            .unwrap_or_default()
-            .contains(r#""kind":"turn_ended""#)
-        {
+        let text = frame.to_text().unwrap_or_default();
+        if text.starts_with(r#"{"type":"event""#) && text.contains(&mark) {
             return began.elapsed();
         }
     }
@@ -427,8 +440,9 @@ async fn resume(server: &Server, dir: &Path, missed: usize) -> (Duration, Durati
     let (id, after) = warm_session(server).await;
     start_turn(server, &id, &format!("/stream {missed}")).await;
     wait_streamed(server, &id, after, missed).await;
+    let last = last_seq(server, &id).await;
     (
-        time_catch_up(server, &id, after).await,
+        time_catch_up(server, &id, after, last).await,
         sqlite_read(dir, &id, after),
     )
 }
@@ -437,10 +451,11 @@ async fn attach_from_zero(server: &Server, dir: &Path, log: usize) -> (Duration,
     let (id, after) = warm_session(server).await;
     start_turn(server, &id, &format!("/stream {log}")).await;
     wait_streamed(server, &id, after, log).await;
+    let last = last_seq(server, &id).await;
     // The second of two: the first warms the page cache as a real log would be.
-    time_catch_up(server, &id, 0).await;
+    time_catch_up(server, &id, 0, last).await;
     (
-        time_catch_up(server, &id, 0).await,
+        time_catch_up(server, &id, 0, last).await,
         sqlite_read(dir, &id, 0),
     )
 }
@@ -497,51 +512,72 @@ fn sqlite_append(rows: usize) -> f64 {
     rows as f64 / began.elapsed().as_secs_f64()
 }
 
-/// RSS per open connection, per attached viewer, and after they all close.
-async fn memory(server: &Server, floor: &floor::Floor, connections: usize) {
-    let (id, after) = warm_session(server).await;
-    let server_rss = || status_kib(server.child.id(), "VmRSS:");
-    let floor_rss = || status_kib(floor.pid(), "VmRSS:");
-    let (berth_idle, floor_idle) = (server_rss(), floor_rss());
+/// RSS per open connection, per attached viewer, and after they all close, on a fresh
+/// server and a fresh floor (memory an allocator kept from earlier runs would hide it).
+async fn memory(connections: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let (id, after) = warm_session(&server).await;
+    let rss = |pid: u32| status_kib(pid, "VmRSS:");
+    let per = |now: u64, before: u64| now.saturating_sub(before) as f64 / connections as f64;
+    let pid = server.child.id();
+    let idle = rss(pid);
     let mut open = Vec::new();
-    let mut bare = Vec::new();
     for _ in 0..connections {
-        open.push(server.viewport().await);
-        bare.push(floor.connect().await);
-    }
-    // Every connection has had its hello: the server holds its state.
-    for ws in &mut open {
+        let mut ws = server.viewport().await;
+        // Its hello has come: the server holds the connection's state.
         ws.next().await.unwrap().unwrap();
+        open.push(ws);
     }
-    let per = |now: u64, before: u64| (now.saturating_sub(before)) as f64 / connections as f64;
-    let (berth_open, floor_open) = (server_rss(), floor_rss());
-    println!(
-        "| RSS per open connection ({connections}) | {:.1} KiB | {:.1} KiB | {:.1} |",
-        per(berth_open, berth_idle),
-        per(floor_open, floor_idle),
-        per(berth_open, berth_idle) / per(floor_open, floor_idle).max(0.1)
-    );
+    let opened = rss(pid);
     for ws in &mut open {
         attach(ws, &id, after).await;
     }
-    let berth_attached = server_rss();
-    println!(
-        "| RSS per attached viewer (one session) | {:.1} KiB | — | — |",
-        per(berth_attached, berth_idle)
-    );
-    drop(open);
-    drop(bare);
-    // Every viewer gone: the server has noticed each close.
+    // Every attachment counted: the server has done its work for them.
     let deadline = Instant::now() + WAIT;
-    while summary(server, &id).await.viewers > 0 {
+    while (summary(&server, &id).await.viewers as usize) < connections {
+        assert!(Instant::now() < deadline, "the viewers are counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let attached = rss(pid);
+    drop(open);
+    while summary(&server, &id).await.viewers > 0 {
         assert!(Instant::now() < deadline, "the viewers leave");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The server hands free memory back a second after the last close (trim.rs).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let left = rss(pid);
+
+    let floor = floor::Floor::start();
+    let floor_idle = rss(floor.pid());
+    let mut bare = Vec::new();
+    for _ in 0..connections {
+        let mut ws = floor.connect().await;
+        ws.send(Message::Text("ping".into())).await.unwrap();
+        bare.push(ws);
+    }
+    // Each connection has been served (its ping answered to all).
+    for ws in &mut bare {
+        while !matches!(ws.next().await, Some(Ok(Message::Text(t))) if t.as_str() == "pong") {}
+    }
+    let floor_open = rss(floor.pid());
+    drop(bare);
     println!(
-        "| RSS left after all closed (idle {:.1} MiB) | {:.1} MiB | {:.1} MiB | — |",
-        berth_idle as f64 / 1024.0,
-        server_rss() as f64 / 1024.0,
-        floor_rss() as f64 / 1024.0
+        "| RSS per open connection ({connections}) | {:.1} KiB | {:.1} KiB | {:.1} |",
+        per(opened, idle),
+        per(floor_open, floor_idle),
+        per(opened, idle) / per(floor_open, floor_idle).max(0.1)
+    );
+    println!(
+        "| RSS per attached viewer ({connections} on one session) | {:.1} KiB | — | — |",
+        per(attached, idle)
+    );
+    println!(
+        "| RSS idle → with them → after they left | {:.1} → {:.1} → {:.1} MiB | — | — |",
+        idle as f64 / 1024.0,
+        attached as f64 / 1024.0,
+        left as f64 / 1024.0
     );
 }
 
@@ -655,12 +691,15 @@ mod floor {
     }
 
     async fn connection(tcp: tokio::net::TcpStream, tx: Arc<broadcast::Sender<Bytes>>) {
+        let _ = tcp.set_nodelay(true);
         let config = WebSocketConfig::default().read_buffer_size(4096);
         let Ok(ws) = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await else {
             return;
         };
         let mut rx = tx.subscribe();
         let (mut sink, mut stream) = ws.split();
+        // A ping is answered on its own connection only.
+        let (pong_tx, mut pongs) = tokio::sync::mpsc::unbounded_channel::<()>();
         let reader = {
             let tx = tx.clone();
             async move {
@@ -669,7 +708,7 @@ mod floor {
                         continue;
                     };
                     if text.as_str() == "ping" {
-                        let _ = tx.send(Bytes::from_static(b"pong"));
+                        let _ = pong_tx.send(());
                     } else if let Some(args) = text.as_str().strip_prefix("stream ") {
                         let mut args = args.split(' ').map(|a| a.parse::<usize>().unwrap());
                         let (n, rate) = (args.next().unwrap(), args.next().unwrap());
@@ -681,7 +720,11 @@ mod floor {
         let writer = async move {
             // Feed everything queued, then flush once.
             loop {
-                let first = match rx.recv().await {
+                let received = tokio::select! {
+                    received = rx.recv() => received,
+                    Some(()) = pongs.recv() => Ok(Bytes::from_static(b"pong")),
+                };
+                let first = match received {
                     Ok(frame) => frame,
                     Err(broadcast::error::RecvError::Lagged(_)) => panic!("the floor lagged"),
                     Err(broadcast::error::RecvError::Closed) => return,
