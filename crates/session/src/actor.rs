@@ -312,9 +312,11 @@ impl Actor {
             // Ingest overlaps commit: this starts the next batch and does not wait.
             self.pump();
             self.sync_idle();
-            // A deleted session publishes nothing more: a summary sent after the
-            // registry's `session_deleted` would bring it back in sidebars.
-            if !self.exit {
+            // The summary follows the log: with a batch in flight (or waiting to be
+            // retried) the one to publish is that batch's, when it lands. A deleted
+            // session publishes nothing more: a summary sent after the registry's
+            // `session_deleted` would bring it back in sidebars.
+            if !self.exit && self.in_flight.is_none() && self.pending.is_empty() {
                 self.summary.update(self.summary_now());
             }
         }
@@ -715,6 +717,12 @@ impl Actor {
     }
 
     pub(crate) fn summary_now(&self) -> Session {
+        self.summary_as_of(self.committed, self.row.updated_at)
+    }
+
+    /// The summary once the log ends at `last_seq` (last event at `updated_at`), the
+    /// rest as the actor has it now.
+    fn summary_as_of(&self, last_seq: Seq, updated_at: Timestamp) -> Session {
         Session {
             id: self.id.to_string(),
             slug: self.row.slug.clone(),
@@ -723,10 +731,10 @@ impl Actor {
             cwd: self.row.cwd.clone(),
             status: self.status(),
             created_at: self.row.created_at,
-            updated_at: self.row.updated_at,
-            last_seq: self.committed,
+            updated_at,
+            last_seq,
             read_seq: self.row.read_seq,
-            unread: self.committed.saturating_sub(self.row.read_seq),
+            unread: last_seq.saturating_sub(self.row.read_seq),
             pending_prompts: self.prompts.len() as u32,
             viewers: self.hub.viewers(),
             agent_running: self.agent.is_running(),

@@ -8,14 +8,16 @@
 //! the agent was held back from hearing is released. The order of the four steps holds
 //! per event, and batches land in seq order: only one is ever in flight.
 //!
-//! Requests still answer only after everything they caused is committed (`flush`).
+//! Requests still answer only after everything they caused is committed (`flush`), and
+//! the summary follows the log: while a batch is in flight the summary published is the
+//! one as of that batch's last event, when it lands.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_protocol::{Event, Seq, Timestamp};
+use berth_protocol::{Event, Seq, Session, Timestamp};
 use tokio::time::Instant;
 
 use super::{Actor, ToAgent};
@@ -33,6 +35,10 @@ pub(super) struct InFlight {
     committed: Vec<Arc<Committed>>,
     /// Released once these events are committed.
     to_agent: Vec<ToAgent>,
+    /// The summary as of this batch's last event: published when it lands, so the
+    /// summary never runs ahead of the log (a status that says a turn ended comes with
+    /// the `last_seq` of its `turn_ended`).
+    summary: Session,
     append: Pin<Box<dyn Future<Output = berth_store::Result<()>> + Send>>,
 }
 
@@ -144,6 +150,9 @@ impl Actor {
             self.committed = last.seq;
             self.row.updated_at = last.ts;
         }
+        if !self.exit {
+            self.summary.update(flight.summary);
+        }
         if let Some(live) = &self.live {
             for event in flight.committed {
                 // No receivers is fine: nobody is looking.
@@ -165,9 +174,15 @@ impl Actor {
             committed.push(Arc::new(c));
         }
         let (store, id) = (self.store.clone(), self.id.clone());
+        // Everything emitted is in this batch: the actor's state is the state after it.
+        let summary = match committed.last() {
+            Some(last) => self.summary_as_of(last.seq, last.ts),
+            None => self.summary_now(),
+        };
         self.in_flight = Some(InFlight {
             events,
             committed,
+            summary,
             to_agent: std::mem::take(&mut self.to_agent),
             append: Box::pin(async move { store.append(&id, stored).await }),
         });
