@@ -282,7 +282,7 @@ impl Server {
     /// `(to the 202, to the first chunk at an attached viewport)` for a cold session.
     async fn wake_and_prompt(&self, id: &str) -> (Duration, Duration) {
         let mut ws = self.viewport().await;
-        let last = self.summary_seq(id).await;
+        let last = support::last_seq(self, id).await;
         let attach = serde_json::json!({"op": "attach", "session": id, "after": last});
         ws.send(attach.to_string().into()).await.unwrap();
         loop {
@@ -312,17 +312,5 @@ impl Server {
             }
         }
         (accepted, began.elapsed())
-    }
-
-    async fn summary_seq(&self, id: &str) -> u64 {
-        let session: berth_protocol::Session = self
-            .get(&format!("/api/v1/sessions/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session.last_seq
     }
 }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use support::{
     BERTH, Server, Viewport, attach, create_session, full_run, host_pids, last_seq, start_turn,
-    status_kib,
+    status_kib, summary,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -370,17 +370,6 @@ async fn collect(
         agent_cpu: Duration::ZERO,
         client_cpu: Duration::ZERO,
     }
-}
-
-async fn summary(server: &Server, id: &str) -> berth_protocol::Session {
-    server
-        .get(&format!("/api/v1/sessions/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Wait until a `/stream N` turn started after `after` has ended: its N chunks and

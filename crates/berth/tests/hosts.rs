@@ -307,10 +307,8 @@ async fn a_host_dead_before_the_server_starts_has_its_turn_closed_at_start() {
     drop(dir);
 }
 
-#[tokio::test]
-async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_over() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
+/// A server with hosts, a session streaming in its host, and that host's socket.
+async fn streaming_host() -> (TestServer, berth_protocol::Session, String, PathBuf) {
     let server = TestServer::start_with(HOSTS).await;
     let session = server.create_session().await;
     let turn_id = server.send(&session.id, "/stream 200 every=10").await;
@@ -320,6 +318,14 @@ async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_
         .join("sessions")
         .join(&session.slug)
         .join("host.sock");
+    (server, session, turn_id, socket)
+}
+
+#[tokio::test]
+async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_over() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let (server, session, turn_id, socket) = streaming_host().await;
     let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
     stream
         .write_all(b"{\"t\":\"hello\",\"protocol\":999,\"server_version\":\"9.9.9\"}\n")
@@ -458,15 +464,7 @@ async fn stop_all_with_the_server_up_goes_through_it() {
 async fn a_control_connection_does_not_take_the_host_from_its_server() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-    let server = TestServer::start_with(HOSTS).await;
-    let session = server.create_session().await;
-    let turn_id = server.send(&session.id, "/stream 200 every=10").await;
-    host_pid(&server.data_dir, &session.id).await;
-    let socket = server
-        .data_dir
-        .join("sessions")
-        .join(&session.slug)
-        .join("host.sock");
+    let (server, session, turn_id, socket) = streaming_host().await;
     let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
     let (read, mut write) = stream.into_split();
     write

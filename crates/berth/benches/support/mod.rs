@@ -213,16 +213,20 @@ pub async fn start_turn(server: &Server, id: &str, text: &str) -> String {
     accepted.turn_id
 }
 
-pub async fn last_seq(server: &Server, id: &str) -> u64 {
-    let session: berth_protocol::Session = server
+/// `GET /sessions/{id}`.
+pub async fn summary(server: &Server, id: &str) -> berth_protocol::Session {
+    server
         .get(&format!("/api/v1/sessions/{id}"))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    session.last_seq
+        .unwrap()
+}
+
+pub async fn last_seq(server: &Server, id: &str) -> u64 {
+    summary(server, id).await.last_seq
 }
 
 /// The pids of the live hosts (their leases name them; a dead one's pid is skipped).
