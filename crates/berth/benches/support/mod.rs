@@ -98,14 +98,13 @@ impl Server {
             .bearer_auth(&self.token)
     }
 
+    /// `GET path`, its JSON body.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn health(&self) -> Health {
-        self.get("/api/v1/health")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get_json("/api/v1/health").await
     }
 
     /// A WebSocket viewport, authenticated.
@@ -215,14 +214,7 @@ pub async fn start_turn(server: &Server, id: &str, text: &str) -> String {
 
 /// `GET /sessions/{id}`.
 pub async fn summary(server: &Server, id: &str) -> berth_protocol::Session {
-    server
-        .get(&format!("/api/v1/sessions/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.get_json(&format!("/api/v1/sessions/{id}")).await
 }
 
 pub async fn last_seq(server: &Server, id: &str) -> u64 {
