@@ -11,6 +11,22 @@ use crate::{Result, StoreError, Synchronous};
 /// another process) before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The write lock is another process's (a session host's commit): try again soon.
+/// SQLite's own handler sleeps 1, 2, 5 … up to 100 ms between tries, so a small commit
+/// beside busy sessions waited 150–550 ms for a lock each holder keeps a few ms. Steps
+/// of 0.1 ms, then 1 ms, give up after about `BUSY_TIMEOUT` like the reader connections.
+fn wait_for_write_lock(attempt: i32) -> bool {
+    const FINE: i32 = 100;
+    const FINE_STEP: Duration = Duration::from_micros(100);
+    const STEP: Duration = Duration::from_millis(1);
+    let waited = FINE_STEP * attempt.min(FINE) as u32 + STEP * (attempt - FINE).max(0) as u32;
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(if attempt < FINE { FINE_STEP } else { STEP });
+    true
+}
+
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only: a
 /// released migration is never edited, since databases in the field already ran it.
 const MIGRATIONS: &[&str] = &[
@@ -58,7 +74,8 @@ pub(crate) fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Conne
         std::fs::create_dir_all(dir)?;
     }
     let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Writers of other processes (session hosts) take turns on one write lock.
+    conn.busy_handler(Some(wait_for_write_lock))?;
     // `journal_mode` answers with the mode now in force; anything but "wal" means the
     // file system refused it, and without WAL readers would block on the writer.
     let mode: String =

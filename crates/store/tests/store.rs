@@ -472,6 +472,37 @@ async fn reads_do_not_wait_for_a_writer() {
 }
 
 #[tokio::test]
+async fn an_append_waits_for_another_writers_lock_and_then_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.db");
+    let store = open(&path);
+    store.create_session(row("s", 0)).await.unwrap();
+    store.create_session(row("t", 0)).await.unwrap();
+
+    // Another process's writer (a session host) holds the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT INTO events VALUES ('t', 1, 'x', 'odd', '{}');",
+        )
+        .unwrap();
+    // It keeps the lock for a while (as a big batch does), then commits. The append,
+    // submitted meanwhile, must wait (not fail with SQLITE_BUSY) and then land.
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        other.execute_batch("COMMIT").unwrap();
+    });
+    tokio::time::timeout(Duration::from_secs(4), store.append("s", events(1..=3)))
+        .await
+        .expect("the append lands once the lock is free")
+        .unwrap();
+    holder.join().unwrap();
+    let log = store.read_events("s", 0, usize::MAX).await.unwrap();
+    assert_eq!(seqs(&log), vec![1, 2, 3]);
+}
+
+#[tokio::test]
 async fn summary_columns_and_archived_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("berth.db");
