@@ -19,7 +19,7 @@
 //!   left once they close;
 //! - durable append, 1 and S sessions streaming at once: events/s, against a plain
 //!   SQLite insert loop of the same rows (`synchronous=FULL`, WAL, 1024 rows per
-//!   transaction).
+//!   transaction); and a small turn's `POST /turns` beside S sessions streaming.
 //!
 //! `cargo bench -p berth --bench viewports` runs the full table (minutes;
 //! `BERTH_BENCH_ONLY=fanout|catch-up|append|memory` runs one part); under `cargo test` it
@@ -140,6 +140,16 @@ async fn run() {
         );
     }
     if only("append") {
+        let streams = scale.append.last().map_or(1, |&(sessions, _)| sessions);
+        let (alone, beside, worst) = small_turn_beside(&server, streams).await;
+        println!(
+            "| `POST /turns` of a small turn beside {streams} sessions streaming at max rate: \
+             median / max | {:.1} / {:.1} ms | alone {:.1} ms | {:.1} |",
+            beside.as_secs_f64() * 1000.0,
+            worst.as_secs_f64() * 1000.0,
+            alone.as_secs_f64() * 1000.0,
+            beside.as_secs_f64() / alone.as_secs_f64().max(1e-9)
+        );
         for &(sessions, events) in &scale.append {
             let (rate, sqlite_rate) = append(&server, sessions, events).await;
             println!(
@@ -465,6 +475,47 @@ async fn append(server: &Server, sessions: usize, events: usize) -> (f64, f64) {
     }
     let rate = (sessions * events) as f64 / began.elapsed().as_secs_f64();
     (rate, sqlite_append(sessions * events))
+}
+
+/// `POST /turns` of a small turn (202 once its `turn_started` is committed), 5 times:
+/// alone, then while `streams` other sessions stream at max rate. Medians and maxima.
+async fn small_turn_beside(server: &Server, streams: usize) -> (Duration, Duration, Duration) {
+    async fn five(server: &Server, id: &str) -> Vec<Duration> {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let after = last_seq(server, id).await;
+            let began = Instant::now();
+            start_turn(server, id, "/stream 1").await;
+            times.push(began.elapsed());
+            wait_streamed(server, id, after, 1).await;
+        }
+        times.sort();
+        times
+    }
+    let (small, _) = warm_session(server).await;
+    let alone = five(server, &small).await;
+    let mut busy = Vec::new();
+    for _ in 0..streams {
+        busy.push(warm_session(server).await);
+    }
+    const EACH: usize = 100_000;
+    for (id, _) in &busy {
+        start_turn(server, id, &format!("/stream {EACH}")).await;
+    }
+    let beside = five(server, &small).await;
+    let running = busy.iter().map(|(id, _)| summary(server, id));
+    let running = futures::future::join_all(running).await;
+    eprintln!(
+        "small turns {beside:?}; streams still running: {}",
+        running
+            .iter()
+            .filter(|s| s.status == berth_protocol::Status::Running)
+            .count()
+    );
+    for (id, after) in &busy {
+        wait_streamed(server, id, *after, EACH).await;
+    }
+    (alone[2], beside[2], beside[4])
 }
 
 fn sqlite_append(rows: usize) -> f64 {
