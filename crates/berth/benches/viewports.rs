@@ -140,8 +140,9 @@ async fn run() {
         );
     }
     if only("append") {
-        let streams = scale.append.last().map_or(1, |&(sessions, _)| sessions);
-        let (alone, beside, worst) = small_turn_beside(&server, streams).await;
+        // Streams long enough to outlast the five small turns.
+        let (streams, each) = scale.append.last().map_or((1, 1000), |&(s, e)| (s, 5 * e));
+        let (alone, beside, worst) = small_turn_beside(&server, streams, each).await;
         println!(
             "| `POST /turns` of a small turn beside {streams} sessions streaming at max rate: \
              median / max | {:.1} / {:.1} ms | alone {:.1} ms | {:.1} |",
@@ -478,8 +479,13 @@ async fn append(server: &Server, sessions: usize, events: usize) -> (f64, f64) {
 }
 
 /// `POST /turns` of a small turn (202 once its `turn_started` is committed), 5 times:
-/// alone, then while `streams` other sessions stream at max rate. Medians and maxima.
-async fn small_turn_beside(server: &Server, streams: usize) -> (Duration, Duration, Duration) {
+/// alone, then while `streams` other sessions stream `each` events at max rate. The
+/// median alone, and the median and worst beside them.
+async fn small_turn_beside(
+    server: &Server,
+    streams: usize,
+    each: usize,
+) -> (Duration, Duration, Duration) {
     async fn five(server: &Server, id: &str) -> Vec<Duration> {
         let mut times = Vec::new();
         for _ in 0..5 {
@@ -498,9 +504,8 @@ async fn small_turn_beside(server: &Server, streams: usize) -> (Duration, Durati
     for _ in 0..streams {
         busy.push(warm_session(server).await);
     }
-    const EACH: usize = 100_000;
     for (id, _) in &busy {
-        start_turn(server, id, &format!("/stream {EACH}")).await;
+        start_turn(server, id, &format!("/stream {each}")).await;
     }
     let beside = five(server, &small).await;
     let running = busy.iter().map(|(id, _)| summary(server, id));
@@ -513,7 +518,7 @@ async fn small_turn_beside(server: &Server, streams: usize) -> (Duration, Durati
             .count()
     );
     for (id, after) in &busy {
-        wait_streamed(server, id, *after, EACH).await;
+        wait_streamed(server, id, *after, each).await;
     }
     (alone[2], beside[2], beside[4])
 }
