@@ -16,13 +16,15 @@
 
 mod agent;
 mod log;
+mod summary;
+
+pub(crate) use self::summary::placeholder_summary;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{
-    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Session, Status, StopReason,
-    Timestamp,
+    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason, Timestamp,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -702,79 +704,6 @@ impl Actor {
             tracing::info!(session = %self.id, %prompt_id, "prompt timed out; resolved as cancelled");
             self.resolve(prompt_id, pending, Outcome::cancelled());
         }
-    }
-
-    // ----- the summary ----------------------------------------------------------
-
-    fn status(&self) -> Status {
-        match &self.turn {
-            // Waiting for an agent: one being launched, or a killed one to exit first.
-            Some(_) if !self.agent.is_running() || self.agent.is_retiring() => Status::Starting,
-            Some(_) if self.prompts.len() > 0 => Status::AwaitingInput,
-            Some(_) => Status::Running,
-            None => self.rest_status,
-        }
-    }
-
-    pub(crate) fn summary_now(&self) -> Session {
-        self.summary_as_of(self.committed, self.row.updated_at)
-    }
-
-    /// The summary once the log ends at `last_seq` (last event at `updated_at`), the
-    /// rest as the actor has it now.
-    fn summary_as_of(&self, last_seq: Seq, updated_at: Timestamp) -> Session {
-        Session {
-            id: self.id.to_string(),
-            slug: self.row.slug.clone(),
-            title: self.row.title.clone(),
-            agent: self.row.agent.clone(),
-            cwd: self.row.cwd.clone(),
-            status: self.status(),
-            created_at: self.row.created_at,
-            updated_at,
-            last_seq,
-            read_seq: self.row.read_seq,
-            unread: last_seq.saturating_sub(self.row.read_seq),
-            pending_prompts: self.prompts.len() as u32,
-            viewers: self.hub.viewers(),
-            agent_running: self.agent.is_running(),
-            commands: self.commands.clone(),
-            mode: self.mode.clone(),
-            preview: self.preview.line(),
-            archived: self.row.archived,
-        }
-    }
-
-    fn summary_response(&self) -> Response {
-        Response::Summary {
-            summary: Box::new(self.summary_now()),
-        }
-    }
-}
-
-/// A session's summary from its row alone: the summary columns if any, else what an
-/// idle session with this row shows.
-pub(crate) fn placeholder_summary(row: &SessionRow) -> Session {
-    let columns = row.summary.as_ref();
-    Session {
-        id: row.id.clone(),
-        slug: row.slug.clone(),
-        title: row.title.clone(),
-        agent: row.agent.clone(),
-        cwd: row.cwd.clone(),
-        status: columns.map_or(Status::Idle, |c| c.status),
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        last_seq: row.last_seq,
-        read_seq: row.read_seq,
-        unread: row.last_seq.saturating_sub(row.read_seq),
-        pending_prompts: columns.map_or(0, |c| c.pending_prompts),
-        viewers: 0,
-        agent_running: false,
-        commands: columns.map(|c| c.commands.clone()).unwrap_or_default(),
-        mode: columns.and_then(|c| c.mode.clone()),
-        preview: columns.and_then(|c| c.preview.clone()),
-        archived: row.archived,
     }
 }
 

@@ -7,7 +7,8 @@
 //! - `slots`: `max_live_agents` and the choice of the agent that makes room.
 //! - [`actor`]: one task per live session; assigns seqs, commits, then fans out; owns
 //!   the running turn, pending prompts, status and the agent (`actor/agent.rs`: its
-//!   lifecycle as one enum).
+//!   lifecycle as one enum; `actor/log.rs`: emit → commit in flight → broadcast → tell
+//!   the agent; `actor/summary.rs`: status and the published summary).
 //! - [`handle`]: [`SessionHandle`], the cheap cloneable way in: [`Request`]s with replies.
 //! - [`request`]: the actor's serialisable requests and responses.
 //! - [`subscription`]: exact resume for one viewport (`after = N` → N+1, N+2, … live).
