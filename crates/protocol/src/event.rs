@@ -201,6 +201,15 @@ impl Event {
         }
     }
 
+    /// A message chunk, or a thought chunk if `thought`: the inverse of `as_chunk`.
+    pub fn chunk(thought: bool, turn_id: String, text: String) -> Event {
+        if thought {
+            Event::AgentThoughtChunk { turn_id, text }
+        } else {
+            Event::AgentMessageChunk { turn_id, text }
+        }
+    }
+
     /// For chunk events, `(is_thought, turn_id, text)`: the only events that may coalesce.
     pub fn as_chunk(&self) -> Option<(bool, &str, &str)> {
         match self {

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{
-    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason, Timestamp,
+    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -119,7 +119,7 @@ pub(crate) struct Actor {
     /// Last committed (and broadcast) seq.
     committed: Seq,
     /// Emitted, not yet committed (nor in flight).
-    pending: Vec<(Timestamp, Event)>,
+    pending: Vec<log::Emitted>,
     /// The batch the store is writing (`actor/log.rs`).
     in_flight: Option<log::InFlight>,
     /// After a failed commit: when to try again.
@@ -467,8 +467,7 @@ impl Actor {
             }),
             Request::Delete => {
                 self.stop_agent().await;
-                self.pending.clear();
-                self.to_agent.clear();
+                self.abandon_log().await;
                 self.store.delete_session(&self.id).await?;
                 crate::registry::remove_artifacts(&self.id, &self.artifacts).await;
                 self.exit = true;
@@ -645,7 +644,7 @@ impl Actor {
         let resolved_at = self
             .pending
             .last()
-            .map(|(ts, _)| *ts)
+            .map(|emitted| emitted.ts)
             .unwrap_or_else(chrono::Utc::now);
         let resolution = Resolution {
             prompt_id,
@@ -670,7 +669,7 @@ impl Actor {
         let cancel = self.turn.as_ref().and_then(|t| t.cancel_deadline);
         let idle = self.agent.idle_deadline(self.config.agent_idle);
         let sleep = self.quiet_since.map(|since| since + self.linger());
-        let retry = self.commit_retry();
+        let retry = self.retry_commit_at;
         [cancel, self.prompts.next_deadline(), idle, sleep, retry]
             .into_iter()
             .flatten()

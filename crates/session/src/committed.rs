@@ -37,6 +37,17 @@ impl Committed {
         let data: Arc<str> = serde_json::to_string(event)
             .expect("events always serialise")
             .into();
+        Committed::with_json(session_id, seq, ts, event, data)
+    }
+
+    /// Build from an event and its JSON, already serialised (by `fit`, as it was emitted).
+    pub fn with_json(
+        session_id: &str,
+        seq: Seq,
+        ts: Timestamp,
+        event: &Event,
+        data: Arc<str>,
+    ) -> Committed {
         let chunk = event.as_chunk().map(|(thought, turn_id, text)| Chunk {
             thought,
             turn_id: turn_id.to_owned(),
@@ -155,12 +166,7 @@ pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<By
                 .iter()
                 .filter_map(|c| c.chunk.as_ref().map(|c| c.text.as_str()))
                 .collect();
-            let turn_id = first.turn_id.clone();
-            let event = if first.thought {
-                Event::AgentThoughtChunk { turn_id, text }
-            } else {
-                Event::AgentMessageChunk { turn_id, text }
-            };
+            let event = Event::chunk(first.thought, first.turn_id.clone(), text);
             let data = serde_json::to_string(&event).expect("events always serialise");
             let last = &batch[end - 1];
             out.push(event_frame(

@@ -14,6 +14,8 @@
 //! Rows stored before this rule are fitted again when read ([`fit_stored`]), so an old
 //! log is viewable too.
 
+use std::sync::Arc;
+
 use berth_protocol::Event;
 use serde_json::Value;
 
@@ -29,40 +31,44 @@ const KEEP_STRING: usize = 256;
 /// once to `KEEP_STRING` is never a candidate again, so cutting always ends.
 const MARKER_ROOM: usize = 64;
 
-/// `event` as one or more events that each fit.
-pub fn fit(event: Event) -> Vec<Event> {
-    match event {
-        Event::AgentMessageChunk { turn_id, text } if json_len(&text) > CHUNK_BYTES => {
-            split_text(&text)
-                .map(|text| Event::AgentMessageChunk {
-                    turn_id: turn_id.clone(),
-                    text: text.to_owned(),
-                })
-                .collect()
-        }
-        Event::AgentThoughtChunk { turn_id, text } if json_len(&text) > CHUNK_BYTES => {
-            split_text(&text)
-                .map(|text| Event::AgentThoughtChunk {
-                    turn_id: turn_id.clone(),
-                    text: text.to_owned(),
-                })
-                .collect()
-        }
-        event => {
-            let size = serialised_len(&event);
-            if size <= MAX_EVENT_BYTES {
-                return vec![event];
-            }
-            let kind = event.kind();
-            let fitted = shrink(event);
-            let message = format!(
-                "berth cut an agent `{kind}` event of {size} bytes to {} bytes: one event \
-                 holds at most {MAX_EVENT_BYTES} bytes",
-                serialised_len(&fitted)
-            );
-            vec![fitted, Event::Notice { message }]
-        }
+/// `event` as one or more events that each fit, each with its JSON: serialised here
+/// once, and stored and framed from that (`Committed::with_json`) when committed.
+pub fn fit(event: Event) -> Vec<(Event, Arc<str>)> {
+    let json = to_json(&event);
+    // Most events: one serialisation and a length check.
+    if json.len() <= CHUNK_BYTES {
+        return vec![(event, json)];
     }
+    if let Some((thought, turn_id, text)) = event.as_chunk()
+        && json_len(text) > CHUNK_BYTES
+    {
+        return split_text(text)
+            .map(|piece| with_json(Event::chunk(thought, turn_id.to_owned(), piece.to_owned())))
+            .collect();
+    }
+    if json.len() <= MAX_EVENT_BYTES {
+        return vec![(event, json)];
+    }
+    let kind = event.kind();
+    let fitted = with_json(shrink(event));
+    let message = format!(
+        "berth cut an agent `{kind}` event of {} bytes to {} bytes: one event holds at most \
+         {MAX_EVENT_BYTES} bytes",
+        json.len(),
+        fitted.1.len()
+    );
+    vec![fitted, with_json(Event::Notice { message })]
+}
+
+fn to_json(event: &Event) -> Arc<str> {
+    serde_json::to_string(event)
+        .expect("events always serialise")
+        .into()
+}
+
+fn with_json(event: Event) -> (Event, Arc<str>) {
+    let json = to_json(&event);
+    (event, json)
 }
 
 /// A stored event's JSON, fitted if it is over the limit (rows written before the rule).
@@ -247,10 +253,6 @@ fn split_text(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn serialised_len(event: &Event) -> usize {
-    serde_json::to_vec(event).map_or(usize::MAX, |v| v.len())
-}
-
 fn value_len(value: &Value) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |v| v.len())
 }
@@ -263,7 +265,18 @@ mod tests {
     use super::*;
 
     fn len(event: &Event) -> usize {
-        serialised_len(event)
+        serde_json::to_vec(event).unwrap().len()
+    }
+
+    /// The events `fit` makes of `event`, each checked to come with its own JSON.
+    fn fit(event: Event) -> Vec<Event> {
+        super::fit(event)
+            .into_iter()
+            .map(|(event, json)| {
+                assert_eq!(*json, *to_json(&event), "the JSON is the event's");
+                event
+            })
+            .collect()
     }
 
     #[test]

@@ -12,12 +12,11 @@
 //! the summary follows the log: while a batch is in flight the summary published is the
 //! one as of that batch's last event, when it lands.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_protocol::{Event, Seq, Session, Timestamp};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Actor, ToAgent};
@@ -28,10 +27,17 @@ use crate::fit;
 /// A failed commit is tried again after this long (a full disk must not spin the actor).
 const RETRY: Duration = Duration::from_millis(100);
 
+/// An event emitted and not yet committed, with its JSON (serialised once, by `fit`).
+pub(super) struct Emitted {
+    pub(super) ts: Timestamp,
+    pub(super) event: Event,
+    json: Arc<str>,
+}
+
 /// The batch the store is writing.
 pub(super) struct InFlight {
     /// Kept to be queued again, with the same seqs, if the append fails.
-    events: Vec<(Timestamp, Event)>,
+    events: Vec<Emitted>,
     committed: Vec<Arc<Committed>>,
     /// Released once these events are committed.
     to_agent: Vec<ToAgent>,
@@ -39,13 +45,23 @@ pub(super) struct InFlight {
     /// summary never runs ahead of the log (a status that says a turn ended comes with
     /// the `last_seq` of its `turn_ended`).
     summary: Session,
-    append: Pin<Box<dyn Future<Output = berth_store::Result<()>> + Send>>,
+    /// A task of its own, so the append reaches the store's writer at once, whatever
+    /// the actor does meanwhile.
+    append: JoinHandle<berth_store::Result<()>>,
+}
+
+impl InFlight {
+    async fn land(&mut self) -> berth_store::Result<()> {
+        (&mut self.append)
+            .await
+            .unwrap_or_else(|stopped| Err(std::io::Error::other(stopped).into()))
+    }
 }
 
 /// Resolves when the commit in flight lands; pending while none is.
 pub(super) async fn landed(in_flight: &mut Option<InFlight>) -> berth_store::Result<()> {
     match in_flight {
-        Some(flight) => flight.append.as_mut().await,
+        Some(flight) => flight.land().await,
         None => std::future::pending().await,
     }
 }
@@ -54,38 +70,30 @@ impl Actor {
     /// Queue an event for the next commit, fitted to what one event may hold (a long
     /// chunk becomes several); returns the seq its first part will get.
     pub(super) fn emit(&mut self, event: Event) -> Seq {
-        let first = self.committed + self.in_flight_len() + self.pending.len() as Seq + 1;
+        let first = self.next_pending_seq() + self.pending.len() as Seq;
         let ts = chrono::Utc::now();
-        for event in fit::fit(event) {
+        for (event, json) in fit::fit(event) {
             self.preview.apply(&event);
-            self.pending.push((ts, event));
+            self.pending.push(Emitted { ts, event, json });
         }
         first
     }
 
-    /// An event emitted and not yet committed, by its seq.
+    /// An event `emit` queued and no commit has taken yet, by its seq.
     pub(super) fn queued(&self, seq: Seq) -> Option<&Event> {
-        let index = seq.checked_sub(self.committed + 1)? as usize;
-        let flying = self.in_flight.as_ref().map_or(&[][..], |f| &f.events[..]);
-        match index.checked_sub(flying.len()) {
-            None => flying.get(index),
-            Some(index) => self.pending.get(index),
-        }
-        .map(|(_, event)| event)
+        let index = seq.checked_sub(self.next_pending_seq())?;
+        self.pending.get(index as usize).map(|e| &e.event)
     }
 
-    fn in_flight_len(&self) -> Seq {
-        self.in_flight.as_ref().map_or(0, |f| f.events.len() as Seq)
+    /// The seq of the first pending event: after those committed and those in flight.
+    fn next_pending_seq(&self) -> Seq {
+        let flying = self.in_flight.as_ref().map_or(0, |f| f.events.len());
+        self.committed + flying as Seq + 1
     }
 
     /// Whether nothing emitted is waiting to be committed or released.
     pub(super) fn log_settled(&self) -> bool {
         self.in_flight.is_none() && self.pending.is_empty() && self.to_agent.is_empty()
-    }
-
-    /// When a failed commit is to be tried again.
-    pub(super) fn commit_retry(&self) -> Option<Instant> {
-        self.retry_commit_at
     }
 
     /// Start the next commit if none is in flight, without waiting for it. What the
@@ -115,7 +123,7 @@ impl Actor {
     pub(super) async fn flush(&mut self) -> Result<(), SessionError> {
         loop {
             if let Some(flight) = &mut self.in_flight {
-                let result = flight.append.as_mut().await;
+                let result = flight.land().await;
                 self.commit_landed(result)?;
             }
             // A flush does not wait out a retry delay: its caller is waiting.
@@ -163,14 +171,25 @@ impl Actor {
         Ok(())
     }
 
+    /// The session is being deleted: drop what is not committed, and let the batch in
+    /// flight land first (its rows go with the session's; a delete that overtook it
+    /// would leave the append nothing to append to).
+    pub(super) async fn abandon_log(&mut self) {
+        self.pending.clear();
+        self.to_agent.clear();
+        if let Some(mut flight) = self.in_flight.take() {
+            let _ = flight.land().await;
+        }
+    }
+
     fn start_commit(&mut self) {
         let events = std::mem::take(&mut self.pending);
         let mut committed = Vec::with_capacity(events.len());
         let mut stored = Vec::with_capacity(events.len());
-        for (i, (ts, event)) in events.iter().enumerate() {
+        for (i, e) in events.iter().enumerate() {
             let seq = self.committed + 1 + i as Seq;
-            let c = Committed::new(&self.id, seq, *ts, event);
-            stored.push(c.to_stored(event.kind()));
+            let c = Committed::with_json(&self.id, seq, e.ts, &e.event, e.json.clone());
+            stored.push(c.to_stored(e.event.kind()));
             committed.push(Arc::new(c));
         }
         let (store, id) = (self.store.clone(), self.id.clone());
@@ -184,7 +203,7 @@ impl Actor {
             committed,
             summary,
             to_agent: std::mem::take(&mut self.to_agent),
-            append: Box::pin(async move { store.append(&id, stored).await }),
+            append: tokio::spawn(async move { store.append(&id, stored).await }),
         });
     }
 
