@@ -48,26 +48,24 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults: loopback names allowed, plus the bind host.
+    /// Defaults: loopback names allowed, plus the bind host (unless it is every address,
+    /// or not a host a `Host` header could name: binding it fails on its own).
     pub fn new(token: Token, bind_host: &str) -> ServerConfig {
-        let mut allowed_hosts: Vec<String> = ["127.0.0.1", "localhost", "::1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        if let Some(bind) = authority::allowed_entry(bind_host)
-            && bind != "0.0.0.0"
-            && bind != "::"
-            && !allowed_hosts.contains(&bind)
-        {
-            allowed_hosts.push(bind);
-        }
-        ServerConfig {
+        let mut config = ServerConfig {
             token,
-            allowed_hosts,
+            allowed_hosts: Vec::new(),
             ws_queue: 256,
             write_timeout: Duration::from_secs(30),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        for host in ["127.0.0.1", "localhost", "::1", bind_host] {
+            let _ = config.allow_host(host);
         }
+        // Bound to every address: no `Host` names that.
+        config
+            .allowed_hosts
+            .retain(|host| host != "0.0.0.0" && host != "::");
+        config
     }
 
     /// Accepts `entry` (a name or address, a port ignored) in `Host` and `Origin`, in

@@ -91,25 +91,26 @@ impl SummaryBus {
         let now = Instant::now();
         let interval = self.inner.interval();
         let mut recent = self.inner.lock();
-        if let Some(entry) = recent.get_mut(summary.id.as_str())
-            && !urgent
-            && now < entry.published_at + interval
-        {
-            entry.held = Some(summary.clone());
-            drop(recent);
-            self.inner.wake.notify_one();
-            return;
-        }
-        // No receivers is fine: nobody is looking.
-        let _ = self.inner.bus.send(session_frame(summary));
-        let entry = Recent {
-            published_at: now,
-            held: None,
-        };
         match recent.get_mut(summary.id.as_str()) {
-            Some(existing) => *existing = entry,
-            None => {
-                recent.insert(summary.id.as_str().into(), entry);
+            Some(entry) if !urgent && now < entry.published_at + interval => {
+                // Only the latest change is kept; `flush_due` sends it.
+                entry.held = Some(summary.clone());
+                drop(recent);
+                self.inner.wake.notify_one();
+            }
+            found => {
+                // No receivers is fine: nobody is looking.
+                let _ = self.inner.bus.send(session_frame(summary));
+                let fresh = Recent {
+                    published_at: now,
+                    held: None,
+                };
+                match found {
+                    Some(entry) => *entry = fresh,
+                    None => {
+                        recent.insert(summary.id.as_str().into(), fresh);
+                    }
+                }
             }
         }
     }
