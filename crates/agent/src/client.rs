@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::intake::{self, Barriers, Update};
 use crate::{AgentEvent, fs, translate};
 
 /// Our end of the connection: requests and notifications sent through it go to the agent.
@@ -78,6 +79,8 @@ pub(crate) struct ClientState {
     /// Tool calls the agent announced, so a permission request for an unannounced one
     /// can announce it first (Gemini CLI only names its tools in the request).
     pub tool_calls: Mutex<HashSet<String>>,
+    /// How far the crate's dispatch has got, for `intake`'s ordering.
+    pub barriers: Barriers,
 }
 
 /// Serve the connection over `transport` until the agent closes its stdout or `shutdown`
@@ -170,25 +173,42 @@ impl ClientState {
     async fn on_notification(&self, notification: UntypedMessage) {
         // Every notification is claimed here, even ones we ignore: the crate would
         // otherwise park unclaimed session notifications waiting for a session handler.
-        if notification.method != "session/update" {
-            tracing::debug!(method = %notification.method, "ignoring an agent notification");
-            return;
-        }
-        let replaying = self.replaying.load(Ordering::SeqCst);
-        let update = match SessionNotification::deserialize(&notification.params) {
-            Ok(notification) => notification.update,
-            Err(error) => {
-                if replaying {
-                    self.heard_replay();
-                    return;
-                }
-                // A kind this ACP version does not know (or a malformed one): kept as the
-                // agent sent it, so nothing the agent said is lost.
-                let Some(update) = notification.params.get("update").cloned() else {
-                    tracing::debug!(%error, "skipping a session/update without an update");
-                    return;
+        match notification.method.as_str() {
+            // Read by `intake` as a rule; one reaches the crate only if intake is bypassed.
+            "session/update" => {
+                let update = match SessionNotification::deserialize(&notification.params) {
+                    Ok(notification) => Update::Known(Box::new(notification.update)),
+                    Err(_) => Update::Unknown(notification.params.get("update").cloned()),
                 };
-                tracing::debug!(%error, "keeping a session update berth cannot read as agent_update");
+                self.on_update(update).await;
+            }
+            intake::BARRIER_METHOD => {
+                match intake::BarrierParams::deserialize(&notification.params) {
+                    Ok(barrier) => self.barriers.reached(barrier.n),
+                    Err(error) => tracing::warn!(%error, "a malformed intake barrier"),
+                }
+            }
+            method => tracing::debug!(method, "ignoring an agent notification"),
+        }
+    }
+
+    /// One `session/update`, in the order the agent sent it (`intake` keeps that order).
+    pub(crate) async fn on_update(&self, update: Update) {
+        let replaying = self.replaying.load(Ordering::SeqCst);
+        let update = match update {
+            Update::Known(update) => *update,
+            Update::Unknown(_) if replaying => {
+                self.heard_replay();
+                return;
+            }
+            // A kind this ACP version does not know (or a malformed one): kept as the
+            // agent sent it, so nothing the agent said is lost.
+            Update::Unknown(None) => {
+                tracing::debug!("skipping a session/update without an update");
+                return;
+            }
+            Update::Unknown(Some(update)) => {
+                tracing::debug!("keeping a session update berth cannot read as agent_update");
                 let event = translate::unknown_update(update, &self.turn.get());
                 self.emit(AgentEvent::Update(event)).await;
                 return;

@@ -36,6 +36,7 @@
 //! - `stderr_log`: the agent's stderr, copied into a log rotated at 8 MiB (two kept).
 //! - `transport`: newline-delimited JSON streams that skip non-JSON lines.
 //! - `client`: the ACP client connection: handlers, handshake, error wording.
+//! - `intake`: `session/update` lines read ahead of the ACP crate, in order (barriers).
 //! - `translate`: ACP updates, permission options and forms ↔ berth types.
 //! - `fs`: `fs/read_text_file` / `fs/write_text_file` confined to the session cwd.
 //! - [`demo`]: the demo agent, a real ACP agent following PROTOCOL.md's script.
@@ -59,6 +60,7 @@ use tokio_util::task::TaskTracker;
 mod client;
 pub mod demo;
 mod fs;
+mod intake;
 mod launch;
 use launch::ProcessStopper;
 pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
@@ -233,10 +235,14 @@ impl AgentLink {
             replaying: Default::default(),
             replay_heard: std::sync::Mutex::new(std::time::Instant::now()),
             tool_calls: Default::default(),
+            barriers: Default::default(),
         });
         let transport = Lines::new(
             transport::line_sink(transport.to_agent, |_| false, || {}),
-            transport::json_lines(transport.from_agent, "agent"),
+            intake::split_updates(
+                transport::json_lines(transport.from_agent, "agent"),
+                state.clone(),
+            ),
         );
         let shutdown = CancellationToken::new();
         let (connected_tx, connected_rx) = oneshot::channel();

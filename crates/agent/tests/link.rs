@@ -307,6 +307,35 @@ async fn permission_round_trip() {
     h.stop().await;
 }
 
+/// Updates the agent sends right behind a request reach berth behind it: berth reads
+/// updates ahead of the ACP crate's dispatch (`intake`), and a barrier keeps them from
+/// overtaking the request the crate is still handling.
+#[tokio::test]
+async fn updates_sent_behind_a_permission_request_follow_it() {
+    let mut h = start(demo()).await;
+    for round in 1..=20 {
+        let turn_id = format!("p{round}");
+        h.link.prompt(&turn_id, "/permission chatty").unwrap();
+        assert!(matches!(h.update().await, Event::ToolCall { .. }));
+        let reply = match h.next().await {
+            AgentEvent::Permission { reply, .. } => reply,
+            other => {
+                panic!("round {round}: expected the request before its chatter, got {other:?}")
+            }
+        };
+        assert_eq!(h.update().await, chunk(&turn_id, "While you decide: 1\n"));
+        assert_eq!(h.update().await, chunk(&turn_id, "While you decide: 2\n"));
+        reply
+            .send(Outcome::Selected {
+                option_id: "allow".to_owned(),
+            })
+            .unwrap();
+        let turn = h.finish(&turn_id).await;
+        assert_eq!(turn.text(), "You chose: allow\n");
+    }
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn dropped_permission_reply_is_a_cancellation() {
     let mut h = start(demo()).await;

@@ -30,8 +30,9 @@ pub(super) enum Command {
         every: Duration,
         stamp: bool,
     },
-    /// `/permission`
-    Permission,
+    /// `/permission [chatty]`: with `chatty` the agent goes on talking while the
+    /// request waits (two chunks sent right behind it), as real agents do.
+    Permission { chatty: bool },
     /// `/ask`
     Ask,
     /// `/ask-many`
@@ -55,6 +56,7 @@ const ASK_MANY_OPTIONS: [&str; 3] = ["lint", "unit tests", "e2e, in Chromium"];
 
 const STREAM_USAGE: &str = "Usage: `/stream N [every=MS | rate=R] [stamp]`, e.g. `/stream 100 every=20` or `/stream 5000 rate=5000` (chunks per second).\n";
 const BIG_USAGE: &str = "Usage: `/big N [tool]` (bytes, at most 256 MiB), e.g. `/big 20000000`.\n";
+const PERMISSION_USAGE: &str = "Usage: `/permission [chatty]`.\n";
 const SLEEP_USAGE: &str = "Usage: `/sleep S` (seconds), e.g. `/sleep 5`.\n";
 
 pub(super) fn parse(text: &str) -> Command {
@@ -103,7 +105,11 @@ pub(super) fn parse(text: &str) -> Command {
                 _ => Command::Usage(BIG_USAGE),
             }
         }
-        "/permission" => Command::Permission,
+        "/permission" => match words.next() {
+            None => Command::Permission { chatty: false },
+            Some("chatty") => Command::Permission { chatty: true },
+            Some(_) => Command::Usage(PERMISSION_USAGE),
+        },
         "/ask" => Command::Ask,
         "/ask-many" => Command::AskMany,
         "/crash" => Command::Crash,
@@ -146,7 +152,7 @@ impl Turn {
                 every,
                 stamp,
             } => self.stream(count, every, stamp).await,
-            Command::Permission => self.permission().await,
+            Command::Permission { chatty } => self.permission(chatty).await,
             Command::Ask => self.ask().await,
             Command::AskMany => self.ask_many().await,
             Command::Sleep(duration) => self.sleep(duration).await,
@@ -246,7 +252,7 @@ impl Turn {
         Ok(StopReason::EndTurn)
     }
 
-    async fn permission(&self) -> Result<StopReason, acp::Error> {
+    async fn permission(&self, chatty: bool) -> Result<StopReason, acp::Error> {
         let id = ToolCallId::new(format!("demo-permission-{}", self.number));
         let target = self.cwd.join("berth-demo.txt");
         let title = "Write berth-demo.txt";
@@ -265,8 +271,14 @@ impl Turn {
                 PermissionOption::new("reject", "Reject", PermissionOptionKind::RejectOnce),
             ],
         );
+        // Sent now: anything said below follows the request on the wire.
+        let response = self.cx.send_request(request);
+        if chatty {
+            self.say("While you decide: 1\n")?;
+            self.say("While you decide: 2\n")?;
+        }
         let response = tokio::select! {
-            response = self.cx.send_request(request).block_task() => response?,
+            response = response.block_task() => response?,
             () = self.cancel.cancelled() => {
                 self.update_tool(&id, ToolCallStatus::Failed)?;
                 return Ok(StopReason::Cancelled);
@@ -534,7 +546,12 @@ mod tests {
             Command::Sleep(Duration::from_millis(2500))
         );
         assert_eq!(parse("/sleep forever"), Command::Usage(SLEEP_USAGE));
-        assert_eq!(parse("/permission"), Command::Permission);
+        assert_eq!(parse("/permission"), Command::Permission { chatty: false });
+        assert_eq!(
+            parse("/permission chatty"),
+            Command::Permission { chatty: true }
+        );
+        assert_eq!(parse("/permission x"), Command::Usage(PERMISSION_USAGE));
         assert_eq!(parse("/ask"), Command::Ask);
         assert_eq!(parse("/ask-many"), Command::AskMany);
         assert_eq!(
