@@ -33,6 +33,12 @@ use crate::{SessionError, SessionHandle};
 const LEASE_WAIT: Duration = Duration::from_secs(30);
 /// How long a server has to say hello once connected.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events the host's live ring holds for the server's feed. Far deeper than a viewer's
+/// ring: the actor broadcasts a landed batch in one go on this one thread, so a batch
+/// longer than the ring always overran it, and the feed read the whole batch back from
+/// the store (a sixth of the host's CPU at max rate). Costs memory only while the
+/// server lags: the ring drops each event once the feed has taken it.
+const FEED_RING: usize = 8192;
 /// Frames queued for a server before the host stops reading its requests.
 const WRITE_QUEUE: usize = 1024;
 
@@ -68,7 +74,7 @@ pub async fn serve(spec: HostSpec, ready: impl FnOnce()) -> Result<(), SessionEr
     let row = store.get_session(&spec.session_id).await?;
     let artifacts = data_dir.join("sessions").join(&row.slug);
     let config = Arc::new(spec.config);
-    let hub = Hub::new(config.live_buffer);
+    let hub = Hub::new(config.live_buffer.max(FEED_RING));
     let bus = SummaryBus::new(64, config.summary_interval);
     let (bye_tx, bye) = watch::channel(None);
     let slots = Arc::new(RemoteSlots::default());
