@@ -5,7 +5,7 @@
 //! batch become one frame with `first_seq`, so a fast stream costs one frame per batch
 //! rather than one per chunk.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use berth_protocol::{Event, Seq, Timestamp};
 use berth_store::StoredEvent;
@@ -26,14 +26,17 @@ pub struct Committed {
     pub ts: Timestamp,
     /// The `event` object's JSON text, as stored.
     pub data: Arc<str>,
-    /// The complete `{"type":"event",…}` frame for this event alone.
-    pub frame: Bytes,
     pub chunk: Option<Chunk>,
+    session_id: Arc<str>,
+    /// The complete `{"type":"event",…}` frame for this event alone, built when first
+    /// wanted (once, for every viewport): a session host forwards `data` and never
+    /// frames, and a coalesced chunk is framed with its run instead.
+    frame: OnceLock<Bytes>,
 }
 
 impl Committed {
     /// Build from an event just assigned `seq` (serialises it, once).
-    pub fn new(session_id: &str, seq: Seq, ts: Timestamp, event: &Event) -> Committed {
+    pub fn new(session_id: &Arc<str>, seq: Seq, ts: Timestamp, event: &Event) -> Committed {
         let data: Arc<str> = serde_json::to_string(event)
             .expect("events always serialise")
             .into();
@@ -42,7 +45,7 @@ impl Committed {
 
     /// Build from an event and its JSON, already serialised (by `fit`, as it was emitted).
     pub fn with_json(
-        session_id: &str,
+        session_id: &Arc<str>,
         seq: Seq,
         ts: Timestamp,
         event: &Event,
@@ -53,44 +56,56 @@ impl Committed {
             turn_id: turn_id.to_owned(),
             text: text.to_owned(),
         });
-        let frame = event_frame(session_id, seq, None, ts, &data);
         Committed {
             seq,
             ts,
             data,
-            frame,
             chunk,
+            session_id: session_id.clone(),
+            frame: OnceLock::new(),
         }
     }
 
     /// Build from a stored event (replay). Only chunk events are parsed, and rows over
     /// the limit of one event (written before there was one) are fitted.
-    pub fn from_stored(session_id: &str, mut stored: StoredEvent) -> Committed {
+    pub fn from_stored(session_id: &Arc<str>, mut stored: StoredEvent) -> Committed {
         if let Some(fitted) = crate::fit::fit_stored(&stored.data) {
             stored.data = fitted.into();
         }
-        let chunk = if stored.kind == "agent_message_chunk" || stored.kind == "agent_thought_chunk"
-        {
-            serde_json::from_str::<Event>(&stored.data)
-                .ok()
-                .and_then(|e| {
-                    e.as_chunk().map(|(thought, turn_id, text)| Chunk {
-                        thought,
-                        turn_id: turn_id.to_owned(),
-                        text: text.to_owned(),
-                    })
-                })
-        } else {
-            None
+        let thought = match stored.kind.as_str() {
+            "agent_message_chunk" => Some(false),
+            "agent_thought_chunk" => Some(true),
+            _ => None,
         };
-        let frame = event_frame(session_id, stored.seq, None, stored.ts, &stored.data);
+        // Just the two fields, not the tagged `Event` (serde would buffer it whole first).
+        #[derive(serde::Deserialize)]
+        struct ChunkFields {
+            turn_id: String,
+            text: String,
+        }
+        let chunk = thought.and_then(|thought| {
+            let fields = serde_json::from_str::<ChunkFields>(&stored.data).ok()?;
+            Some(Chunk {
+                thought,
+                turn_id: fields.turn_id,
+                text: fields.text,
+            })
+        });
         Committed {
             seq: stored.seq,
             ts: stored.ts,
             data: stored.data,
-            frame,
             chunk,
+            session_id: session_id.clone(),
+            frame: OnceLock::new(),
         }
+    }
+
+    /// The `event` frame of this event alone.
+    pub fn frame(&self) -> Bytes {
+        self.frame
+            .get_or_init(|| event_frame(&self.session_id, self.seq, None, self.ts, &self.data))
+            .clone()
     }
 
     /// The store's form of this event.
@@ -159,7 +174,7 @@ pub fn encode_batch(session_id: &str, batch: &[Arc<Committed>], out: &mut Vec<By
             }
         }
         if end - i == 1 {
-            out.push(start.frame.clone());
+            out.push(start.frame());
         } else {
             let first = start.chunk.as_ref().expect("runs start with a chunk");
             let text: String = batch[i..end]
@@ -191,7 +206,12 @@ mod tests {
             turn_id: turn.into(),
             text: text.into(),
         };
-        Arc::new(Committed::new("s1", seq, chrono::Utc::now(), &event))
+        Arc::new(Committed::new(
+            &"s1".into(),
+            seq,
+            chrono::Utc::now(),
+            &event,
+        ))
     }
 
     fn parse(frame: &Bytes) -> ServerFrame {
@@ -201,7 +221,7 @@ mod tests {
     #[test]
     fn single_event_frame_is_valid_protocol() {
         let c = chunk(7, "t", "hi");
-        match parse(&c.frame) {
+        match parse(&c.frame()) {
             ServerFrame::Event {
                 session,
                 seq,
@@ -226,7 +246,7 @@ mod tests {
         let batch = vec![
             chunk(1, "a", "x"),
             chunk(2, "a", "y"),
-            Arc::new(Committed::new("s1", 3, chrono::Utc::now(), &ended)),
+            Arc::new(Committed::new(&"s1".into(), 3, chrono::Utc::now(), &ended)),
             chunk(4, "b", "z"),
             chunk(5, "c", "w"),
         ];
