@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_protocol::{Event, Seq, ServerFrame, Status, StopReason};
+use berth_session::host::wire::HOST_PROTOCOL;
 use serde_json::json;
 use support::{
     Received, TestServer, Viewport, agent_pids, check_frames_against_log, epoch_of,
@@ -339,7 +340,11 @@ async fn a_server_speaking_another_protocol_is_refused_and_cannot_take_the_host_
     let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(answer["t"], "incompatible", "{answer}");
     let reason = answer["reason"].as_str().unwrap();
-    assert!(reason.contains("v999") && reason.contains("v1"), "{reason}");
+    let ours = format!("v{HOST_PROTOCOL}");
+    assert!(
+        reason.contains("v999") && reason.contains(&ours),
+        "{reason}"
+    );
     assert!(reason.contains("finishes its turn"), "{reason}");
 
     // The server that speaks its protocol still drives it, to the end of the turn.
@@ -467,10 +472,10 @@ async fn a_control_connection_does_not_take_the_host_from_its_server() {
     let (server, session, turn_id, socket) = streaming_host().await;
     let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
     let (read, mut write) = stream.into_split();
-    write
-        .write_all(b"{\"t\":\"hello\",\"protocol\":1,\"server_version\":\"x\",\"control\":true}\n")
-        .await
-        .unwrap();
+    let hello = format!(
+        "{{\"t\":\"hello\",\"protocol\":{HOST_PROTOCOL},\"server_version\":\"x\",\"control\":true}}\n"
+    );
+    write.write_all(hello.as_bytes()).await.unwrap();
     let mut lines = BufReader::new(read).lines();
     let welcome: serde_json::Value =
         serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();

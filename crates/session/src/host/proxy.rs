@@ -206,7 +206,7 @@ impl Proxy {
                     seq,
                     ts,
                     kind,
-                    data: data.into(),
+                    data: data.0,
                 };
                 if let Some(live) = &self.live {
                     // No receivers is fine: nobody is looking.

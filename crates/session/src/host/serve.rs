@@ -262,7 +262,7 @@ async fn drive(
                 Ok(Some(batch)) => {
                     for event in batch {
                         sent = event.seq;
-                        if out.send(wire::encode(&event_frame(&event))).await.is_err() {
+                        if out.send(event_line(&event)).await.is_err() {
                             return;
                         }
                     }
@@ -306,7 +306,7 @@ async fn drive(
             Ok(Ok(Some(batch))) => {
                 for event in batch {
                     sent = event.seq;
-                    let _ = out.send(wire::encode(&event_frame(&event))).await;
+                    let _ = out.send(event_line(&event)).await;
                 }
             }
             _ => break,
@@ -385,13 +385,8 @@ async fn answer(handle: SessionHandle, id: u64, request: crate::request::Request
     }
 }
 
-fn event_frame(event: &crate::Committed) -> ToGateway {
-    ToGateway::Event {
-        seq: event.seq,
-        ts: event.ts,
-        kind: kind_of(&event.data).to_owned(),
-        data: event.data.to_string(),
-    }
+fn event_line(event: &crate::Committed) -> Vec<u8> {
+    wire::encode_event(event.seq, event.ts, kind_of(&event.data), &event.data)
 }
 
 /// The event's `type`: events serialise with their tag first (`{"type":"…",`).

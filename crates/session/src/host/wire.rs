@@ -19,14 +19,19 @@
 //! turn as if no server were there, and exits when its session goes cold. The gateway
 //! shows the session as held by an incompatible host until that host has exited.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use berth_protocol::{ErrorCode, Resolution, Seq, Session, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::SessionError;
 use crate::request::{Request, Response};
 
 /// The version of this protocol; see the compatibility rule above.
-pub const HOST_PROTOCOL: u32 = 1;
+/// v2: an event frame's `data` is the event's JSON object itself, not a string of it.
+pub const HOST_PROTOCOL: u32 = 2;
 
 /// Longest line either side accepts. Events are capped well below this by the agent
 /// link; a longer line is a broken peer, and the connection is closed.
@@ -93,12 +98,13 @@ pub enum ToGateway {
         host_version: String,
         reason: String,
     },
-    /// One committed event: its seq, time, kind and `event` JSON text as stored.
+    /// One committed event: its seq, time, kind and `event` JSON as stored, embedded
+    /// as is (written by [`encode_event`], read by [`Frame`]: nothing is re-encoded).
     Event {
         seq: Seq,
         ts: Timestamp,
         kind: String,
-        data: String,
+        data: EventJson,
     },
     Summary {
         summary: Box<Session>,
@@ -188,6 +194,90 @@ impl From<WireResult> for Result<Response, SessionError> {
     }
 }
 
+/// An event's JSON text, which travels as JSON (not as a string of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventJson(pub Arc<str>);
+
+impl Serialize for EventJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Only frames built as values take this way (tests); the host uses `encode_event`.
+        let raw = RawValue::from_string(self.0.to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(EventJson(raw.get().into()))
+    }
+}
+
+/// How a frame is read from its line.
+pub trait Frame: Sized {
+    fn from_line(line: &[u8]) -> serde_json::Result<Self>;
+}
+
+impl Frame for ToHost {
+    fn from_line(line: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(line)
+    }
+}
+
+/// How every event line starts (`encode_event`, and serde puts the tag first too).
+const EVENT_PREFIX: &[u8] = br#"{"t":"event","#;
+
+impl Frame for ToGateway {
+    /// Event lines, nearly all of them, are read field by field with `data` borrowed
+    /// from the line: through the tagged enum serde would buffer every field first (and
+    /// cannot hand out the raw JSON at all).
+    fn from_line(line: &[u8]) -> serde_json::Result<Self> {
+        if !line.starts_with(EVENT_PREFIX) {
+            return serde_json::from_slice(line);
+        }
+        #[derive(Deserialize)]
+        struct EventLine<'a> {
+            seq: Seq,
+            ts: Timestamp,
+            #[serde(borrow)]
+            kind: Cow<'a, str>,
+            #[serde(borrow)]
+            data: &'a RawValue,
+        }
+        let event: EventLine = serde_json::from_slice(line)?;
+        Ok(ToGateway::Event {
+            seq: event.seq,
+            ts: event.ts,
+            kind: event.kind.into_owned(),
+            data: EventJson(event.data.get().into()),
+        })
+    }
+}
+
+/// The line of an event frame, built around the event's stored JSON (`data`, one
+/// compact JSON object as serde_json writes it) without re-encoding it.
+pub fn encode_event(seq: Seq, ts: Timestamp, kind: &str, data: &str) -> Vec<u8> {
+    if data.contains('\n') {
+        // Not compact JSON (never written by berth): re-encode rather than break a line.
+        let data = serde_json::from_str::<serde_json::Value>(data)
+            .map(|value| value.to_string())
+            .unwrap_or_else(|_| serde_json::Value::String(data.to_owned()).to_string());
+        return encode_event(seq, ts, kind, &data);
+    }
+    let mut line = Vec::with_capacity(data.len() + 96);
+    line.extend_from_slice(EVENT_PREFIX);
+    line.extend_from_slice(b"\"seq\":");
+    line.extend_from_slice(seq.to_string().as_bytes());
+    line.extend_from_slice(b",\"ts\":");
+    serde_json::to_writer(&mut line, &ts).expect("timestamps serialise");
+    line.extend_from_slice(b",\"kind\":");
+    serde_json::to_writer(&mut line, kind).expect("strings serialise");
+    line.extend_from_slice(b",\"data\":");
+    line.extend_from_slice(data.as_bytes());
+    line.extend_from_slice(b"}\n");
+    line
+}
+
 /// One frame as a line (with its `\n`).
 pub fn encode<T: Serialize>(frame: &T) -> Vec<u8> {
     let mut line = serde_json::to_vec(frame).expect("host frames always serialise");
@@ -196,14 +286,14 @@ pub fn encode<T: Serialize>(frame: &T) -> Vec<u8> {
 }
 
 /// One line (without its `\n`) as a frame; a clear error for anything else.
-pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
+pub fn decode<T: Frame>(line: &[u8]) -> Result<T, String> {
     if line.len() > MAX_LINE {
         return Err(format!(
             "a host protocol line of {} bytes is over the {MAX_LINE}-byte limit",
             line.len()
         ));
     }
-    serde_json::from_slice(line).map_err(|e| format!("not a host protocol frame: {e}"))
+    T::from_line(line).map_err(|e| format!("not a host protocol frame: {e}"))
 }
 
 /// Read one frame; `Ok(None)` at the end of the stream. A line that is not a frame, or
@@ -215,7 +305,7 @@ pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
 /// has been taken.
 pub async fn read_frame<T, R>(reader: &mut R, line: &mut Vec<u8>) -> std::io::Result<Option<T>>
 where
-    T: for<'a> Deserialize<'a>,
+    T: Frame,
     R: tokio::io::AsyncBufRead + Unpin,
 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -250,7 +340,7 @@ mod tests {
 
     fn roundtrip<T>(frame: &T) -> T
     where
-        T: Serialize + for<'a> Deserialize<'a>,
+        T: Serialize + Frame,
     {
         let line = encode(frame);
         assert_eq!(line.last(), Some(&b'\n'));
@@ -259,6 +349,11 @@ mod tests {
             "one frame is one line"
         );
         decode(&line[..line.len() - 1]).expect("decodes")
+    }
+
+    /// A part of a frame, through serde alone.
+    fn roundtrip_part<T: Serialize + serde::de::DeserializeOwned>(part: &T) -> T {
+        serde_json::from_slice(&serde_json::to_vec(part).unwrap()).unwrap()
     }
 
     #[test]
@@ -282,7 +377,7 @@ mod tests {
         };
         let line = encode(&hello);
         let text = std::str::from_utf8(&line).unwrap();
-        assert!(text.starts_with(r#"{"t":"hello","protocol":1"#), "{text}");
+        assert!(text.starts_with(r#"{"t":"hello","protocol":2"#), "{text}");
         assert!(
             !text.contains("control"),
             "a driver's hello is as before: {text}"
@@ -308,9 +403,34 @@ mod tests {
             seq: 42,
             ts: chrono::Utc::now(),
             kind: "agent_message_chunk".into(),
-            data: r#"{"type":"agent_message_chunk","turn_id":"t","text":"a\nb"}"#.into(),
+            data: EventJson(
+                r#"{"type":"agent_message_chunk","turn_id":"t","text":"a\nb \" \u00e9"}"#.into(),
+            ),
         };
         assert_eq!(roundtrip(&event), event);
+        // The host's own encoding reads back the same, with the event's JSON verbatim.
+        let ToGateway::Event {
+            seq,
+            ts,
+            kind,
+            data,
+        } = &event
+        else {
+            unreachable!()
+        };
+        let line = encode_event(*seq, *ts, kind, &data.0);
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(
+            decode::<ToGateway>(&line[..line.len() - 1]),
+            Ok(event.clone())
+        );
+        // A pretty-printed event (never stored by berth) still makes one line.
+        let line = encode_event(1, *ts, "x", "{\n  \"type\": \"x\"\n}");
+        let ToGateway::Event { data, .. } = decode::<ToGateway>(&line[..line.len() - 1]).unwrap()
+        else {
+            panic!("not an event")
+        };
+        assert_eq!(&*data.0, r#"{"type":"x"}"#);
     }
 
     #[test]
@@ -331,7 +451,7 @@ mod tests {
         for error in cases {
             let before = (error.code(), error.to_string());
             let wire: WireResult = Err(error).into();
-            let back: Result<Response, SessionError> = roundtrip(&wire).into();
+            let back: Result<Response, SessionError> = roundtrip_part(&wire).into();
             let back = back.unwrap_err();
             assert_eq!((back.code(), back.to_string()), before);
             if let SessionError::AlreadyResolved(r) = &back {
@@ -339,7 +459,7 @@ mod tests {
             }
         }
         let io: WireResult = Err(SessionError::Io(std::io::Error::other("disk full"))).into();
-        let back: Result<Response, SessionError> = roundtrip(&io).into();
+        let back: Result<Response, SessionError> = roundtrip_part(&io).into();
         let back = back.unwrap_err();
         assert_eq!(back.code(), ErrorCode::Internal);
         assert!(back.to_string().contains("disk full"));
