@@ -9,12 +9,14 @@
 //! - [`rest`]: request and response bodies of `/api/v1`.
 //! - [`ws`]: WebSocket client ops ([`ClientOp`]) and server frames ([`ServerFrame`]).
 //! - [`error`]: the error body shared by REST and WebSocket ([`ErrorCode`]).
+//! - [`timestamp`]: RFC 3339 written fast, exactly as chrono writes it.
 
 pub mod error;
 pub mod event;
 pub mod prompt;
 pub mod rest;
 pub mod session;
+pub mod timestamp;
 pub mod ws;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

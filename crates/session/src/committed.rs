@@ -128,22 +128,20 @@ fn event_frame(
     ts: Timestamp,
     data: &str,
 ) -> Bytes {
-    let session = serde_json::to_string(session_id).expect("strings serialise");
-    let ts = serde_json::to_string(&ts).expect("timestamps serialise");
-    let mut out = String::with_capacity(data.len() + session.len() + 80);
-    out.push_str("{\"type\":\"event\",\"session\":");
-    out.push_str(&session);
-    out.push_str(",\"seq\":");
-    out.push_str(&seq.to_string());
+    let mut out = Vec::with_capacity(data.len() + session_id.len() + 96);
+    out.extend_from_slice(b"{\"type\":\"event\",\"session\":");
+    serde_json::to_writer(&mut out, session_id).expect("strings serialise");
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
     if let Some(first) = first_seq {
-        out.push_str(",\"first_seq\":");
-        out.push_str(&first.to_string());
+        out.extend_from_slice(b",\"first_seq\":");
+        out.extend_from_slice(first.to_string().as_bytes());
     }
-    out.push_str(",\"ts\":");
-    out.push_str(&ts);
-    out.push_str(",\"event\":");
-    out.push_str(data);
-    out.push('}');
+    out.extend_from_slice(b",\"ts\":");
+    berth_protocol::timestamp::write_json(&ts, &mut out);
+    out.extend_from_slice(b",\"event\":");
+    out.extend_from_slice(data.as_bytes());
+    out.push(b'}');
     Bytes::from(out)
 }
 

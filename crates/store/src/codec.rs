@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use berth_protocol::Timestamp;
-use chrono::{DateTime, SecondsFormat, Utc};
+use berth_protocol::timestamp::{self, Fraction};
+use chrono::{DateTime, Utc};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
@@ -15,7 +16,9 @@ use crate::{SessionRow, StoredEvent, SummaryColumns};
 /// nanosecond and, being fixed-width, sorts in time order (`ORDER BY updated_at`).
 /// A variable-width form would not: `…:00.5Z` sorts before `…:00Z`.
 pub(crate) fn ts_to_text(ts: &Timestamp) -> String {
-    ts.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    let mut text = Vec::with_capacity(30);
+    timestamp::write_rfc3339(ts, Fraction::Nanos, &mut text);
+    String::from_utf8(text).expect("RFC 3339 is ASCII")
 }
 
 /// Read column `idx` written by [`ts_to_text`].

@@ -269,7 +269,7 @@ pub fn encode_event(seq: Seq, ts: Timestamp, kind: &str, data: &str) -> Vec<u8> 
     line.extend_from_slice(b"\"seq\":");
     line.extend_from_slice(seq.to_string().as_bytes());
     line.extend_from_slice(b",\"ts\":");
-    serde_json::to_writer(&mut line, &ts).expect("timestamps serialise");
+    berth_protocol::timestamp::write_json(&ts, &mut line);
     line.extend_from_slice(b",\"kind\":");
     serde_json::to_writer(&mut line, kind).expect("strings serialise");
     line.extend_from_slice(b",\"data\":");
