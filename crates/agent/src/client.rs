@@ -25,7 +25,7 @@ use agent_client_protocol::v1::schema::{
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, UntypedMessage};
-use berth_protocol::{AgentCapabilities, Outcome, SessionOrigin};
+use berth_protocol::{AgentCapabilities, Event, Outcome, SessionOrigin};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -196,6 +196,21 @@ impl ClientState {
     pub(crate) async fn on_update(&self, update: Update) {
         let replaying = self.replaying.load(Ordering::SeqCst);
         let update = match update {
+            // Replayed history, like every chunk.
+            Update::Chunk { .. } if replaying => {
+                self.heard_replay();
+                return;
+            }
+            Update::Chunk { thought, text } => {
+                let turn_id = self.turn.get().to_string();
+                let event = if thought {
+                    Event::AgentThoughtChunk { turn_id, text }
+                } else {
+                    Event::AgentMessageChunk { turn_id, text }
+                };
+                self.emit(AgentEvent::Update(event)).await;
+                return;
+            }
             Update::Known(update) => *update,
             Update::Unknown(_) if replaying => {
                 self.heard_replay();

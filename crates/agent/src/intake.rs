@@ -17,6 +17,7 @@
 //! updates are handled here again. Only an update that follows a crate-bound line pays
 //! for this (a permission request, a reply: a few per turn).
 
+use std::borrow::Cow;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub(crate) const BARRIER_METHOD: &str = "_berth/intake_barrier";
 
 /// A `session/update` as it arrived.
 pub(crate) enum Update {
+    /// A message or thought chunk of text, most of what a busy agent sends: read into
+    /// just its text (what berth logs of it) without building the typed update.
+    Chunk { thought: bool, text: String },
     /// Boxed: the typed update is ~450 bytes, moved through several futures.
     Known(Box<SessionUpdate>),
     /// A kind this ACP version does not know, or a malformed one: the agent's `update`
@@ -146,6 +150,9 @@ fn read_update(line: &str) -> Option<Update> {
     if !line.contains("\"session/update\"") {
         return None;
     }
+    if let Some(chunk) = read_text_chunk(line) {
+        return Some(chunk);
+    }
     #[derive(Deserialize)]
     struct Typed {
         method: String,
@@ -171,6 +178,51 @@ fn read_update(line: &str) -> Option<Update> {
     Some(Update::Unknown(update))
 }
 
+/// A text chunk's fields, if the line is a notification of one; `None` for anything else
+/// (which the typed reading then takes, whole).
+fn read_text_chunk(line: &str) -> Option<Update> {
+    #[derive(Deserialize)]
+    struct Line<'a> {
+        #[serde(borrow)]
+        method: Cow<'a, str>,
+        #[serde(default, deserialize_with = "present")]
+        id: bool,
+        #[serde(borrow)]
+        params: Params<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Params<'a> {
+        #[serde(borrow)]
+        update: ChunkUpdate<'a>,
+    }
+    #[derive(Deserialize)]
+    struct ChunkUpdate<'a> {
+        #[serde(rename = "sessionUpdate", borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow)]
+        content: Content<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Content<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+        text: String,
+    }
+    let line: Line = serde_json::from_str(line).ok()?;
+    if line.method != "session/update" || line.id || line.params.update.content.kind != "text" {
+        return None;
+    }
+    let thought = match &*line.params.update.kind {
+        "agent_message_chunk" => false,
+        "agent_thought_chunk" => true,
+        _ => return None,
+    };
+    Some(Update::Chunk {
+        thought,
+        text: line.params.update.content.text,
+    })
+}
+
 /// Whether the field is there at all (`"id": null` included: then it is a request).
 fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
@@ -183,6 +235,8 @@ mod tests {
     fn kind(line: &str) -> &'static str {
         match read_update(line) {
             None => "crate",
+            Some(Update::Chunk { thought: false, .. }) => "chunk",
+            Some(Update::Chunk { thought: true, .. }) => "thought",
             Some(Update::Known(_)) => "known",
             Some(Update::Unknown(Some(_))) => "unknown",
             Some(Update::Unknown(None)) => "empty",
@@ -192,7 +246,14 @@ mod tests {
     #[test]
     fn only_update_notifications_are_taken() {
         let chunk = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"hi"}}}}"#;
-        assert_eq!(kind(chunk), "known");
+        assert_eq!(kind(chunk), "chunk");
+        let thought = chunk.replace("agent_message_chunk", "agent_thought_chunk");
+        assert_eq!(kind(&thought), "thought");
+        // Not text: the typed reading takes it (and says `[image]`).
+        let image = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"image","data":"AA==","mimeType":"image/png"}}}}"#;
+        assert_eq!(kind(image), "known");
+        let user = chunk.replace("agent_message_chunk", "user_message_chunk");
+        assert_eq!(kind(&user), "known");
         let odd = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s","update":{"sessionUpdate":"from_the_future","x":1}}}"#;
         assert_eq!(kind(odd), "unknown");
         let bare = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s"}}"#;
