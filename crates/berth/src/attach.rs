@@ -7,9 +7,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
-use berth_protocol::rest::{Resolved, StartTurn, TurnAccepted};
+use berth_protocol::rest::{MarkRead, Resolved, StartTurn, TurnAccepted};
 use berth_protocol::{
-    Answer, AnswerValue, ClientOp, Event, Question, Seq, ServerFrame, SessionOrigin,
+    Answer, AnswerValue, ClientOp, Event, Question, Seq, ServerFrame, Session, SessionOrigin,
 };
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -41,6 +41,9 @@ struct View {
     pending: BTreeMap<String, Event>,
     raw: bool,
     attached_once: bool,
+    /// The read cursor as berth last set it (`POST …/read`), so the sidebar's unread
+    /// count follows what this terminal printed; `None` with `--keep-unread`.
+    read_seq: Option<Seq>,
 }
 
 pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
@@ -53,6 +56,7 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
         pending: BTreeMap::new(),
         raw: args.raw,
         attached_once: false,
+        read_seq: (!args.keep_unread).then_some(session.read_seq),
     };
     let mut input = if args.no_input {
         None
@@ -71,7 +75,10 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
                     backoff = FIRST_BACKOFF;
                 }
                 match result {
-                    Ok(End::Quit) => return Ok(()),
+                    Ok(End::Quit) => {
+                        view.mark_read(&client).await;
+                        return Ok(());
+                    }
                     Ok(End::Lost(why)) => {
                         note!(
                             "\n[berth: connection lost ({why}); resuming after seq {}]",
@@ -96,6 +103,8 @@ pub async fn run(args: AttachArgs) -> anyhow::Result<()> {
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the read cursor catches up with what was printed.
+const READ_EVERY: Duration = Duration::from_secs(1);
 /// A connection that lasted this long was a good one, even if nothing new arrived.
 const STABLE: Duration = Duration::from_secs(10);
 /// Largest frame taken from the server: far above what it sends (an event holds at most
@@ -148,8 +157,11 @@ impl View {
         mut input: Option<&mut mpsc::Receiver<String>>,
     ) -> anyhow::Result<End> {
         self.send_attach(&mut ws).await?;
+        let mut read_tick = tokio::time::interval(READ_EVERY);
+        read_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = read_tick.tick() => self.mark_read(client).await,
                 message = ws.next() => {
                     let text = match message {
                         Some(Ok(Message::Text(text))) => text,
@@ -177,6 +189,20 @@ impl View {
                     }
                 }
             }
+        }
+    }
+
+    /// Move the session's read cursor to the last event printed, if it is behind. A
+    /// failure is left for the next tick (the connection's own loss is what is reported).
+    async fn mark_read(&mut self, client: &Client) {
+        let Some(read) = self.read_seq else { return };
+        if self.last_seq <= read {
+            return;
+        }
+        let path = format!("/sessions/{}/read", self.session);
+        let body = MarkRead { seq: self.last_seq };
+        if client.post::<_, Session>(&path, &body).await.is_ok() {
+            self.read_seq = Some(self.last_seq);
         }
     }
 

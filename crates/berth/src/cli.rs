@@ -274,4 +274,8 @@ pub struct AttachArgs {
     /// Print every frame as JSON (one per line) instead of text.
     #[arg(long)]
     pub raw: bool,
+    /// Leave the session's unread count alone (by default what is printed counts as
+    /// read, as in the web UI).
+    #[arg(long)]
+    pub keep_unread: bool,
 }

@@ -378,6 +378,60 @@ async fn attach_raw_prints_every_frame_and_resumes_after_a_cursor() {
     attach.kill().await;
 }
 
+/// What `berth attach` printed counts as read (the sidebar's unread count), unless
+/// `--keep-unread`. `/quit` sets the cursor before exiting, so the exit is the moment
+/// to look; live events move it while attached.
+#[tokio::test]
+async fn attach_moves_the_read_cursor_to_what_it_printed() {
+    use tokio::io::AsyncWriteExt;
+
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = ok(&server, home.path(), &["new", "--title", "read"])
+        .await
+        .trim()
+        .to_owned();
+    ok(&server, home.path(), &["send", &id, "/stream 50"]).await;
+    let done = server.wait_idle(&id).await;
+    assert_eq!(done.unread, done.last_seq, "nobody has looked yet");
+
+    let watch = |extra: &'static [&'static str]| {
+        let mut command = berth_command(home.path());
+        let mut args = vec!["attach", id.as_str(), "--raw"];
+        args.extend_from_slice(extra);
+        command
+            .args(client_args(&server, &args))
+            .stdin(Stdio::piped());
+        let mut attach = Running::spawn(command);
+        let stdin = attach.child.stdin.take().unwrap();
+        (attach, stdin)
+    };
+
+    // Watching with --keep-unread leaves every event unread.
+    let (mut attach, mut stdin) = watch(&["--keep-unread"]);
+    attach.until_turn_ended(0).await;
+    stdin.write_all(b"/quit\n").await.unwrap();
+    let status = tokio::time::timeout(WAIT, attach.child.wait()).await;
+    assert!(status.unwrap().unwrap().success());
+    assert_eq!(server.session(&id).await.unread, done.last_seq);
+
+    // A plain attach reads what it printed, then follows a live turn.
+    let (mut attach, mut stdin) = watch(&[]);
+    let end = attach.until_turn_ended(0).await;
+    support::wait_for("the cursor at the first turn's end", || async {
+        server.session(&id).await.read_seq >= end
+    })
+    .await;
+    ok(&server, home.path(), &["send", &id, "/stream 3"]).await;
+    let last = server.wait_idle(&id).await.last_seq;
+    attach.until_turn_ended(end).await;
+    stdin.write_all(b"/quit\n").await.unwrap();
+    let status = tokio::time::timeout(WAIT, attach.child.wait()).await;
+    assert!(status.unwrap().unwrap().success());
+    let after = server.session(&id).await;
+    assert_eq!((after.read_seq, after.unread), (last, 0));
+}
+
 #[tokio::test]
 async fn answer_resolves_a_prompt_once() {
     let server = TestServer::start().await;
