@@ -25,8 +25,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the agents this server offers and whether each can be started.
     Agents(AgentsArgs),
-    /// Print the effective configuration (defaults, config file) as TOML.
-    Config,
+    /// Print the effective configuration as TOML: defaults, then the config file, then
+    /// `BERTH_*` variables and flags (the same ones `berth serve` takes), as a `berth
+    /// serve` here would run. The token is never printed (`berth token` does that).
+    Config(ServeArgs),
     /// Run a built-in agent on stdio (spoken to over ACP by the server).
     Agent {
         #[command(subcommand)]
@@ -84,7 +86,7 @@ impl Command {
             | Command::Host(_)
             | Command::Agent { .. }
             | Command::Agents(_)
-            | Command::Config
+            | Command::Config(_)
             | Command::Token(_) => None,
         }
     }

@@ -100,7 +100,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, config).await,
         Command::Agent { .. } | Command::Host(_) => unreachable!("handled above"),
         Command::Agents(args) => agents::print(&agents::catalog(&config)?.infos(), args.json),
-        Command::Config => {
+        Command::Config(args) => {
+            let mut config = config;
+            serve::apply_flags(&mut config, &args);
+            // The directory itself, even where it is only the default.
+            config.storage.data_dir = Some(paths::data_dir(None, &config)?);
             print!("{}", config.to_toml()?);
             Ok(())
         }

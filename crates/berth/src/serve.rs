@@ -137,8 +137,13 @@ async fn on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// Flags and `BERTH_*` variables (clap reads both) win over the config file.
-fn apply_flags(config: &mut Config, args: &ServeArgs) {
+/// Flags and `BERTH_*` variables (clap reads both) win over the config file. `berth
+/// config` prints the result, so everything `run` reads from `args` (but the token)
+/// goes through here.
+pub(crate) fn apply_flags(config: &mut Config, args: &ServeArgs) {
+    if let Some(dir) = &args.data_dir {
+        config.storage.data_dir = Some(dir.clone());
+    }
     let server = &mut config.server;
     if let Some(host) = &args.host {
         server.host = host.clone();

@@ -503,6 +503,63 @@ async fn answer_resolves_a_prompt_once() {
     assert_eq!(resolved, 1);
 }
 
+/// `berth config` prints what `berth serve` would run with: the file over the
+/// defaults, `BERTH_*` variables and flags over the file; never the token.
+#[tokio::test]
+async fn config_prints_the_file_variables_and_flags_in_effect() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("berth.toml");
+    std::fs::write(
+        &file,
+        "[server]\nport = 9000\n[sessions]\ncancel_grace_secs = 7\nmax_live_agents = 2\n",
+    )
+    .unwrap();
+    let data = home.path().join("elsewhere");
+    let mut command = berth_command(home.path());
+    command
+        .env("BERTH_PORT", "9100")
+        .env("BERTH_SYNCHRONOUS", "normal")
+        .env("BERTH_TOKEN", "do-not-print-me")
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "--max-live-agents", "3", "--data-dir"])
+        .arg(&data);
+    let out = output(command).await;
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(!printed.contains("do-not-print-me"), "{printed}");
+    let effective: toml::Table = toml::from_str(&printed).unwrap();
+    let get = |table: &str, key: &str| effective[table][key].clone();
+    assert_eq!(
+        get("server", "port"),
+        toml::Value::Integer(9100),
+        "variable over file"
+    );
+    assert_eq!(
+        get("sessions", "max_live_agents"),
+        toml::Value::Integer(3),
+        "flag over file"
+    );
+    assert_eq!(
+        get("sessions", "cancel_grace_secs"),
+        toml::Value::Integer(7),
+        "file kept"
+    );
+    assert_eq!(get("storage", "synchronous").as_str(), Some("normal"));
+    assert_eq!(get("storage", "data_dir").as_str(), data.to_str());
+
+    // With nothing set, the default data directory is named, not left out.
+    let out = output({
+        let mut command = berth_command(home.path());
+        command.arg("config");
+        command
+    })
+    .await;
+    let effective: toml::Table = toml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let expected = home.path().join("data").join("berth");
+    assert_eq!(effective["storage"]["data_dir"].as_str(), expected.to_str());
+}
+
 #[tokio::test]
 async fn token_prints_the_data_dirs_token() {
     let server = TestServer::start().await;
