@@ -379,10 +379,17 @@ group("server restart", () => {
     await env.server.kill("SIGKILL");
     const banner = page.getByTestId("connection-banner");
     await banner.and(page.locator('[data-state="reconnecting"]')).waitFor({ timeout: 10_000 });
+    // Nobody can know the session is still streaming: its row and header say so.
+    const rowDot = page.locator(`[data-testid="session-row"][data-session-id="${s.id}"] [data-testid="status-dot"]`);
+    await rowDot.and(page.locator('[data-stale="true"]')).waitFor();
+    assert.equal(await rowDot.getAttribute("aria-label"), "Reconnecting…");
+    assert.equal(await page.getByTestId("pane-status").textContent(), "Reconnecting…");
     await screenshot(page, "reconnecting-banner");
     // Same port, same data directory.
     await env.server.start();
     await banner.waitFor({ state: "detached", timeout: 20_000 });
+    await rowDot.and(page.locator('[data-stale="false"]')).waitFor();
+    assert.notEqual(await page.getByTestId("pane-status").textContent(), "Reconnecting…");
     assert.ok(await notReloaded(page), "the page was not reloaded");
     // The turn ran on in its session host while no server was up: the whole stream is
     // logged and shown exactly once (some chunks delivered only after the reconnect),

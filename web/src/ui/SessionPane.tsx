@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "re
 import type { Session } from "../protocol";
 import type { SessionView } from "../state/session";
 import { ApiError, errorText } from "../api/rest";
-import { useNarrow, useServices, useSessionView, useSummary } from "./hooks";
+import { useConnected, useNarrow, useServices, useSessionView, useSummary } from "./hooks";
 import { Transcript } from "./Transcript";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
 
@@ -11,6 +11,7 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
   const { viewport } = useServices();
   const live = useSessionView(id);
   const summary = useSummary(id);
+  const connected = useConnected();
   // During a long replay keep showing what was there (or a progress line) instead of
   // rendering every step of it; the transcript renders once, caught up.
   const settled = useRef<SessionView | null>(null);
@@ -49,8 +50,8 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
                     Archived
                   </span>
                 ) : null}
-                <StatusDot status={summary.status} />
-                <span data-testid="pane-status">{statusLabel(summary.status)}</span>
+                <StatusDot status={summary.status} connected={connected} />
+                <span data-testid="pane-status">{statusLabel(summary.status, connected)}</span>
                 <span className="sep">·</span>
                 <span>{summary.agent}</span>
                 <span className="cwd-wrap">

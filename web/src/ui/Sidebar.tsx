@@ -3,7 +3,7 @@ import type { Session, Status } from "../protocol";
 import { ApiError, errorText } from "../api/rest";
 import { matchesSearch, type ListQuery, type ListSnapshot } from "../state/listing";
 import { Dialog } from "./Dialog";
-import { timeAgo, useDebounced, useListing, useNow, useServices, useStore, type Route } from "./hooks";
+import { timeAgo, useConnected, useDebounced, useListing, useNow, useServices, useStore, type Route } from "./hooks";
 
 const STATUS_LABEL: Record<Status, string> = {
   starting: "Starting",
@@ -14,12 +14,30 @@ const STATUS_LABEL: Record<Status, string> = {
   stopped: "Stopped",
 };
 
-export function statusLabel(status: Status): string {
+/** Statuses that change by the second: while this tab is not connected, showing one
+ *  ("Streaming") would claim something nobody is watching any more. */
+const LIVE_ONLY: ReadonlySet<Status> = new Set<Status>(["starting", "running"]);
+
+/** The words for `status`; with `connected` false, a live-only status is
+ *  "Reconnecting…" (the last one known is kept for the tooltip). */
+export function statusLabel(status: Status, connected = true): string {
+  if (!connected && LIVE_ONLY.has(status)) return "Reconnecting…";
   return STATUS_LABEL[status] ?? status;
 }
 
-export function StatusDot({ status }: { status: Status }) {
-  return <span className={`dot status-${status}`} role="img" aria-label={statusLabel(status)} data-testid="status-dot" data-status={status} />;
+export function StatusDot({ status, connected = true }: { status: Status; connected?: boolean }) {
+  const stale = !connected && LIVE_ONLY.has(status);
+  return (
+    <span
+      className={`dot status-${status} ${stale ? "stale" : ""}`}
+      role="img"
+      aria-label={statusLabel(status, connected)}
+      title={stale ? `Last known: ${statusLabel(status)}` : undefined}
+      data-testid="status-dot"
+      data-status={status}
+      data-stale={stale ? "true" : "false"}
+    />
+  );
 }
 
 interface SidebarProps {
@@ -224,6 +242,7 @@ const SessionRow = memo(function SessionRow({
   onOpen: (id: string) => void;
 }) {
   const preview = usePreview(session);
+  const connected = useConnected();
   return (
     <li
       className={`session-row ${active ? "active" : ""} ${session.unread > 0 && !active ? "unread" : ""}`}
@@ -234,7 +253,7 @@ const SessionRow = memo(function SessionRow({
     >
       <button type="button" className="row-main" onClick={() => onOpen(session.id)} aria-current={active ? "page" : undefined}>
         <span className="row-line">
-          <StatusDot status={session.status} />
+          <StatusDot status={session.status} connected={connected} />
           <span className="row-title" data-testid="row-title">
             {session.title || "Untitled session"}
           </span>

@@ -1,7 +1,7 @@
 import { useEffect, useState, type KeyboardEvent } from "react";
 import { Dialog } from "./Dialog";
 import { StatusDot, useSearch } from "./Sidebar";
-import { useServices } from "./hooks";
+import { useConnected, useServices } from "./hooks";
 
 /**
  * Ctrl/Cmd+K: jump to a session by typing part of its title, agent, slug or id. The server
@@ -9,6 +9,7 @@ import { useServices } from "./hooks";
  */
 export function Switcher({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { navigate } = useServices();
+  const connected = useConnected();
   const [q, setQ] = useState("");
   const [sel, setSel] = useState(0);
   useEffect(() => {
@@ -60,7 +61,7 @@ export function Switcher({ open, onClose }: { open: boolean; onClose: () => void
         {matches.map((s, i) => (
           <li key={s.id} role="option" aria-selected={i === sel}>
             <button type="button" className={i === sel ? "selected" : ""} onMouseEnter={() => setSel(i)} onClick={() => go(i)} data-testid="switcher-item">
-              <StatusDot status={s.status} />
+              <StatusDot status={s.status} connected={connected} />
               <span className="row-title">{s.title || "Untitled session"}</span>
               <span className="muted">{s.agent}</span>
             </button>

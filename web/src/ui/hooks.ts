@@ -35,6 +35,11 @@ export function useStore<T>(select: (store: Store) => T): T {
   return useSyncExternalStore(store.subscribe, () => select(store));
 }
 
+/** Whether this tab's connection is open: what it shows of sessions is current. */
+export function useConnected(): boolean {
+  return useStore((s) => s.connection.state === "open");
+}
+
 export function useSessionView(id: string): SessionView | null {
   return useStore((s) => s.view(id));
 }
