@@ -173,11 +173,14 @@ async fn an_idle_agent_is_stopped_after_the_timeout_and_the_next_prompt_resumes(
     );
     assert_eq!(exits(&s.events(&id).await), [Some(ExitReason::Idle)]);
     assert_eq!(s.agents.running(), 0);
-    let summary = s.registry.summary(&id).unwrap();
-    assert_eq!(
-        (summary.status, summary.agent_running),
-        (Status::Idle, false)
-    );
+    // The summary follows the log as the actor sees its batch land, a moment after the
+    // rows are readable.
+    s.wait_until("the summary of the idle stop", |registry| {
+        registry
+            .summary(&id)
+            .is_ok_and(|summary| (summary.status, summary.agent_running) == (Status::Idle, false))
+    })
+    .await;
 
     // Then the actor hibernates too; the next prompt wakes it and continues.
     s.wait_cold(&id).await;
