@@ -194,6 +194,7 @@ async fn seed(dir: &std::path::Path, scale: &Scale) -> Vec<String> {
             preview: Some(format!("chunk {}", scale.events_per_session - 3)),
             mode: None,
             commands: commands.clone(),
+            usage: None,
         };
         let store = store.clone();
         let write_id = id.clone();

@@ -25,7 +25,7 @@ pub use event::{
     PermissionOptionKind, PlanEntry, Question, SessionOrigin, StopReason,
 };
 pub use prompt::{Answer, AnswerValue, Outcome, Prompt, Resolution};
-pub use session::{Session, Status};
+pub use session::{Cost, Session, Status, Usage};
 pub use ws::{ClientOp, ServerFrame};
 
 /// Per-session, dense, 1-based event sequence number. `0` means "nothing seen yet".

@@ -57,4 +57,58 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub mode: Option<String>,
+    /// Extension: the agent's last `usage` report (tokens in its context, and the
+    /// session's cost so far where the agent says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub usage: Option<Usage>,
+}
+
+/// What an agent last reported of a session's usage (ACP `usage_update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Usage {
+    /// Tokens in the context now.
+    pub used_tokens: u64,
+    /// The context window, where the agent says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub context_size: Option<u64>,
+    /// The session's cost so far, where the agent says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub cost: Option<Cost>,
+}
+
+/// An amount of money (ACP `Cost`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Cost {
+    pub amount: f64,
+    /// ISO 4217, e.g. `USD`.
+    pub currency: String,
+}
+
+impl Usage {
+    /// The summary's form of a `usage` event; `None` for any other event. A `cost` the
+    /// agent shaped otherwise than ACP's `{amount, currency}` is left out (the event
+    /// keeps it as sent).
+    pub fn of_event(event: &crate::Event) -> Option<Usage> {
+        let crate::Event::Usage {
+            used_tokens,
+            context_size,
+            cost,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(Usage {
+            used_tokens: *used_tokens,
+            context_size: *context_size,
+            cost: cost
+                .as_ref()
+                .and_then(|cost| serde_json::from_value(cost.clone()).ok()),
+        })
+    }
 }

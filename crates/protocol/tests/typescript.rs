@@ -55,6 +55,8 @@ fn export(cfg: &Config) {
         prompt::Prompt,
         session::Session,
         session::Status,
+        session::Usage,
+        session::Cost,
         rest::Health,
         rest::HealthSessions,
         rest::AgentInfo,

@@ -81,6 +81,7 @@ fn session() -> Session {
         agent_running: true,
         commands: Vec::new(),
         mode: None,
+        usage: None,
         preview: None,
         archived: false,
     }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{
-    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason,
+    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason, Usage,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -149,6 +149,7 @@ pub(crate) struct Actor {
     /// Summary state the agent announced (kept across restarts through the log).
     commands: Vec<AgentCommand>,
     mode: Option<String>,
+    usage: Option<Usage>,
     preview: Preview,
 }
 
@@ -191,6 +192,7 @@ impl Actor {
             detached: false,
             commands: Vec::new(),
             mode: None,
+            usage: None,
             preview: Preview::default(),
         };
         if init.created {
@@ -222,6 +224,7 @@ impl Actor {
         let logged = repair::load(&self.store, &self.id).await?;
         self.commands = logged.commands;
         self.mode = logged.mode;
+        self.usage = logged.usage;
         match self
             .row
             .summary
@@ -373,6 +376,7 @@ impl Actor {
             preview: self.preview.line(),
             mode: self.mode.clone(),
             commands: self.commands.clone(),
+            usage: self.usage.clone(),
         };
         let update = SessionUpdate {
             updated_at: Some(self.row.updated_at),

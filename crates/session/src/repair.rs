@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use berth_protocol::{AgentCommand, Event, ExitReason, Resolution, StopReason};
+use berth_protocol::{AgentCommand, Event, ExitReason, Resolution, StopReason, Usage};
 use berth_store::{Store, StoredEvent};
 
 use crate::SessionError;
@@ -17,6 +17,7 @@ const KINDS: &[&str] = &[
     "prompt_resolved",
     "commands_changed",
     "mode_changed",
+    "usage",
     "agent_exited",
 ];
 
@@ -36,6 +37,8 @@ pub(crate) struct LoggedState {
     /// The agent's last announced slash commands and mode (summary state).
     pub commands: Vec<AgentCommand>,
     pub mode: Option<String>,
+    /// The agent's last usage report.
+    pub usage: Option<Usage>,
 }
 
 pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState, SessionError> {
@@ -80,6 +83,7 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             }
             Event::CommandsChanged { commands } => state.commands = commands.clone(),
             Event::ModeChanged { mode_id } => state.mode = Some(mode_id.clone()),
+            Event::Usage { .. } => state.usage = Usage::of_event(&event),
             _ => {}
         }
     }

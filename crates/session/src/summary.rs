@@ -269,6 +269,7 @@ mod tests {
             preview: None,
             archived: false,
             mode: None,
+            usage: None,
         }
     }
 

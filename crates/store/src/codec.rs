@@ -47,7 +47,7 @@ pub(crate) const SESSION_COLUMNS: &str = "s.id, s.slug, s.title, s.agent, s.cwd,
      s.created_at, s.updated_at, s.read_seq, s.agent_session_id, \
      (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.session_id = s.id), \
      s.archived, s.summary_seq, s.status, s.last_stop, s.pending_prompts, s.preview, \
-     s.mode, s.commands";
+     s.mode, s.commands, s.usage";
 
 /// An enum with a serde wire name (`"idle"`) as SQLite text (`idle`).
 pub(crate) fn name_to_text<T: serde::Serialize>(value: &T) -> String {
@@ -80,6 +80,10 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SummaryColumns>> {
             Err(_) => return Ok(None),
         },
     };
+    // Unreadable usage (a newer berth's shape) is only left out: it is a report, and
+    // the next one replaces it.
+    let usage: Option<String> = row.get(18)?;
+    let usage = usage.and_then(|json| serde_json::from_str(&json).ok());
     Ok(Some(SummaryColumns {
         at_seq,
         status,
@@ -88,6 +92,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SummaryColumns>> {
         preview: row.get(15)?,
         mode: row.get(16)?,
         commands,
+        usage,
     }))
 }
 

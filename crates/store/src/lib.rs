@@ -29,7 +29,7 @@ mod writer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_protocol::{AgentCommand, Seq, Status, StopReason, Timestamp};
+use berth_protocol::{AgentCommand, Seq, Status, StopReason, Timestamp, Usage};
 
 use crate::read::ReadPool;
 use crate::write::Write;
@@ -104,6 +104,7 @@ pub struct SummaryColumns {
     pub preview: Option<String>,
     pub mode: Option<String>,
     pub commands: Vec<AgentCommand>,
+    pub usage: Option<Usage>,
 }
 
 /// A partial update of a session row; `None` leaves a column as it is.

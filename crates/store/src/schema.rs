@@ -62,6 +62,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN preview TEXT;
     ALTER TABLE sessions ADD COLUMN mode TEXT;
     ALTER TABLE sessions ADD COLUMN commands TEXT;",
+    // 2 -> 3: the agent's last usage report (JSON), for the summary of a cold session.
+    "ALTER TABLE sessions ADD COLUMN usage TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -135,7 +135,7 @@ fn write_summary(conn: &Connection, session_id: &str, summary: &SummaryColumns) 
     };
     conn.prepare_cached(
         "UPDATE sessions SET summary_seq = ?2, status = ?3, last_stop = ?4,
-            pending_prompts = ?5, preview = ?6, mode = ?7, commands = ?8
+            pending_prompts = ?5, preview = ?6, mode = ?7, commands = ?8, usage = ?9
          WHERE id = ?1",
     )?
     .execute(params![
@@ -147,6 +147,10 @@ fn write_summary(conn: &Connection, session_id: &str, summary: &SummaryColumns) 
         summary.preview,
         summary.mode,
         commands,
+        summary
+            .usage
+            .as_ref()
+            .map(|usage| serde_json::to_string(usage).expect("usage serialises")),
     ])?;
     Ok(())
 }

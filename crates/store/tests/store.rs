@@ -524,6 +524,14 @@ async fn summary_columns_and_archived_round_trip() {
             description: "stream chunks".into(),
             hint: None,
         }],
+        usage: Some(berth_protocol::Usage {
+            used_tokens: 1234,
+            context_size: Some(200_000),
+            cost: Some(berth_protocol::Cost {
+                amount: 0.0125,
+                currency: "USD".into(),
+            }),
+        }),
     };
     let update = SessionUpdate {
         archived: Some(true),

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use berth_agent::{AgentError, AgentEvent, AgentLink, LinkConfig};
-use berth_protocol::{Event, ExitReason, Outcome, Status, StopReason};
+use berth_protocol::{Event, ExitReason, Outcome, Status, StopReason, Usage};
 use berth_store::SessionUpdate;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -313,6 +313,7 @@ impl Actor {
                 match &event {
                     Event::CommandsChanged { commands } => self.commands = commands.clone(),
                     Event::ModeChanged { mode_id } => self.mode = Some(mode_id.clone()),
+                    Event::Usage { .. } => self.usage = Usage::of_event(&event),
                     _ => {}
                 }
                 self.emit(event);

@@ -42,6 +42,7 @@ impl Actor {
             agent_running: self.agent.is_running(),
             commands: self.commands.clone(),
             mode: self.mode.clone(),
+            usage: self.usage.clone(),
             preview: self.preview.line(),
             archived: self.row.archived,
         }
@@ -75,6 +76,7 @@ pub(crate) fn placeholder_summary(row: &SessionRow) -> Session {
         agent_running: false,
         commands: columns.map(|c| c.commands.clone()).unwrap_or_default(),
         mode: columns.and_then(|c| c.mode.clone()),
+        usage: columns.and_then(|c| c.usage.clone()),
         preview: columns.and_then(|c| c.preview.clone()),
         archived: row.archived,
     }
