@@ -269,6 +269,8 @@ struct DemoSession {
     /// Cancels the running turn, if any.
     running: Option<CancellationToken>,
     turns: u64,
+    /// Tokens in its pretend context (usage, reported after each turn).
+    tokens: u64,
 }
 
 impl Demo {
@@ -320,6 +322,7 @@ impl Demo {
                 cwd,
                 running: None,
                 turns: 0,
+                tokens: 0,
             },
         );
     }
@@ -427,8 +430,16 @@ impl Demo {
         let demo = self.clone();
         cx.spawn(async move {
             let result = turn.run(&text).await;
-            if let Some(session) = demo.sessions().get_mut(&session_key) {
+            let used = demo.sessions().get_mut(&session_key).map(|session| {
                 session.running = None;
+                session.tokens += script::turn_tokens(&text);
+                session.tokens
+            });
+            // Every turn that ran ends with the session's usage, before its answer.
+            if let Some(used) = used
+                && let Err(error) = turn.report_usage(used)
+            {
+                tracing::debug!(%error, "could not report usage");
             }
             // Sent after the turn's notifications, through the same ordered queue.
             let sent = match result {

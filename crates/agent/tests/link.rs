@@ -26,7 +26,10 @@ struct Harness {
 }
 
 struct Turn {
+    /// Everything but the usage report.
     updates: Vec<Event>,
+    /// The usage reports (the demo agent sends one as a turn's last update).
+    usage: Vec<Event>,
     result: Result<StopReason, String>,
 }
 
@@ -125,18 +128,28 @@ impl Harness {
         }
     }
 
-    /// Updates until `turn_id`'s TurnDone; anything else is a test failure.
+    /// Updates until `turn_id`'s TurnDone; anything else is a test failure. A usage
+    /// report must come after every other update.
     async fn finish(&mut self, turn_id: &str) -> Turn {
         let mut updates = Vec::new();
+        let mut usage = Vec::new();
         loop {
             match self.next().await {
-                AgentEvent::Update(event) => updates.push(event),
+                AgentEvent::Update(event @ Event::Usage { .. }) => usage.push(event),
+                AgentEvent::Update(event) => {
+                    assert!(usage.is_empty(), "{event:?} after the usage report");
+                    updates.push(event);
+                }
                 AgentEvent::TurnDone {
                     turn_id: done,
                     result,
                 } => {
                     assert_eq!(done, turn_id);
-                    return Turn { updates, result };
+                    return Turn {
+                        updates,
+                        usage,
+                        result,
+                    };
                 }
                 other => panic!("unexpected event during turn {turn_id}: {other:?}"),
             }
@@ -219,6 +232,18 @@ async fn stream_delivers_exactly_n_chunks_in_order_before_turn_done() {
         .map(|i| chunk("s1", &format!("chunk {i}\n")))
         .collect();
     assert_eq!(turn.updates, expected);
+
+    // Then the session's usage so far: 100 tokens a turn plus the prompt's bytes / 4.
+    let used = 100 + "/stream 500".len() as u64 / 4;
+    assert_eq!(
+        turn.usage,
+        [Event::Usage {
+            turn_id: Some("s1".into()),
+            used_tokens: used,
+            context_size: Some(200_000),
+            cost: Some(serde_json::json!({"amount": used as f64 * 0.000_003, "currency": "USD"})),
+        }]
+    );
 
     let turn = h.turn("s2", "/stream 3 every=10").await;
     assert_eq!(

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    ContentBlock, ContentChunk, CreateElicitationRequest, ElicitationAction,
+    ContentBlock, ContentChunk, Cost, CreateElicitationRequest, ElicitationAction,
     ElicitationContentValue, ElicitationFormMode, ElicitationSchema, ElicitationSessionScope,
     EnumOption, MultiSelectPropertySchema, PermissionOption, PermissionOptionKind, Plan, PlanEntry,
     PlanEntryPriority, PlanEntryStatus, RequestPermissionOutcome, RequestPermissionRequest,
     SessionId, SessionNotification, SessionUpdate, StopReason, StringPropertySchema, TextContent,
     ToolCall, ToolCallContent, ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate,
-    ToolCallUpdateFields, ToolKind,
+    ToolCallUpdateFields, ToolKind, UsageUpdate,
 };
 use agent_client_protocol::{self as acp, UntypedMessage};
 use serde_json::json;
@@ -49,6 +49,16 @@ pub(super) enum Command {
     Usage(&'static str),
     /// Anything else.
     Chat,
+}
+
+/// The demo's pretend context window and price (usage is reported after every turn).
+pub(super) const CONTEXT_SIZE: u64 = 200_000;
+const USD_PER_TOKEN: f64 = 0.000_003;
+
+/// Tokens a turn adds to the context: a fixed share for the reply, and the prompt's text
+/// at about four bytes a token. Deterministic, like the rest of the script.
+pub(super) fn turn_tokens(text: &str) -> u64 {
+    100 + text.len() as u64 / 4
 }
 
 /// The options of `/ask-many` (question id `checks`).
@@ -168,6 +178,15 @@ impl Turn {
             }
             Command::Chat => self.chat(text).await,
         }
+    }
+
+    /// The session's usage after this turn: `used` tokens in its context (of
+    /// [`CONTEXT_SIZE`]), costing [`USD_PER_TOKEN`] each.
+    pub(super) fn report_usage(&self, used: u64) -> Result<(), acp::Error> {
+        let cost = Cost::new(used as f64 * USD_PER_TOKEN, "USD");
+        self.send(SessionUpdate::UsageUpdate(
+            UsageUpdate::new(used, CONTEXT_SIZE).cost(cost),
+        ))
     }
 
     fn send(&self, update: SessionUpdate) -> Result<(), acp::Error> {
