@@ -461,6 +461,25 @@ group("single tab: reload, hostile text, phone", () => {
     assert.deepEqual(env.browser.errors, []);
   });
 
+  test("extra: the header shows the agent's tokens / context and cost, the sidebar row its cost", async () => {
+    const s = await env.server.createSession("cost");
+    const page = await env.browser.tab(`/s/${s.id}`);
+    await sendFromComposer(page, "/stream 2");
+    await env.server.turnEnded(s.id, "/stream 2");
+    // The demo reports 100 + len("/stream 2") / 4 = 102 tokens at $0.000003 each.
+    const summary = await env.server.api("GET", `/sessions/${s.id}`);
+    assert.deepEqual(summary.usage, { used_tokens: 102, context_size: 200000, cost: { amount: 102 * 0.000003, currency: "USD" } });
+    await page.getByTestId("usage").getByText("102 / 200k tokens").waitFor();
+    // Formatted in the page's own locale, as the UI does.
+    const cost = await page.evaluate(() =>
+      new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", minimumFractionDigits: 4, maximumFractionDigits: 4 }).format(102 * 0.000003),
+    );
+    await page.getByTestId("cost").getByText(cost).waitFor();
+    await page.locator(`[data-testid="session-row"][data-session-id="${s.id}"] [data-testid="row-cost"]`).getByText(cost).waitFor();
+    await page.close();
+    assert.deepEqual(env.browser.errors, []);
+  });
+
   test("7. agent text with <script> and <img onerror> renders as text", async () => {
     const s = await env.server.createSession("hostile");
     const page = await env.browser.tab(`/s/${s.id}`);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
-import type { Session } from "../protocol";
+import type { Cost, Session } from "../protocol";
 import type { SessionView } from "../state/session";
 import { ApiError, errorText } from "../api/rest";
 import { useConnected, useNarrow, useServices, useSessionView, useSummary } from "./hooks";
@@ -62,13 +62,21 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
                 </span>
               </>
             ) : null}
-            {view?.usage ? (
+            {summary?.usage ? (
               <>
                 <span className="sep">·</span>
-                <span className="usage" data-testid="usage">
-                  {formatTokens(view.usage.usedTokens)}
-                  {view.usage.contextSize ? ` / ${formatTokens(view.usage.contextSize)} tokens` : " tokens"}
+                <span className="usage" data-testid="usage" title="Tokens in the agent's context, as it last reported">
+                  {formatTokens(summary.usage.used_tokens)}
+                  {summary.usage.context_size ? ` / ${formatTokens(summary.usage.context_size)} tokens` : " tokens"}
                 </span>
+                {summary.usage.cost ? (
+                  <>
+                    <span className="sep">·</span>
+                    <span className="cost" data-testid="cost" title="This session's cost so far, as the agent reported it">
+                      {formatCost(summary.usage.cost)}
+                    </span>
+                  </>
+                ) : null}
               </>
             ) : null}
             {summary && summary.viewers > 1 ? (
@@ -93,6 +101,17 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
       <Composer id={id} busy={busy} summary={summary} />
     </section>
   );
+}
+
+/** `$0.0123`: small amounts keep enough digits to move turn by turn. */
+export function formatCost(cost: Cost): string {
+  const digits = Math.abs(cost.amount) < 1 ? 4 : 2;
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: cost.currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(cost.amount);
+  } catch {
+    // Not an ISO 4217 code Intl knows: the number and the agent's word for it.
+    return `${cost.amount.toFixed(digits)} ${cost.currency}`;
+  }
 }
 
 function formatTokens(n: number): string {

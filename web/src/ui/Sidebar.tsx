@@ -3,6 +3,7 @@ import type { Session, Status } from "../protocol";
 import { ApiError, errorText } from "../api/rest";
 import { matchesSearch, type ListQuery, type ListSnapshot } from "../state/listing";
 import { Dialog } from "./Dialog";
+import { formatCost } from "./SessionPane";
 import { timeAgo, useConnected, useDebounced, useListing, useNow, useServices, useStore, type Route } from "./hooks";
 
 const STATUS_LABEL: Record<Status, string> = {
@@ -272,6 +273,14 @@ const SessionRow = memo(function SessionRow({
           <span className="row-agent">{session.agent}</span>
           <span className="sep">·</span>
           <span className="row-time">{timeAgo(session.updated_at, now)}</span>
+          {session.usage?.cost ? (
+            <>
+              <span className="sep">·</span>
+              <span className="row-cost" data-testid="row-cost">
+                {formatCost(session.usage.cost)}
+              </span>
+            </>
+          ) : null}
         </span>
         <span className="row-preview" data-testid="row-preview">
           {preview}
