@@ -5,7 +5,7 @@
 
 import type { EventRecord, Session } from "../protocol";
 import { isStale } from "./summary";
-import { Transcript, type Item, type ItemOf, type Usage } from "./transcript";
+import { Transcript, type Item, type ItemOf } from "./transcript";
 
 /** What applying one event frame did. */
 export type ApplyResult =
@@ -28,7 +28,6 @@ export interface SessionView {
   /** Unresolved prompts, oldest first. */
   pending: readonly ItemOf<"prompt">[];
   runningTurn: string | null;
-  usage: Usage | null;
   title: string | null;
   /**
    * A long replay is under way (attached far behind the log's end): views may wait for it
@@ -112,7 +111,6 @@ export class SessionState {
         items: t.items.slice(),
         pending: [...t.pending.values()],
         runningTurn: t.runningTurn,
-        usage: t.usage,
         title: t.title,
         loading: this.cursor < this.replayUntil && this.replayUntil - this.replayFrom > LOADING_THRESHOLD,
         replayUntil: this.replayUntil,

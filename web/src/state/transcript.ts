@@ -46,12 +46,6 @@ export type NoticeLevel = "error" | "notice" | "info";
 
 export type ItemOf<T extends Item["type"]> = Extract<Item, { type: T }>;
 
-export interface Usage {
-  usedTokens: number;
-  contextSize?: number;
-  cost?: JsonValue;
-}
-
 /** Why berth stopped an agent (`agent_exited.reason`), in words. */
 const STOPPED_BECAUSE: Record<ExitReason, string> = {
   idle: "Agent stopped: idle for a while.",
@@ -64,7 +58,6 @@ export class Transcript {
   items: Item[] = [];
   /** The turn that has started and not ended, from the log. */
   runningTurn: string | null = null;
-  usage: Usage | null = null;
   title: string | null = null;
   /** Unresolved prompts by prompt id (their transcript item). */
   readonly pending = new Map<string, ItemOf<"prompt">>();
@@ -184,7 +177,7 @@ export class Transcript {
         break;
       }
       case "usage":
-        this.usage = { usedTokens: event.used_tokens, contextSize: event.context_size, cost: event.cost };
+        // Not a transcript item: the server reads it into the summary's `usage`.
         break;
       case "turn_ended":
         if (this.runningTurn === event.turn_id) this.runningTurn = null;
