@@ -29,6 +29,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::client::ClientState;
+use crate::transport;
 
 /// The method of the barrier notification, an extension name no agent sends.
 pub(crate) const BARRIER_METHOD: &str = "_berth/intake_barrier";
@@ -81,9 +82,12 @@ pub(crate) struct BarrierParams {
 }
 
 /// The lines of `lines` that the ACP crate must see; `session/update` notifications are
-/// handed to `state` instead, in order (module docs).
+/// handed to `state` instead, in order (module docs). `lines` are not checked for JSON
+/// yet (`transport::text_lines`): an update is parsed here anyway, and any other line is
+/// checked here before it goes on, so no line is scanned twice.
 pub(crate) fn split_updates<S>(
     lines: S,
+    peer: &'static str,
     state: Arc<ClientState>,
 ) -> impl Stream<Item = io::Result<String>> + Send + 'static
 where
@@ -91,6 +95,7 @@ where
 {
     let intake = Intake {
         lines: Box::pin(lines),
+        peer,
         state,
         // Nothing has gone to the crate yet.
         unsynced: false,
@@ -105,6 +110,7 @@ where
 
 struct Intake {
     lines: Pin<Box<dyn Stream<Item = io::Result<String>> + Send>>,
+    peer: &'static str,
     state: Arc<ClientState>,
     /// A line has gone to the crate since the last barrier came back.
     unsynced: bool,
@@ -127,6 +133,9 @@ impl Intake {
                 Err(error) => return Some(Err(error)),
             };
             let Some(update) = read_update(&line) else {
+                if !transport::keep_json(&line, self.peer) {
+                    continue;
+                }
                 self.unsynced = true;
                 return Some(Ok(line));
             };

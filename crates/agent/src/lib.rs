@@ -240,7 +240,8 @@ impl AgentLink {
         let transport = Lines::new(
             transport::line_sink(transport.to_agent, |_| false, || {}),
             intake::split_updates(
-                transport::json_lines(transport.from_agent, "agent"),
+                transport::text_lines(transport.from_agent, "agent"),
+                "agent",
                 state.clone(),
             ),
         );

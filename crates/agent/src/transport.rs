@@ -29,6 +29,38 @@ pub(crate) fn json_lines<R>(
 where
     R: AsyncRead + Send + Unpin + 'static,
 {
+    lines(reader, peer, true)
+}
+
+/// [`json_lines`] without the JSON check, for a reader that parses lines itself and
+/// calls [`keep_json`] on those it did not parse (so no line is scanned twice).
+pub(crate) fn text_lines<R>(
+    reader: R,
+    peer: &'static str,
+) -> impl Stream<Item = io::Result<String>> + Send + 'static
+where
+    R: AsyncRead + Send + Unpin + 'static,
+{
+    lines(reader, peer, false)
+}
+
+/// Whether `line` is JSON; if not it is logged at `warn`, to be dropped.
+pub(crate) fn keep_json(line: &str, peer: &'static str) -> bool {
+    let json = serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok();
+    if !json {
+        tracing::warn!(peer, line = %excerpt(line), "skipping a non-JSON line on stdout");
+    }
+    json
+}
+
+fn lines<R>(
+    reader: R,
+    peer: &'static str,
+    check_json: bool,
+) -> impl Stream<Item = io::Result<String>> + Send + 'static
+where
+    R: AsyncRead + Send + Unpin + 'static,
+{
     let state = Some((BufReader::new(reader), Vec::new()));
     futures::stream::unfold(state, move |state| async move {
         let (mut reader, mut buf) = state?;
@@ -55,12 +87,11 @@ where
                         continue;
                     }
                     match std::str::from_utf8(&buf) {
-                        Ok(line) if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() => {
+                        Ok(line) if !check_json || keep_json(line, peer) => {
                             return Some((Ok(line.to_owned()), Some((reader, buf))));
                         }
-                        Ok(line) => {
-                            tracing::warn!(peer, line = %excerpt(line), "skipping a non-JSON line on stdout")
-                        }
+                        // Logged by `keep_json`.
+                        Ok(_) => {}
                         Err(_) => {
                             tracing::warn!(peer, "skipping a line that is not UTF-8 on stdout")
                         }
