@@ -202,12 +202,7 @@ impl ClientState {
                 return;
             }
             Update::Chunk { thought, text } => {
-                let turn_id = self.turn.get().to_string();
-                let event = if thought {
-                    Event::AgentThoughtChunk { turn_id, text }
-                } else {
-                    Event::AgentMessageChunk { turn_id, text }
-                };
+                let event = Event::chunk(thought, self.turn.get().to_string(), text);
                 self.emit(AgentEvent::Update(event)).await;
                 return;
             }

@@ -106,9 +106,7 @@ impl Usage {
         Some(Usage {
             used_tokens: *used_tokens,
             context_size: *context_size,
-            cost: cost
-                .as_ref()
-                .and_then(|cost| serde_json::from_value(cost.clone()).ok()),
+            cost: cost.as_ref().and_then(|cost| Cost::deserialize(cost).ok()),
         })
     }
 }
