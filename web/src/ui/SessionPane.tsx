@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from "react";
-import type { Cost, Session } from "../protocol";
+import type { Session } from "../protocol";
 import type { SessionView } from "../state/session";
 import { ApiError, errorText } from "../api/rest";
 import { useConnected, useNarrow, useServices, useSessionView, useSummary } from "./hooks";
 import { Transcript } from "./Transcript";
+import { formatCost, formatTokens } from "./usage";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
 
 /** The pane on screen: a projection of one session's state, nothing more. */
@@ -103,22 +104,6 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
   );
 }
 
-/** `$0.0123`: small amounts keep enough digits to move turn by turn. */
-export function formatCost(cost: Cost): string {
-  const digits = Math.abs(cost.amount) < 1 ? 4 : 2;
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: cost.currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(cost.amount);
-  } catch {
-    // Not an ISO 4217 code Intl knows: the number and the agent's word for it.
-    return `${cost.amount.toFixed(digits)} ${cost.currency}`;
-  }
-}
-
-function formatTokens(n: number): string {
-  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)}M`;
-  if (n >= 10_000) return `${Math.round(n / 1000)}k`;
-  return String(n);
-}
 
 /** Drafts survive switching sessions (per session, this tab only). */
 const drafts = new Map<string, string>();

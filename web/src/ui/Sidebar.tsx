@@ -3,7 +3,7 @@ import type { Session, Status } from "../protocol";
 import { ApiError, errorText } from "../api/rest";
 import { matchesSearch, type ListQuery, type ListSnapshot } from "../state/listing";
 import { Dialog } from "./Dialog";
-import { formatCost } from "./SessionPane";
+import { formatCost } from "./usage";
 import { timeAgo, useConnected, useDebounced, useListing, useNow, useServices, useStore, type Route } from "./hooks";
 
 const STATUS_LABEL: Record<Status, string> = {
