@@ -18,21 +18,21 @@ use agent_client_protocol::v1::schema::{
     AuthMethod, ClientCapabilities, CreateElicitationRequest, CreateElicitationResponse,
     ElicitationAcceptAction, ElicitationAction, ElicitationCapabilities,
     ElicitationFormCapabilities, ElicitationMode, FileSystemCapabilities, Implementation,
-    InitializeRequest, LoadSessionRequest, NewSessionRequest, ReadTextFileRequest,
-    ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    InitializeRequest, LoadSessionRequest, NewSessionRequest, NewSessionResponse,
+    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, ResumeSessionRequest, SelectedPermissionOutcome,
     SessionNotification, SessionUpdate, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, UntypedMessage};
-use berth_protocol::{AgentCapabilities, Event, Outcome, SessionOrigin};
+use berth_protocol::{AgentCapabilities, AgentConfig, Event, Outcome, SessionOrigin};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::intake::{self, Barriers, Update};
-use crate::{AgentEvent, fs, translate};
+use crate::{AgentEvent, fs, offer, translate};
 
 /// Our end of the connection: requests and notifications sent through it go to the agent.
 pub(crate) type AgentConnection = ConnectionTo<acp::Agent>;
@@ -431,6 +431,19 @@ pub(crate) struct Handshake {
     pub note: Option<String>,
     /// How the agent offers to sign in (for `auth_required` answers later on).
     pub auth_methods: Vec<AuthMethod>,
+    /// What the agent offers to choose, and its current mode, as its session opened.
+    pub config: AgentConfig,
+    pub mode: Option<String>,
+}
+
+/// Send a request and get its answer as JSON (see `offer` for why not typed).
+pub(crate) async fn ask(
+    cx: &AgentConnection,
+    method: &str,
+    params: impl serde::Serialize,
+) -> Result<Value, acp::Error> {
+    let message = UntypedMessage::new(method, params)?;
+    cx.send_request(message).block_task().await
 }
 
 /// `initialize` (protocol v1, our capabilities), then the session: `session/resume` of
@@ -466,51 +479,55 @@ pub(crate) async fn handshake(
     let mut note = None;
     if let Some(previous) = resume {
         match continue_session(cx, state, cwd, previous, &capabilities).await {
-            Ok(origin) => {
+            Ok((origin, answer)) => {
+                let (config, mode) = offer::from_answer(&answer);
                 return Ok(Handshake {
                     session_id: previous.to_owned(),
                     origin,
                     capabilities,
                     note: None,
                     auth_methods: initialized.auth_methods,
+                    config,
+                    mode,
                 });
             }
             Err(why) => note = Some(why),
         }
     }
-    let session = cx
-        .send_request(NewSessionRequest::new(cwd))
-        .block_task()
+    let answer = ask(cx, "session/new", NewSessionRequest::new(cwd))
         .await
         .map_err(|e| match e.code {
             acp::ErrorCode::AUTH_REQUIRED => auth_required(&initialized.auth_methods, &e),
             _ => format!("session/new failed: {}", describe_error(&e)),
         })?;
+    let session: NewSessionResponse = serde_json::from_value(answer.clone())
+        .map_err(|e| format!("session/new answered without a session: {e}"))?;
+    let (config, mode) = offer::from_answer(&answer);
     Ok(Handshake {
         session_id: session.session_id.0.to_string(),
         origin: SessionOrigin::New,
         capabilities,
         note,
         auth_methods: initialized.auth_methods,
+        config,
+        mode,
     })
 }
 
-/// Continue the agent's earlier conversation `previous`: resume when offered, else load.
+/// Continue the agent's earlier conversation `previous`: resume when offered, else
+/// load. Returns how, with the agent's answer.
 async fn continue_session(
     cx: &AgentConnection,
     state: &ClientState,
     cwd: &Path,
     previous: &str,
     capabilities: &AgentCapabilities,
-) -> Result<SessionOrigin, String> {
+) -> Result<(SessionOrigin, Value), String> {
     let mut failures = Vec::new();
     if capabilities.resume {
-        match cx
-            .send_request(ResumeSessionRequest::new(previous.to_owned(), cwd))
-            .block_task()
-            .await
-        {
-            Ok(_) => return Ok(SessionOrigin::Resumed),
+        let resume = ResumeSessionRequest::new(previous.to_owned(), cwd);
+        match ask(cx, "session/resume", resume).await {
+            Ok(answer) => return Ok((SessionOrigin::Resumed, answer)),
             Err(e) => failures.push(format!("session/resume failed: {}", describe_error(&e))),
         }
     }
@@ -518,14 +535,16 @@ async fn continue_session(
         // The agent replays the conversation as updates, before or after it answers;
         // berth's log has it already.
         state.replaying.store(true, Ordering::SeqCst);
-        let loaded = cx
-            .send_request(LoadSessionRequest::new(previous.to_owned(), cwd))
-            .block_task()
-            .await;
+        let loaded = ask(
+            cx,
+            "session/load",
+            LoadSessionRequest::new(previous.to_owned(), cwd),
+        )
+        .await;
         match loaded {
-            Ok(_) => {
+            Ok(answer) => {
                 state.finish_replay().await;
-                return Ok(SessionOrigin::Loaded);
+                return Ok((SessionOrigin::Loaded, answer));
             }
             Err(e) => {
                 state.replaying.store(false, Ordering::SeqCst);

@@ -24,7 +24,8 @@ use agent_client_protocol::v1::schema::{
     ContentBlock, ContentChunk, Implementation, InitializeRequest, InitializeResponse,
     LoadSessionRequest, LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest,
     PromptResponse, ResumeSessionRequest, ResumeSessionResponse, SessionCapabilities,
-    SessionNotification, SessionResumeCapabilities, SessionUpdate, TextContent,
+    SessionNotification, SessionResumeCapabilities, SessionUpdate, SetSessionConfigOptionRequest,
+    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, TextContent,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, Lines};
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{AgentError, AgentProcess, Launcher, LinkConfig, Transport, transport};
 
+mod config;
 mod script;
 
 /// The method of the marker message that makes the output sink exit (see `/crash`).
@@ -233,6 +235,24 @@ pub(crate) async fn serve(
             },
             acp::on_receive_request!(),
         )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: SetSessionModeRequest, responder, _cx| {
+                    demo.on_set_mode(request, responder)
+                }
+            },
+            acp::on_receive_request!(),
+        )
+        .on_receive_request(
+            {
+                let demo = demo.clone();
+                async move |request: SetSessionConfigOptionRequest, responder, _cx| {
+                    demo.on_set_config_option(request, responder)
+                }
+            },
+            acp::on_receive_request!(),
+        )
         .on_receive_notification(
             {
                 let demo = demo.clone();
@@ -271,6 +291,8 @@ struct DemoSession {
     turns: u64,
     /// Tokens in its pretend context (usage, reported after each turn).
     tokens: u64,
+    mode: String,
+    model: String,
 }
 
 impl Demo {
@@ -323,6 +345,8 @@ impl Demo {
                 running: None,
                 turns: 0,
                 tokens: 0,
+                mode: config::DEFAULT_MODE.to_owned(),
+                model: config::DEFAULT_MODEL.to_owned(),
             },
         );
     }
@@ -348,13 +372,18 @@ impl Demo {
         ];
         let session_id = request.session_id.clone();
         self.add_session(request.session_id.0.to_string(), request.cwd);
+        let loaded = || {
+            LoadSessionResponse::new()
+                .modes(config::modes(config::DEFAULT_MODE))
+                .config_options(config::options(config::DEFAULT_MODEL))
+        };
         if !late {
             for update in replay {
                 cx.send_notification(SessionNotification::new(session_id.clone(), update))?;
             }
-            return responder.respond(LoadSessionResponse::new());
+            return responder.respond(loaded());
         }
-        responder.respond(LoadSessionResponse::new())?;
+        responder.respond(loaded())?;
         cx.spawn({
             let cx = cx.clone();
             async move {
@@ -376,7 +405,11 @@ impl Demo {
             return responder.respond_with_error(acp::Error::method_not_found());
         }
         self.add_session(request.session_id.0.to_string(), request.cwd);
-        responder.respond(ResumeSessionResponse::new())
+        responder.respond(
+            ResumeSessionResponse::new()
+                .modes(config::modes(config::DEFAULT_MODE))
+                .config_options(config::options(config::DEFAULT_MODEL)),
+        )
     }
 
     fn on_new_session(
@@ -390,7 +423,50 @@ impl Demo {
         let number = self.next_session.fetch_add(1, Ordering::Relaxed) + 1;
         let session_id = format!("demo-{}-{number}", std::process::id());
         self.add_session(session_id.clone(), request.cwd);
-        responder.respond(NewSessionResponse::new(session_id))
+        responder.respond(
+            NewSessionResponse::new(session_id)
+                .modes(config::modes(config::DEFAULT_MODE))
+                .config_options(config::options(config::DEFAULT_MODEL)),
+        )
+    }
+
+    fn on_set_mode(
+        &self,
+        request: SetSessionModeRequest,
+        responder: Responder<SetSessionModeResponse>,
+    ) -> Result<(), acp::Error> {
+        let mode_id = request.mode_id.0.to_string();
+        let set = config::check_mode(&mode_id).and_then(|()| {
+            let mut sessions = self.sessions();
+            let session = sessions
+                .get_mut(request.session_id.0.as_ref())
+                .ok_or_else(|| acp_schema::Error::session_not_found(request.session_id.clone()))?;
+            session.mode = mode_id;
+            Ok(())
+        });
+        match set {
+            Ok(()) => responder.respond(SetSessionModeResponse::new()),
+            Err(error) => responder.respond_with_error(error),
+        }
+    }
+
+    fn on_set_config_option(
+        &self,
+        request: SetSessionConfigOptionRequest,
+        responder: Responder<SetSessionConfigOptionResponse>,
+    ) -> Result<(), acp::Error> {
+        let set = config::chosen_model(&request.config_id.0, &request.value).and_then(|model| {
+            let mut sessions = self.sessions();
+            let session = sessions
+                .get_mut(request.session_id.0.as_ref())
+                .ok_or_else(|| acp_schema::Error::session_not_found(request.session_id.clone()))?;
+            session.model = model;
+            Ok(config::options(&session.model))
+        });
+        match set {
+            Ok(options) => responder.respond(SetSessionConfigOptionResponse::new(options)),
+            Err(error) => responder.respond_with_error(error),
+        }
     }
 
     /// Start the turn in a connection task, so the dispatch loop stays free for the
@@ -411,10 +487,11 @@ impl Demo {
                 let cancel = CancellationToken::new();
                 session.running = Some(cancel.clone());
                 session.turns += 1;
-                Ok((session.cwd.clone(), cancel, session.turns))
+                let choices = (session.mode.clone(), session.model.clone());
+                Ok((session.cwd.clone(), cancel, session.turns, choices))
             }
         };
-        let (cwd, cancel, number) = match started {
+        let (cwd, cancel, number, (mode, model)) = match started {
             Ok(started) => started,
             Err(error) => return responder.respond_with_error(error),
         };
@@ -426,6 +503,9 @@ impl Demo {
             cancel,
             number,
             forms: self.forms.load(Ordering::Relaxed),
+            mode,
+            model,
+            attachments: script::attachments(&request.prompt),
         };
         let demo = self.clone();
         cx.spawn(async move {

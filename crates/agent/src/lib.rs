@@ -37,6 +37,8 @@
 //! - `transport`: newline-delimited JSON streams that skip non-JSON lines.
 //! - `client`: the ACP client connection: handlers, handshake, error wording.
 //! - `intake`: `session/update` lines read ahead of the ACP crate, in order (barriers).
+//! - `offer`: what the agent offers to choose (modes, config options, model list) and
+//!   the requests that change it.
 //! - `translate`: ACP updates, permission options and forms ↔ berth types.
 //! - `fs`: `fs/read_text_file` / `fs/write_text_file` confined to the session cwd.
 //! - [`demo`]: the demo agent, a real ACP agent following PROTOCOL.md's script.
@@ -50,7 +52,8 @@ use agent_client_protocol::v1::schema::{
     CancelNotification, ContentBlock, PromptRequest, TextContent,
 };
 use berth_protocol::{
-    AgentCapabilities, Event, Outcome, PermissionOption, Question, SessionOrigin, StopReason,
+    AgentCapabilities, AgentConfig, ConfigChange, ConfigOption, Event, OptionSource, Outcome,
+    PermissionOption, Question, SessionOrigin, StopReason,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -62,6 +65,7 @@ pub mod demo;
 mod fs;
 mod intake;
 mod launch;
+mod offer;
 use launch::ProcessStopper;
 pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
 mod process;
@@ -128,11 +132,26 @@ pub enum AgentEvent {
         turn_id: String,
         result: Result<StopReason, String>,
     },
+    /// The answer to [`AgentLink::configure`] for `ticket`: after every update the agent
+    /// sent before it.
+    Configured {
+        ticket: u64,
+        result: Result<Configured, String>,
+    },
     /// The process exited (after its stdout closed or it was killed).
     Exited {
         code: Option<i32>,
         signal: Option<i32>,
     },
+}
+
+/// What the agent said when it agreed to a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Configured {
+    /// It agreed and said no more (`session/set_mode`, `session/set_model`).
+    Made(ConfigChange),
+    /// Its config options now (`session/set_config_option` answers with all of them).
+    Options(Vec<ConfigOption>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +179,9 @@ struct Inner {
     origin: SessionOrigin,
     capabilities: AgentCapabilities,
     resume_failure: Option<String>,
+    /// What it offered to choose as its session opened, and its mode then.
+    config: AgentConfig,
+    mode: Option<String>,
     /// The agent's sign-in methods, named when it answers a prompt with `auth_required`.
     auth_methods: Arc<[agent_client_protocol::v1::schema::AuthMethod]>,
     connection: client::AgentConnection,
@@ -292,6 +314,8 @@ impl AgentLink {
                     capabilities,
                     note,
                     auth_methods,
+                    config,
+                    mode,
                 } = handshake;
                 tracing::info!(pid, %agent_session_id, ?origin, program, "agent started");
                 Ok(AgentLink {
@@ -303,6 +327,8 @@ impl AgentLink {
                         origin,
                         capabilities,
                         resume_failure: note,
+                        config,
+                        mode,
                         auth_methods: auth_methods.into(),
                         connection,
                         events,
@@ -356,6 +382,58 @@ impl AgentLink {
     /// What the agent declared in `initialize`.
     pub fn capabilities(&self) -> &AgentCapabilities {
         &self.inner.capabilities
+    }
+
+    /// What the agent offered to choose as its session opened (`modes`, `configOptions`,
+    /// the unstable `models`).
+    pub fn config(&self) -> &AgentConfig {
+        &self.inner.config
+    }
+
+    /// The agent's mode as its session opened.
+    pub fn mode(&self) -> Option<&str> {
+        self.inner.mode.as_deref()
+    }
+
+    /// Ask the agent to make `change` (`session/set_mode`, `session/set_config_option`,
+    /// or `session/set_model` for an option from its model list: `source`); returns at
+    /// once. The answer arrives as [`AgentEvent::Configured`] with `ticket`.
+    pub fn configure(
+        &self,
+        ticket: u64,
+        change: ConfigChange,
+        source: OptionSource,
+    ) -> Result<(), AgentError> {
+        let inner = &self.inner;
+        if inner.is_gone() {
+            return Err(AgentError::Gone);
+        }
+        let (method, params) = offer::request(&inner.agent_session_id, &change, source);
+        let connection = inner.connection.clone();
+        let events = inner.events.clone();
+        inner.tasks.spawn(async move {
+            // Routed like a prompt's answer: after the updates the agent sent before it.
+            let result = match client::ask(&connection, method, params).await {
+                Ok(answer) => Ok(match &change {
+                    ConfigChange::Option { .. } if method == "session/set_config_option" => {
+                        match offer::options_in_answer(&answer) {
+                            Some(options) => Configured::Options(options),
+                            None => Configured::Made(change),
+                        }
+                    }
+                    _ => Configured::Made(change),
+                }),
+                Err(error) => Err(client::describe_error(&error)),
+            };
+            if events
+                .send(AgentEvent::Configured { ticket, result })
+                .await
+                .is_err()
+            {
+                tracing::debug!("Configured dropped: nobody listens to this link any more");
+            }
+        });
+        Ok(())
     }
 
     /// When [`LinkConfig::resume`] was asked for but a new conversation was started: why.

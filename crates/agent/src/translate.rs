@@ -85,6 +85,13 @@ pub(crate) fn update_to_event(update: acp::SessionUpdate, turn_id: &str) -> Opti
         acp::SessionUpdate::CurrentModeUpdate(update) => Some(Event::ModeChanged {
             mode_id: update.current_mode_id.0.to_string(),
         }),
+        // The options alone: the session actor keeps the modes it knows beside them.
+        acp::SessionUpdate::ConfigOptionUpdate(update) => Some(Event::ConfigChanged {
+            config: berth_protocol::AgentConfig {
+                modes: Vec::new(),
+                options: crate::offer::config_options(&update.config_options),
+            },
+        }),
         // The server records the user's message itself when it starts the turn.
         acp::SessionUpdate::UserMessageChunk(_) => None,
         other => match serde_json::to_value(&other) {
@@ -138,7 +145,9 @@ pub(crate) fn unknown_update(update: Value, turn_id: &str) -> Event {
 pub(crate) fn is_replayed(update: &acp::SessionUpdate) -> bool {
     !matches!(
         update,
-        acp::SessionUpdate::AvailableCommandsUpdate(_) | acp::SessionUpdate::CurrentModeUpdate(_)
+        acp::SessionUpdate::AvailableCommandsUpdate(_)
+            | acp::SessionUpdate::CurrentModeUpdate(_)
+            | acp::SessionUpdate::ConfigOptionUpdate(_)
     )
 }
 

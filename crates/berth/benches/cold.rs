@@ -195,6 +195,8 @@ async fn seed(dir: &std::path::Path, scale: &Scale) -> Vec<String> {
             mode: None,
             commands: commands.clone(),
             usage: None,
+            config: None,
+            pending_config: Vec::new(),
         };
         let store = store.clone();
         let write_id = id.clone();

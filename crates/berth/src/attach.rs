@@ -586,6 +586,27 @@ fn describe(event: &Event) -> (Tone, String) {
             writeln!(out, "[commands: {}]", names.join(" "))
         }
         Event::ModeChanged { mode_id } => writeln!(out, "[mode: {mode_id}]"),
+        Event::ConfigChanged { config } => {
+            let options: Vec<String> = config
+                .options
+                .iter()
+                .map(|option| format!("{}={}", option.id, option.value))
+                .collect();
+            writeln!(out, "[config: {}]", options.join(", "))
+        }
+        Event::ConfigPending { pending } if pending.is_empty() => Ok(()),
+        Event::ConfigPending { pending } => {
+            let changes: Vec<String> = pending
+                .iter()
+                .map(|change| match change {
+                    berth_protocol::ConfigChange::Mode { mode } => format!("mode={mode}"),
+                    berth_protocol::ConfigChange::Option { option, value } => {
+                        format!("{option}={value}")
+                    }
+                })
+                .collect();
+            writeln!(out, "[set when the agent starts: {}]", changes.join(", "))
+        }
         Event::AgentUpdate { update, .. } => {
             let kind = update["sessionUpdate"].as_str().unwrap_or("unknown");
             writeln!(out, "[agent update: {kind}]")

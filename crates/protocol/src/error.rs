@@ -18,6 +18,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     Unavailable,
     Internal,
+    /// Extension: the agent answered a request berth passed on with an error (its
+    /// message is the error's).
+    AgentError,
 }
 
 impl ErrorCode {
@@ -32,6 +35,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::AgentError => 502,
         }
     }
 }

@@ -163,6 +163,16 @@ pub enum Event {
     ModeChanged {
         mode_id: String,
     },
+    /// Extension: what the agent offers to choose (its modes and config options, each
+    /// with its current value), whenever that changes.
+    ConfigChanged {
+        config: crate::AgentConfig,
+    },
+    /// Extension: the changes a user asked for while the agent was not running, applied
+    /// when it next starts (the whole list each time; empty once applied).
+    ConfigPending {
+        pending: Vec<crate::ConfigChange>,
+    },
     /// Extension: a `session/update` berth has no event kind for, kept as the agent
     /// sent it (`update` holds the ACP object, `sessionUpdate` included).
     AgentUpdate {
@@ -197,6 +207,8 @@ impl Event {
             Event::Notice { .. } => "notice",
             Event::CommandsChanged { .. } => "commands_changed",
             Event::ModeChanged { .. } => "mode_changed",
+            Event::ConfigChanged { .. } => "config_changed",
+            Event::ConfigPending { .. } => "config_pending",
             Event::AgentUpdate { .. } => "agent_update",
         }
     }

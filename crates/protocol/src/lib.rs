@@ -3,6 +3,7 @@
 //! `docs/PROTOCOL.md` is the prose contract; these types are its executable form and
 //! are snapshot-tested against the wire format in `tests/wire.rs`.
 //!
+//! - [`config`]: an agent's modes and config options, and a user's change of them.
 //! - [`event`]: the log entry ([`EventRecord`]) and the `kind`-tagged [`Event`] object.
 //! - [`session`]: the [`Session`] summary and its [`Status`].
 //! - [`prompt`]: pending prompts, answers and resolutions.
@@ -11,6 +12,7 @@
 //! - [`error`]: the error body shared by REST and WebSocket ([`ErrorCode`]).
 //! - [`timestamp`]: RFC 3339 written fast, exactly as chrono writes it.
 
+pub mod config;
 pub mod error;
 pub mod event;
 pub mod prompt;
@@ -19,6 +21,9 @@ pub mod session;
 pub mod timestamp;
 pub mod ws;
 
+pub use config::{
+    AgentConfig, ConfigChange, ConfigChoice, ConfigOption, OptionKind, OptionSource, OptionValue,
+};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{
     AgentCapabilities, AgentCommand, Event, EventRecord, ExitReason, PermissionOption,

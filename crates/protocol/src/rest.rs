@@ -37,6 +37,15 @@ pub struct AgentInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub reason: Option<String>,
+    /// Extension: what this agent offered to choose in its most recently active
+    /// session that said (for a new session's dialog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub config: Option<crate::AgentConfig>,
+    /// Extension: the mode that session was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,4 +189,48 @@ pub struct Resolved {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarkRead {
     pub seq: Seq,
+}
+
+/// Extension: `PATCH /sessions/{id}/config`: `{"mode": "<id>"}` or
+/// `{"option": "<id>", "value": "<value id>" | true | false}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct PatchConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub option: Option<String>,
+    /// Read as given, so a value of the wrong type is named rather than refused as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<crate::OptionValue>"))]
+    pub value: Option<serde_json::Value>,
+}
+
+impl PatchConfig {
+    /// The change this body asks for, or what is wrong with it.
+    pub fn change(self) -> Result<crate::ConfigChange, String> {
+        use crate::{ConfigChange, OptionValue};
+        match (self.mode, self.option, self.value) {
+            (Some(mode), None, None) => Ok(ConfigChange::Mode { mode }),
+            (None, Some(option), Some(value)) => {
+                let value = match value {
+                    serde_json::Value::Bool(flag) => OptionValue::Flag(flag),
+                    serde_json::Value::String(id) => OptionValue::Id(id),
+                    other => {
+                        return Err(format!(
+                            "`value` of option `{option}` must be a value id (a string) or \
+                             true/false, not {other}"
+                        ));
+                    }
+                };
+                Ok(ConfigChange::Option { option, value })
+            }
+            (None, Some(option), None) => Err(format!("option `{option}` needs a `value`")),
+            (None, None, _) => Err("give `mode`, or `option` with `value`".into()),
+            (Some(_), _, _) => Err("give `mode`, or `option` with `value`, not both".into()),
+        }
+    }
 }

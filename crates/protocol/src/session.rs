@@ -62,6 +62,15 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub usage: Option<Usage>,
+    /// Extension: what the agent offered to choose when it last said (its last
+    /// `config_changed`); kept while the agent is not running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub config: Option<crate::AgentConfig>,
+    /// Extension: changes asked for while the agent was not running, applied when it
+    /// next starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_config: Vec<crate::ConfigChange>,
 }
 
 /// What an agent last reported of a session's usage (ACP `usage_update`).

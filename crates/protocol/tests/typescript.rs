@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use berth_protocol::{error, event, prompt, rest, session, ws};
+use berth_protocol::{config, error, event, prompt, rest, session, ws};
 use ts_rs::{Config, TS};
 
 const REGENERATE: &str =
@@ -57,6 +57,13 @@ fn export(cfg: &Config) {
         session::Status,
         session::Usage,
         session::Cost,
+        config::AgentConfig,
+        config::ConfigChoice,
+        config::ConfigOption,
+        config::OptionKind,
+        config::OptionSource,
+        config::OptionValue,
+        config::ConfigChange,
         rest::Health,
         rest::HealthSessions,
         rest::AgentInfo,
@@ -65,6 +72,7 @@ fn export(cfg: &Config) {
         rest::SessionList,
         rest::SessionsQuery,
         rest::PatchSession,
+        rest::PatchConfig,
         rest::StartTurn,
         rest::TurnAccepted,
         rest::EventsQuery,

@@ -11,8 +11,9 @@ use berth_protocol::rest::{
     StartTurn, TurnAccepted,
 };
 use berth_protocol::{
-    AgentCapabilities, AgentCommand, Answer, AnswerValue, ClientOp, ErrorBody, ErrorCode,
-    ErrorDetail, Event, EventRecord, ExitReason, Outcome, PermissionOption, PermissionOptionKind,
+    AgentCapabilities, AgentCommand, AgentConfig, Answer, AnswerValue, ClientOp, ConfigChange,
+    ConfigChoice, ConfigOption, ErrorBody, ErrorCode, ErrorDetail, Event, EventRecord, ExitReason,
+    OptionKind, OptionSource, OptionValue, Outcome, PermissionOption, PermissionOptionKind,
     PlanEntry, Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status,
     StopReason, Timestamp,
 };
@@ -82,6 +83,8 @@ fn session() -> Session {
         commands: Vec::new(),
         mode: None,
         usage: None,
+        config: None,
+        pending_config: vec![],
         preview: None,
         archived: false,
     }
@@ -490,6 +493,60 @@ event_snapshot!(
     event_mode_changed,
     Event::ModeChanged {
         mode_id: "plan".into(),
+    }
+);
+
+event_snapshot!(
+    event_config_changed,
+    Event::ConfigChanged {
+        config: AgentConfig {
+            modes: vec![ConfigChoice {
+                id: "code".into(),
+                name: "Code".into(),
+                description: Some("Edits files".into()),
+                group: None,
+            }],
+            options: vec![
+                ConfigOption {
+                    id: "model".into(),
+                    name: "Model".into(),
+                    description: None,
+                    category: Some("model".into()),
+                    kind: OptionKind::Select,
+                    value: OptionValue::Id("demo-fast".into()),
+                    values: vec![ConfigChoice {
+                        id: "demo-fast".into(),
+                        name: "Demo fast".into(),
+                        description: None,
+                        group: Some("Demo".into()),
+                    }],
+                    source: OptionSource::ModelList,
+                },
+                ConfigOption {
+                    id: "think".into(),
+                    name: "Think harder".into(),
+                    description: None,
+                    category: Some("thought_level".into()),
+                    kind: OptionKind::Boolean,
+                    value: OptionValue::Flag(true),
+                    values: vec![],
+                    source: OptionSource::ConfigOption,
+                },
+            ],
+        },
+    }
+);
+
+event_snapshot!(
+    event_config_pending,
+    Event::ConfigPending {
+        pending: vec![
+            ConfigChange::Mode { mode: "ask".into() },
+            ConfigChange::Option {
+                option: "model".into(),
+                value: OptionValue::Id("demo-smart".into()),
+            },
+        ],
     }
 );
 
@@ -1091,12 +1148,16 @@ fn rest_agent_list() {
                 name: "Demo agent".into(),
                 available: true,
                 reason: None,
+                config: None,
+                mode: None,
             },
             AgentInfo {
                 id: "claude".into(),
                 name: "Claude Code".into(),
                 available: false,
                 reason: Some("claude-code-acp not found on PATH".into()),
+                config: None,
+                mode: None,
             },
         ],
     }));

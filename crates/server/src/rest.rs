@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use berth_protocol::rest::{
-    AgentList, CreateSession, EventsPage, Health, HealthSessions, MarkRead, PatchSession,
-    PromptList, Resolved, SessionList, SessionsQuery, StartTurn, TurnAccepted,
+    AgentList, CreateSession, EventsPage, Health, HealthSessions, MarkRead, PatchConfig,
+    PatchSession, PromptList, Resolved, SessionList, SessionsQuery, StartTurn, TurnAccepted,
 };
 use berth_protocol::{Answer, Seq, Session};
 
@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
             "/sessions/{id}",
             get(get_session).patch(patch_session).delete(delete_session),
         )
+        .route("/sessions/{id}/config", patch(configure))
         .route("/sessions/{id}/turns", post(start_turn))
         .route("/sessions/{id}/cancel", post(cancel))
         .route("/sessions/{id}/stop", post(stop))
@@ -51,7 +52,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 async fn agents(State(state): State<AppState>) -> Json<AgentList> {
     Json(AgentList {
-        agents: state.registry.catalog().infos(),
+        agents: state.registry.agents(),
     })
 }
 
@@ -114,6 +115,23 @@ async fn patch_session(
         session = Some(registry.set_archived(&id, archived).await?);
     }
     Ok(Json(session.expect("one field was given")))
+}
+
+/// `200` with the summary once the agent agreed; `202` when the change waits for the
+/// agent to start (the summary lists it in `pending_config`).
+async fn configure(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PatchConfig>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let change = body.change().map_err(ApiError::bad_request)?;
+    let (session, applied) = state.registry.configure(&id, change).await?;
+    let status = if applied {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(session)))
 }
 
 async fn delete_session(

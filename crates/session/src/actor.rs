@@ -15,6 +15,7 @@
 //! user.
 
 mod agent;
+mod config;
 mod log;
 mod summary;
 
@@ -24,7 +25,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{
-    AgentCommand, Event, ExitReason, Outcome, Resolution, Seq, Status, StopReason, Usage,
+    AgentCommand, AgentConfig, ConfigChange, Event, ExitReason, Outcome, Resolution, Seq, Status,
+    StopReason, Usage,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -35,7 +37,7 @@ use self::agent::Agent;
 use crate::catalog::AgentEntry;
 use crate::committed::Committed;
 use crate::config::SessionConfig;
-use crate::handle::{Delivered, Message, SessionHandle};
+use crate::handle::{Delivered, Message, Reply, SessionHandle};
 use crate::hub::Hub;
 use crate::preview::Preview;
 use crate::prompts::{Pending, Prompts};
@@ -102,6 +104,9 @@ enum ToAgent {
     Answer(oneshot::Sender<Outcome>, Outcome),
     /// `session/prompt` for the running turn.
     Prompt,
+    /// Not for the agent but held back the same way: the answer to a config change the
+    /// agent agreed to, sent once what its answer caused is committed.
+    Configured(Reply),
 }
 
 /// How many of its last events a loaded session reads to rebuild its preview line (and
@@ -150,6 +155,15 @@ pub(crate) struct Actor {
     commands: Vec<AgentCommand>,
     mode: Option<String>,
     usage: Option<Usage>,
+    /// What the agent offers to choose (its last `config_changed`), and the changes
+    /// waiting for it to start (`actor/config.rs`).
+    offer: Option<AgentConfig>,
+    pending_config: Vec<ConfigChange>,
+    /// Changes sent to the agent, by ticket, until it answers.
+    configuring: std::collections::HashMap<u64, config::Waiting>,
+    next_ticket: u64,
+    /// The turn's prompt waits for the changes made as the agent started.
+    prompt_after_config: bool,
     preview: Preview,
 }
 
@@ -193,6 +207,11 @@ impl Actor {
             commands: Vec::new(),
             mode: None,
             usage: None,
+            offer: None,
+            pending_config: Vec::new(),
+            configuring: Default::default(),
+            next_ticket: 0,
+            prompt_after_config: false,
             preview: Preview::default(),
         };
         if init.created {
@@ -225,6 +244,8 @@ impl Actor {
         self.commands = logged.commands;
         self.mode = logged.mode;
         self.usage = logged.usage;
+        self.offer = logged.config;
+        self.pending_config = logged.pending_config;
         match self
             .row
             .summary
@@ -377,6 +398,8 @@ impl Actor {
             mode: self.mode.clone(),
             commands: self.commands.clone(),
             usage: self.usage.clone(),
+            config: self.offer.clone(),
+            pending_config: self.pending_config.clone(),
         };
         let update = SessionUpdate {
             updated_at: Some(self.row.updated_at),
@@ -392,6 +415,10 @@ impl Actor {
 
     async fn on_message(&mut self, message: Message) {
         match message {
+            // Answered when the agent has (`actor/config.rs`), not here.
+            Message::Request(Request::Configure { change }, reply) => {
+                self.configure(change, reply).await;
+            }
             Message::Request(request, reply) => {
                 let mut result = self.on_request(request).await;
                 // Append, then answer: the caller learns of nothing that is not committed.
@@ -466,6 +493,7 @@ impl Actor {
                 self.detached = true;
                 Ok(Response::Done)
             }
+            Request::Configure { .. } => unreachable!("`on_message` hands it to `configure`"),
             Request::PendingPrompts => Ok(Response::Prompts {
                 prompts: self.prompts.list(&self.id),
             }),

@@ -78,6 +78,8 @@ impl AgentCatalog {
                     name: e.name.clone(),
                     available: availability.is_ok(),
                     reason: availability.err(),
+                    config: None,
+                    mode: None,
                 }
             })
             .collect()

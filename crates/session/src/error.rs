@@ -14,6 +14,9 @@ pub enum SessionError {
     AlreadyResolved(Box<Resolution>),
     #[error("{0}")]
     Unavailable(String),
+    /// The agent answered a request berth passed on with an error (said in full).
+    #[error("{0}")]
+    Agent(String),
     #[error("the session has ended (deleted or the server is stopping)")]
     Gone,
     #[error("store: {0}")]
@@ -31,6 +34,7 @@ impl SessionError {
             SessionError::Conflict(_) => ErrorCode::Conflict,
             SessionError::AlreadyResolved(_) => ErrorCode::AlreadyResolved,
             SessionError::Unavailable(_) => ErrorCode::Unavailable,
+            SessionError::Agent(_) => ErrorCode::AgentError,
             SessionError::Gone => ErrorCode::NotFound,
             SessionError::Store(berth_store::StoreError::NotFound(_)) => ErrorCode::NotFound,
             SessionError::Store(_) | SessionError::Io(_) => ErrorCode::Internal,

@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, Weak};
 
-use berth_protocol::rest::{EventsPage, SessionsQuery};
-use berth_protocol::{Answer, EventRecord, Prompt, Resolution, Seq, Session, Status};
+use berth_protocol::rest::{AgentInfo, EventsPage, SessionsQuery};
+use berth_protocol::{Answer, ConfigChange, EventRecord, Prompt, Resolution, Seq, Session, Status};
+
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -368,6 +369,38 @@ impl Registry {
             Response::Resolved { resolution } => Ok(resolution),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Change a mode or config option (`PATCH /sessions/{id}/config`). `Ok((summary,
+    /// applied))`: `applied` once the agent agreed; otherwise the change waits for the
+    /// agent to start.
+    pub async fn configure(
+        &self,
+        id: &str,
+        change: ConfigChange,
+    ) -> Result<(Session, bool), SessionError> {
+        match self.request(id, Request::Configure { change }).await? {
+            Response::Configured { summary, applied } => Ok((*summary, applied)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `GET /agents`: the catalog, each agent with what it offered to choose in its most
+    /// recently active session that said (for a new session's dialog).
+    pub fn agents(&self) -> Vec<AgentInfo> {
+        let sessions = self.list();
+        let mut infos = self.catalog().infos();
+        for info in &mut infos {
+            let last = sessions
+                .iter()
+                .filter(|s| s.agent == info.id && s.config.is_some())
+                .max_by_key(|s| s.updated_at);
+            if let Some(last) = last {
+                info.config = last.config.clone();
+                info.mode = last.mode.clone();
+            }
+        }
+        infos
     }
 
     pub async fn rename(&self, id: &str, title: String) -> Result<Session, SessionError> {

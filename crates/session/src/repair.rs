@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use berth_protocol::{AgentCommand, Event, ExitReason, Resolution, StopReason, Usage};
+use berth_protocol::{
+    AgentCommand, AgentConfig, ConfigChange, Event, ExitReason, Resolution, StopReason, Usage,
+};
 use berth_store::{Store, StoredEvent};
 
 use crate::SessionError;
@@ -18,6 +20,8 @@ const KINDS: &[&str] = &[
     "commands_changed",
     "mode_changed",
     "usage",
+    "config_changed",
+    "config_pending",
     "agent_exited",
 ];
 
@@ -39,6 +43,9 @@ pub(crate) struct LoggedState {
     pub mode: Option<String>,
     /// The agent's last usage report.
     pub usage: Option<Usage>,
+    /// The agent's last offer, and the changes waiting for it to start.
+    pub config: Option<AgentConfig>,
+    pub pending_config: Vec<ConfigChange>,
 }
 
 pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState, SessionError> {
@@ -84,6 +91,8 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             Event::CommandsChanged { commands } => state.commands = commands.clone(),
             Event::ModeChanged { mode_id } => state.mode = Some(mode_id.clone()),
             Event::Usage { .. } => state.usage = Usage::of_event(&event),
+            Event::ConfigChanged { config } => state.config = Some(config.clone()),
+            Event::ConfigPending { pending } => state.pending_config = pending.clone(),
             _ => {}
         }
     }

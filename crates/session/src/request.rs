@@ -4,7 +4,7 @@
 //! out) so the actor can later live in a keeper process of its own; only `attach`,
 //! which hands back a live receiver, is an in-process affair (see `SessionHandle::attach`).
 
-use berth_protocol::{Answer, Prompt, Resolution, Seq, Session};
+use berth_protocol::{Answer, ConfigChange, Prompt, Resolution, Seq, Session};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,11 @@ pub enum Request {
     },
     /// List pending prompts.
     PendingPrompts,
+    /// Change a mode or config option: through the agent if it runs, else kept and
+    /// applied when it next starts.
+    Configure {
+        change: ConfigChange,
+    },
     /// Archive (hide from the default list) or unarchive.
     SetArchived {
         archived: bool,
@@ -48,9 +53,22 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
-    TurnStarted { turn_id: String },
+    TurnStarted {
+        turn_id: String,
+    },
     Done,
-    Resolved { resolution: Resolution },
-    Summary { summary: Box<Session> },
-    Prompts { prompts: Vec<Prompt> },
+    Resolved {
+        resolution: Resolution,
+    },
+    Summary {
+        summary: Box<Session>,
+    },
+    Prompts {
+        prompts: Vec<Prompt>,
+    },
+    /// `applied`: the agent agreed; otherwise the change waits for the agent to start.
+    Configured {
+        summary: Box<Session>,
+        applied: bool,
+    },
 }

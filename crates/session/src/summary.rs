@@ -270,6 +270,8 @@ mod tests {
             archived: false,
             mode: None,
             usage: None,
+            config: None,
+            pending_config: Vec::new(),
         }
     }
 

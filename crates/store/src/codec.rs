@@ -47,7 +47,7 @@ pub(crate) const SESSION_COLUMNS: &str = "s.id, s.slug, s.title, s.agent, s.cwd,
      s.created_at, s.updated_at, s.read_seq, s.agent_session_id, \
      (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.session_id = s.id), \
      s.archived, s.summary_seq, s.status, s.last_stop, s.pending_prompts, s.preview, \
-     s.mode, s.commands, s.usage";
+     s.mode, s.commands, s.usage, s.config, s.pending_config";
 
 /// An enum with a serde wire name (`"idle"`) as SQLite text (`idle`).
 pub(crate) fn name_to_text<T: serde::Serialize>(value: &T) -> String {
@@ -84,6 +84,13 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SummaryColumns>> {
     // the next one replaces it.
     let usage: Option<String> = row.get(18)?;
     let usage = usage.and_then(|json| serde_json::from_str(&json).ok());
+    // The offer and the changes waiting are not reports: unreadable, rebuild them.
+    let Some(config) = json_column(row, 19)? else {
+        return Ok(None);
+    };
+    let Some(pending_config) = json_column(row, 20)? else {
+        return Ok(None);
+    };
     Ok(Some(SummaryColumns {
         at_seq,
         status,
@@ -93,7 +100,21 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SummaryColumns>> {
         mode: row.get(16)?,
         commands,
         usage,
+        config,
+        pending_config: pending_config.unwrap_or_default(),
     }))
+}
+
+/// A JSON column: `Some(None)` for NULL, `None` if unreadable.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<Option<T>>> {
+    let json: Option<String> = row.get(index)?;
+    Ok(match json {
+        None => Some(None),
+        Some(json) => serde_json::from_str(&json).ok().map(Some),
+    })
 }
 
 pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {

@@ -29,7 +29,9 @@ mod writer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_protocol::{AgentCommand, Seq, Status, StopReason, Timestamp, Usage};
+use berth_protocol::{
+    AgentCommand, AgentConfig, ConfigChange, Seq, Status, StopReason, Timestamp, Usage,
+};
 
 use crate::read::ReadPool;
 use crate::write::Write;
@@ -105,6 +107,10 @@ pub struct SummaryColumns {
     pub mode: Option<String>,
     pub commands: Vec<AgentCommand>,
     pub usage: Option<Usage>,
+    /// What the agent offered to choose, when it last said.
+    pub config: Option<AgentConfig>,
+    /// Changes waiting for the agent to start.
+    pub pending_config: Vec<ConfigChange>,
 }
 
 /// A partial update of a session row; `None` leaves a column as it is.

@@ -64,6 +64,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN commands TEXT;",
     // 2 -> 3: the agent's last usage report (JSON), for the summary of a cold session.
     "ALTER TABLE sessions ADD COLUMN usage TEXT;",
+    // 3 -> 4: what the agent offers to choose, and changes waiting for it (JSON).
+    "ALTER TABLE sessions ADD COLUMN config TEXT;
+    ALTER TABLE sessions ADD COLUMN pending_config TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -135,7 +135,8 @@ fn write_summary(conn: &Connection, session_id: &str, summary: &SummaryColumns) 
     };
     conn.prepare_cached(
         "UPDATE sessions SET summary_seq = ?2, status = ?3, last_stop = ?4,
-            pending_prompts = ?5, preview = ?6, mode = ?7, commands = ?8, usage = ?9
+            pending_prompts = ?5, preview = ?6, mode = ?7, commands = ?8, usage = ?9,
+            config = ?10, pending_config = ?11
          WHERE id = ?1",
     )?
     .execute(params![
@@ -151,6 +152,13 @@ fn write_summary(conn: &Connection, session_id: &str, summary: &SummaryColumns) 
             .usage
             .as_ref()
             .map(|usage| serde_json::to_string(usage).expect("usage serialises")),
+        summary
+            .config
+            .as_ref()
+            .map(|config| serde_json::to_string(config).expect("config serialises")),
+        (!summary.pending_config.is_empty()).then(|| {
+            serde_json::to_string(&summary.pending_config).expect("changes serialise")
+        }),
     ])?;
     Ok(())
 }

@@ -532,6 +532,19 @@ async fn summary_columns_and_archived_round_trip() {
                 currency: "USD".into(),
             }),
         }),
+        config: Some(berth_protocol::AgentConfig {
+            modes: vec![berth_protocol::ConfigChoice {
+                id: "code".into(),
+                name: "Code".into(),
+                description: None,
+                group: None,
+            }],
+            options: vec![],
+        }),
+        pending_config: vec![berth_protocol::ConfigChange::Option {
+            option: "model".into(),
+            value: berth_protocol::OptionValue::Id("demo-smart".into()),
+        }],
     };
     let update = SessionUpdate {
         archived: Some(true),

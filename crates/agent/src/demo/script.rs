@@ -8,11 +8,12 @@ use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
     ContentBlock, ContentChunk, Cost, CreateElicitationRequest, ElicitationAction,
     ElicitationContentValue, ElicitationFormMode, ElicitationSchema, ElicitationSessionScope,
-    EnumOption, MultiSelectPropertySchema, PermissionOption, PermissionOptionKind, Plan, PlanEntry,
-    PlanEntryPriority, PlanEntryStatus, RequestPermissionOutcome, RequestPermissionRequest,
-    SessionId, SessionNotification, SessionUpdate, StopReason, StringPropertySchema, TextContent,
-    ToolCall, ToolCallContent, ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate,
-    ToolCallUpdateFields, ToolKind, UsageUpdate,
+    EmbeddedResourceResource, EnumOption, MultiSelectPropertySchema, PermissionOption,
+    PermissionOptionKind, Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus,
+    RequestPermissionOutcome, RequestPermissionRequest, SessionId, SessionNotification,
+    SessionUpdate, StopReason, StringPropertySchema, TextContent, ToolCall, ToolCallContent,
+    ToolCallId, ToolCallLocation, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
+    UsageUpdate,
 };
 use agent_client_protocol::{self as acp, UntypedMessage};
 use serde_json::json;
@@ -45,6 +46,8 @@ pub(super) enum Command {
     Crash,
     /// `/fail`
     Fail,
+    /// `/whoami`: the session's mode, model and the prompt's attachments.
+    WhoAmI,
     /// A command with bad arguments: the reply explains the usage.
     Usage(&'static str),
     /// Anything else.
@@ -124,6 +127,7 @@ pub(super) fn parse(text: &str) -> Command {
         "/ask-many" => Command::AskMany,
         "/crash" => Command::Crash,
         "/fail" => Command::Fail,
+        "/whoami" => Command::WhoAmI,
         _ => Command::Chat,
     }
 }
@@ -140,6 +144,33 @@ pub(super) fn prompt_text(prompt: &[ContentBlock]) -> String {
         .join("\n")
 }
 
+/// What each non-text block of a prompt is, in a few words (for `/whoami`).
+pub(super) fn attachments(prompt: &[ContentBlock]) -> Vec<String> {
+    prompt
+        .iter()
+        .filter_map(|block| match block {
+            ContentBlock::Text(_) => None,
+            ContentBlock::Image(image) => Some(format!(
+                "image {} ({} base64 bytes)",
+                image.mime_type,
+                image.data.len()
+            )),
+            ContentBlock::Resource(resource) => Some(match &resource.resource {
+                EmbeddedResourceResource::TextResourceContents(text) => {
+                    format!("text {} ({} bytes)", text.uri, text.text.len())
+                }
+                EmbeddedResourceResource::BlobResourceContents(blob) => {
+                    format!("blob {}", blob.uri)
+                }
+                #[allow(unreachable_patterns)]
+                _ => "resource".to_owned(),
+            }),
+            ContentBlock::ResourceLink(link) => Some(format!("link {}", link.uri)),
+            _ => Some("other content".to_owned()),
+        })
+        .collect()
+}
+
 /// One running turn.
 pub(super) struct Turn {
     pub cx: ConnectionTo<acp::Client>,
@@ -151,6 +182,11 @@ pub(super) struct Turn {
     pub number: u64,
     /// Whether the client can answer form elicitations.
     pub forms: bool,
+    /// The session's mode and model as the turn starts.
+    pub mode: String,
+    pub model: String,
+    /// The prompt's attachments (see [`attachments`]).
+    pub attachments: Vec<String>,
 }
 
 impl Turn {
@@ -174,6 +210,17 @@ impl Turn {
             )),
             Command::Usage(usage) => {
                 self.say(usage)?;
+                Ok(StopReason::EndTurn)
+            }
+            Command::WhoAmI => {
+                let attachments = match self.attachments.as_slice() {
+                    [] => "none".to_owned(),
+                    list => list.join("; "),
+                };
+                self.say(format!(
+                    "mode: {} · model: {} · attachments: {attachments}\n",
+                    self.mode, self.model
+                ))?;
                 Ok(StopReason::EndTurn)
             }
             Command::Chat => self.chat(text).await,

@@ -53,6 +53,12 @@ pub(super) struct Running {
     last_used: Instant,
 }
 
+impl Running {
+    pub(super) fn link(&self) -> &AgentLink {
+        &self.link
+    }
+}
+
 impl Agent {
     pub(super) fn is_cold(&self) -> bool {
         matches!(self, Agent::Cold)
@@ -159,6 +165,8 @@ impl Actor {
                     });
                 }
                 self.record_agent_session(link.agent_session_id()).await;
+                // The first prompt waits for the user's choices to be put back.
+                self.prompt_after_config = self.on_agent_offer(&link);
                 self.agent = Agent::Up(Running {
                     link,
                     rx,
@@ -166,7 +174,9 @@ impl Actor {
                     idle: false,
                     last_used: Instant::now(),
                 });
-                if self.turn.as_ref().is_some_and(|t| !t.cancel_requested) {
+                if !self.prompt_after_config
+                    && self.turn.as_ref().is_some_and(|t| !t.cancel_requested)
+                {
                     self.to_agent.push(ToAgent::Prompt);
                 }
                 return;
@@ -220,7 +230,7 @@ impl Actor {
         let (Agent::Up(running), Some(turn)) = (&self.agent, &self.turn) else {
             return;
         };
-        if turn.cancel_requested {
+        if turn.cancel_requested || self.prompt_after_config {
             return;
         }
         match running.link.prompt(&turn.id, &turn.text) {
@@ -310,9 +320,10 @@ impl Actor {
                     return;
                 }
                 // The summary follows the log: only what is logged changes it.
-                match &event {
-                    Event::CommandsChanged { commands } => self.commands = commands.clone(),
-                    Event::ModeChanged { mode_id } => self.mode = Some(mode_id.clone()),
+                match event {
+                    Event::ModeChanged { mode_id } => return self.apply_mode(mode_id),
+                    Event::ConfigChanged { config } => return self.on_options_update(config),
+                    Event::CommandsChanged { ref commands } => self.commands = commands.clone(),
                     Event::Usage { .. } => self.usage = Usage::of_event(&event),
                     _ => {}
                 }
@@ -351,6 +362,7 @@ impl Actor {
                 };
                 self.end_turn(reason, error);
             }
+            AgentEvent::Configured { ticket, result } => self.on_configured(ticket, result),
             AgentEvent::Exited { code, signal } => self.on_agent_exit(code, signal),
         }
     }
@@ -404,6 +416,7 @@ impl Actor {
                 return;
             }
         };
+        self.forget_configuring();
         // `None`: it exited by itself; `Some(None)`: berth killed it after an ignored cancel.
         let stopped_by_berth = reason.is_some();
         let reason = reason.flatten();

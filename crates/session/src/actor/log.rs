@@ -214,6 +214,13 @@ impl Actor {
                     let _ = reply.send(outcome);
                 }
                 ToAgent::Prompt => self.send_prompt(),
+                ToAgent::Configured(reply) => {
+                    let answer = Ok(crate::request::Response::Configured {
+                        summary: Box::new(self.summary_now()),
+                        applied: true,
+                    });
+                    let _ = reply.send(crate::handle::Delivered::Answer(answer));
+                }
             }
         }
     }

@@ -43,6 +43,8 @@ impl Actor {
             commands: self.commands.clone(),
             mode: self.mode.clone(),
             usage: self.usage.clone(),
+            config: self.offer.clone(),
+            pending_config: self.pending_config.clone(),
             preview: self.preview.line(),
             archived: self.row.archived,
         }
@@ -77,6 +79,10 @@ pub(crate) fn placeholder_summary(row: &SessionRow) -> Session {
         commands: columns.map(|c| c.commands.clone()).unwrap_or_default(),
         mode: columns.and_then(|c| c.mode.clone()),
         usage: columns.and_then(|c| c.usage.clone()),
+        config: columns.and_then(|c| c.config.clone()),
+        pending_config: columns
+            .map(|c| c.pending_config.clone())
+            .unwrap_or_default(),
         preview: columns.and_then(|c| c.preview.clone()),
         archived: row.archived,
     }

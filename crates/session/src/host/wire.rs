@@ -31,7 +31,8 @@ use crate::request::{Request, Response};
 
 /// The version of this protocol; see the compatibility rule above.
 /// v2: an event frame's `data` is the event's JSON object itself, not a string of it.
-pub const HOST_PROTOCOL: u32 = 2;
+/// v3: `configure` requests, `configured` answers, the `agent_error` code.
+pub const HOST_PROTOCOL: u32 = 3;
 
 /// Longest line either side accepts. Events are capped well below this by the agent
 /// link; a longer line is a broken peer, and the connection is closed.
@@ -188,6 +189,7 @@ impl From<WireResult> for Result<Response, SessionError> {
             (ErrorCode::BadRequest, _) => SessionError::BadRequest(error.message),
             (ErrorCode::Conflict, _) => SessionError::Conflict(error.message),
             (ErrorCode::Unavailable, _) => SessionError::Unavailable(error.message),
+            (ErrorCode::AgentError, _) => SessionError::Agent(error.message),
             // Store and I/O failures of the host keep their words; the code is internal.
             _ => SessionError::Io(std::io::Error::other(error.message)),
         })
@@ -377,7 +379,7 @@ mod tests {
         };
         let line = encode(&hello);
         let text = std::str::from_utf8(&line).unwrap();
-        assert!(text.starts_with(r#"{"t":"hello","protocol":2"#), "{text}");
+        assert!(text.starts_with(r#"{"t":"hello","protocol":3"#), "{text}");
         assert!(
             !text.contains("control"),
             "a driver's hello is as before: {text}"

@@ -3,4 +3,4 @@
 /**
  * Machine-readable error codes (snake_case on the wire).
  */
-export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_resolved" | "payload_too_large" | "unavailable" | "internal";
+export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "already_resolved" | "payload_too_large" | "unavailable" | "internal" | "agent_error";
