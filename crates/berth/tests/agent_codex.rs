@@ -27,3 +27,8 @@ async fn codex_cancel_stops_a_running_turn() {
 async fn codex_conversation_survives_a_killed_agent() {
     real::resume_after_the_agent_is_killed(AGENT, "resumed", || async {}).await;
 }
+
+#[tokio::test]
+async fn codex_modes_and_model_are_offered_and_switched() {
+    real::config_reaches_the_agent(AGENT).await;
+}

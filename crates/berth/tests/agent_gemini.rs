@@ -56,3 +56,8 @@ async fn wait_for_the_next_minute() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn gemini_modes_and_model_are_offered_and_switched() {
+    real::config_reaches_the_agent(AGENT).await;
+}

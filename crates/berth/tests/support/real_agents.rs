@@ -176,7 +176,11 @@ tool_suggest = false
                     "npm": "@ai-sdk/openai-compatible",
                     "name": "Fake",
                     "options": {"baseURL": format!("{url}/v1"), "apiKey": "fake-key"},
-                    "models": {"fake-model": {"name": "Fake Model", "tool_call": true}},
+                    "models": {
+                        "fake-model": {"name": "Fake Model", "tool_call": true},
+                        // A second one, so switching models is tested offline.
+                        "fake-model-2": {"name": "Fake Model 2", "tool_call": true},
+                    },
                 }},
                 "model": "fake/fake-model",
                 "small_model": "fake/fake-model",

@@ -412,3 +412,114 @@ pub async fn multiple_choice_question_answered(agent: &str) {
         "no tool result carries both choices as {expected}: {results:?}"
     );
 }
+
+/// Agent config: what the agent offers as its session opens is in the summary, and
+/// switching its mode and its model goes through the agent: the summary says so, and
+/// the next turn's request to the fake model names the chosen model where the agent
+/// passes it. Returns the offer (for the record in docs/NOTES.md).
+pub async fn config_reaches_the_agent(agent: &str) -> Value {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let turn = run.send(&sid, "say hello, please").await;
+    run.finished_reply(&sid, &turn).await;
+    let (_, summary) = status_json(run.server.get(&format!("/sessions/{sid}"))).await;
+    let config = summary["config"].clone();
+    eprintln!(
+        "{agent} offers: mode {} of {}",
+        summary["mode"],
+        serde_json::to_string_pretty(&config).unwrap()
+    );
+    assert!(config.is_object(), "{agent} offered nothing: {summary}");
+
+    // A mode other than the current one, where there are modes. An agent may refuse
+    // some (Gemini CLI: no auto-approving modes in an untrusted folder): the refusal is
+    // a 502 with the agent's words, and another mode is tried.
+    let modes = config["modes"].as_array().cloned().unwrap_or_default();
+    let others: Vec<&str> = modes
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .filter(|id| Some(*id) != summary["mode"].as_str())
+        .collect();
+    let mut switched = others.is_empty();
+    for other in others {
+        let (status, body) = status_json(
+            run.server
+                .patch(&format!("/sessions/{sid}/config"))
+                .json(&json!({"mode": other})),
+        )
+        .await;
+        if status == 502 {
+            assert_eq!(body["error"]["code"], "agent_error", "{agent}: {body}");
+            eprintln!("{agent} refused mode {other}: {}", body["error"]["message"]);
+            continue;
+        }
+        assert_eq!(status, 200, "{agent}: set mode {other}: {body}");
+        assert_eq!(body["mode"], other, "{agent}: {body}");
+        switched = true;
+        break;
+    }
+    assert!(switched, "{agent} took none of its modes");
+
+    // A model other than the current one, where there is a model option.
+    let options = config["options"].as_array().cloned().unwrap_or_default();
+    let Some(model) = options.iter().find(|o| o["category"] == "model") else {
+        return config;
+    };
+    let Some(other) = model["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["id"].as_str())
+        .filter(|id| Some(*id) != model["value"].as_str())
+        // One the fake model serves (the setups offer two), not one on the internet.
+        .min_by_key(|id| (!id.contains("fake"), *id == "auto"))
+    else {
+        return config;
+    };
+    let (status, body) = status_json(
+        run.server
+            .patch(&format!("/sessions/{sid}/config"))
+            .json(&json!({"option": model["id"], "value": other})),
+    )
+    .await;
+    assert_eq!(status, 200, "{agent}: set model {other}: {body}");
+    let now = body["config"]["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["id"] == model["id"])
+        .map(|o| o["value"].clone());
+    assert_eq!(now, Some(json!(other)), "{agent}: {body}");
+    let turn = run.send(&sid, "say hello with the other model").await;
+    run.finished_reply(&sid, &turn).await;
+    let requests: Vec<_> = run
+        .fake
+        .model_requests()
+        .into_iter()
+        .filter(|r| {
+            r.conversation()
+                .user_texts
+                .iter()
+                .any(|t| t.contains("say hello with the other model"))
+        })
+        .collect();
+    // In the body (Anthropic, OpenAI) or the path (Gemini: `/models/<name>:…`).
+    let models: Vec<String> = requests
+        .iter()
+        .map(|r| match r.body["model"].as_str() {
+            Some(model) => model.to_owned(),
+            None => r.path.clone(),
+        })
+        .collect();
+    eprintln!("{agent}: the fake model saw models {models:?} after choosing {other}");
+    // Agents name models their own way (a provider prefix, an alias): the request
+    // carries the chosen one's last path segment.
+    let wanted = other.rsplit('/').next().unwrap_or(other);
+    assert!(
+        models.iter().any(|m| m.contains(wanted)),
+        "{agent}: chose {other}, the model was asked as {models:?}; the log:\n{}\nthe model saw:\n{}",
+        brief_log(&run.events(&sid).await),
+        run.fake.summary()
+    );
+    config
+}
