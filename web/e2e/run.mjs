@@ -480,6 +480,58 @@ group("single tab: reload, hostile text, phone", () => {
     assert.deepEqual(env.browser.errors, []);
   });
 
+  for (const [device, size] of /** @type {const} */ ([["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]])) {
+    test(`extra: mode and model are picked in the header and reach the agent (${device})`, async () => {
+      const s = await env.server.createSession(`config ${device}`);
+      // The first turn starts the agent, which says what it offers.
+      await env.server.turn(s.id, "hello");
+      const page = await env.browser.tab(`/s/${s.id}`);
+      await page.setViewportSize(size);
+      const picker = page.getByTestId("session-config");
+      await picker.waitFor();
+      await picker.getByTestId("config-option-model").selectOption("demo-smart");
+      await picker.getByTestId("config-mode").selectOption("ask");
+      await waitFor(async () => {
+        const summary = await env.server.api("GET", `/sessions/${s.id}`);
+        return summary.mode === "ask" && summary.config.options[0].value === "demo-smart";
+      }, { what: "the agent took the mode and the model" });
+      await sendFromComposer(page, "/whoami");
+      await page.getByTestId("item-agent").last().getByText("mode: ask · model: demo-smart").waitFor();
+      const o = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert.ok(o.scroll <= o.client, `no horizontal overflow (${o.scroll} > ${o.client})`);
+      await screenshot(page, `config-${device}`);
+
+      // While the agent is stopped a change waits, and the header says so.
+      await env.server.api("POST", `/sessions/${s.id}/stop`);
+      await waitFor(async () => !(await env.server.api("GET", `/sessions/${s.id}`)).agent_running, { what: "agent stopped" });
+      await picker.getByTestId("config-mode").selectOption("code");
+      await page.getByTestId("config-pending").waitFor();
+      await sendFromComposer(page, "/whoami");
+      await page.getByTestId("item-agent").last().getByText("mode: code · model: demo-smart").waitFor();
+      await page.getByTestId("config-pending").waitFor({ state: "detached" });
+      await page.close();
+      assert.deepEqual(env.browser.errors, []);
+    });
+  }
+
+  test("extra: the new-session dialog offers the agent's modes and model from last time", async () => {
+    const page = await env.browser.tab("/");
+    await page.getByTestId("new-session").click();
+    const dialog = page.getByTestId("new-session-dialog");
+    await dialog.getByTestId("agent-demo").click();
+    const picker = dialog.getByTestId("new-config");
+    await picker.getByTestId("config-option-model").selectOption("demo-smart");
+    await picker.getByTestId("config-mode").selectOption("ask");
+    await dialog.getByTestId("new-title").fill("picked in the dialog");
+    await dialog.getByTestId("new-submit").click();
+    await page.getByTestId("pane-title").getByText("picked in the dialog").waitFor();
+    await page.getByTestId("config-pending").waitFor();
+    await sendFromComposer(page, "/whoami");
+    await page.getByTestId("item-agent").last().getByText("mode: ask · model: demo-smart").waitFor();
+    await page.close();
+    assert.deepEqual(env.browser.errors, []);
+  });
+
   test("7. agent text with <script> and <img onerror> renders as text", async () => {
     const s = await env.server.createSession("hostile");
     const page = await env.browser.tab(`/s/${s.id}`);

@@ -4,11 +4,13 @@
 import type {
   AgentList,
   Answer,
+  ConfigChange,
   CreateSession,
   ErrorBody,
   ErrorCode,
   EventsPage,
   MarkRead,
+  PatchConfig,
   PatchSession,
   PromptList,
   Resolution,
@@ -102,6 +104,9 @@ export const api = {
     request<Session>("PATCH", `/sessions/${enc(id)}`, { title } satisfies PatchSession),
   archive: (id: string, archived: boolean) =>
     request<Session>("PATCH", `/sessions/${enc(id)}`, { archived } satisfies PatchSession),
+  /** Change a mode or config option (`200` applied by the agent, `202` kept until it starts). */
+  configure: (id: string, change: ConfigChange) =>
+    request<Session>("PATCH", `/sessions/${enc(id)}/config`, change satisfies PatchConfig),
   /** Stop the session's agent process (a running turn ends cancelled); the next prompt starts it again. */
   stop: (id: string) => request<Session>("POST", `/sessions/${enc(id)}/stop`),
   remove: (id: string) => request<void>("DELETE", `/sessions/${enc(id)}`),

@@ -59,6 +59,8 @@ export class Transcript {
   /** The turn that has started and not ended, from the log. */
   runningTurn: string | null = null;
   title: string | null = null;
+  /** The agent's mode as last logged: only a change of it is worth a line. */
+  private mode: string | null = null;
   /** Unresolved prompts by prompt id (their transcript item). */
   readonly pending = new Map<string, ItemOf<"prompt">>();
   private readonly toolIndex = new Map<string, number>();
@@ -214,12 +216,19 @@ export class Transcript {
         this.push({ type: "notice", key, seq: first, ts, level: "notice", text: event.message });
         break;
       case "mode_changed":
-        this.push({ type: "notice", key, seq: first, ts, level: "info", text: `Mode: ${event.mode_id}` });
+        // The first report is where the agent starts, not news (the header shows it).
+        if (this.mode !== null && this.mode !== event.mode_id) {
+          this.push({ type: "notice", key, seq: first, ts, level: "info", text: `Mode: ${event.mode_id}` });
+        }
+        this.mode = event.mode_id;
         break;
       case "agent_started":
       case "commands_changed":
+      case "config_changed":
+      case "config_pending":
       case "agent_update":
-        // Nothing to show in the transcript (the summary carries commands and mode).
+        // Nothing to show in the transcript (the summary carries commands, the agent's
+        // offer and what waits for it; the header shows them).
         break;
       default:
         // An event kind from a newer server: ignore it rather than break the pane.

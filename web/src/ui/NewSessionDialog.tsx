@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
-import type { AgentInfo, CreateSession } from "../protocol";
+import type { AgentInfo, ConfigChange, CreateSession } from "../protocol";
+import { ConfigPicker, currentChoices, type Choices } from "./ConfigPicker";
 import { errorText } from "../api/rest";
 import { Dialog } from "./Dialog";
 import { useServices } from "./hooks";
@@ -13,6 +14,11 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
   const [title, setTitle] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // What the chosen agent offered in its last session, and the user's picks from it.
+  const chosen = agents?.find((a) => a.id === agent);
+  const offer = chosen?.config;
+  const [choices, setChoices] = useState<Choices | null>(null);
+  useEffect(() => setChoices(offer ? currentChoices(offer, chosen?.mode) : null), [offer, chosen?.mode]);
 
   useEffect(() => {
     if (!open) return;
@@ -36,7 +42,9 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
     if (cwd.trim()) body.cwd = cwd.trim();
     if (title.trim()) body.title = title.trim();
     try {
-      const session = await api.create(body);
+      let session = await api.create(body);
+      // Kept by the server until the agent starts (then checked against what it offers).
+      for (const change of changes(choices)) session = await api.configure(session.id, change);
       store.upsertSummary(session);
       setTitle("");
       onClose();
@@ -63,6 +71,24 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
             </label>
           ))}
         </fieldset>
+        {offer && choices ? (
+          <div className="field">
+            <span>Mode and model (as this agent offered last time)</span>
+            <ConfigPicker
+              config={offer}
+              choices={choices}
+              testId="new-config"
+              onChange={(change) =>
+                setChoices((cur) => {
+                  const next: Choices = { mode: cur?.mode, options: { ...cur?.options } };
+                  if ("mode" in change) next.mode = change.mode;
+                  else next.options[change.option] = change.value;
+                  return next;
+                })
+              }
+            />
+          </div>
+        ) : null}
         <label className="field">
           <span>Working directory</span>
           <input className="input" value={cwd} onChange={(e) => setCwd(e.target.value)} placeholder="/absolute/path (default: a new directory in berth's data)" data-testid="new-cwd" />
@@ -92,4 +118,13 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
 /** `code` spans of a plain sentence as <code>; everything stays text (React escapes it). */
 function inlineCode(text: string) {
   return text.split("`").map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+}
+
+/** Every pick as a change: a new agent starts from its own defaults. */
+function changes(choices: Choices | null): ConfigChange[] {
+  if (!choices) return [];
+  const list: ConfigChange[] = [];
+  if (choices.mode) list.push({ mode: choices.mode });
+  for (const [option, value] of Object.entries(choices.options)) list.push({ option, value });
+  return list;
 }

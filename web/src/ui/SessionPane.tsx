@@ -4,6 +4,7 @@ import type { SessionView } from "../state/session";
 import { ApiError, errorText } from "../api/rest";
 import { useConnected, useNarrow, useServices, useSessionView, useSummary } from "./hooks";
 import { Transcript } from "./Transcript";
+import { SessionConfig } from "./ConfigPicker";
 import { formatCost, formatTokens } from "./usage";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
 
@@ -87,6 +88,7 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
               </>
             ) : null}
           </div>
+          {summary ? <SessionConfig session={summary} /> : null}
         </div>
         {summary ? <SessionMenu session={summary} /> : null}
       </header>
