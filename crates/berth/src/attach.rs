@@ -314,8 +314,10 @@ impl View {
                 None => client
                     .post::<_, TurnAccepted>(
                         &format!("/sessions/{}/turns", self.session),
+                        // A line typed while a turn runs waits for it (as in the web UI).
                         &StartTurn {
                             text: line.to_owned(),
+                            queue: true,
                         },
                     )
                     .await
@@ -594,6 +596,18 @@ fn describe(event: &Event) -> (Tone, String) {
                 .collect();
             writeln!(out, "[config: {}]", options.join(", "))
         }
+        Event::TurnQueued { text, .. } => writeln!(out, "[queued: {text}]"),
+        Event::TurnUnqueued { reason, .. } => match reason {
+            berth_protocol::UnqueueReason::Removed => {
+                writeln!(out, "[a queued prompt was removed]")
+            }
+            berth_protocol::UnqueueReason::Cancelled => {
+                writeln!(
+                    out,
+                    "[a queued prompt was cancelled with the turn before it]"
+                )
+            }
+        },
         Event::ConfigPending { pending } if pending.is_empty() => Ok(()),
         Event::ConfigPending { pending } => {
             let changes: Vec<String> = pending

@@ -242,6 +242,9 @@ pub struct SendArgs {
     pub session: String,
     /// The prompt text.
     pub text: String,
+    /// If a turn runs, queue this prompt to start when it ends (instead of failing).
+    #[arg(long)]
+    pub queue: bool,
 }
 
 #[derive(Args)]

@@ -243,9 +243,15 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let accepted: TurnAccepted = client
         .post(
             &format!("/sessions/{}/turns", session.id),
-            &StartTurn { text: args.text },
+            &StartTurn {
+                text: args.text,
+                queue: args.queue,
+            },
         )
         .await?;
+    if accepted.queued {
+        eprintln!("queued behind the running turn");
+    }
     println!("{}", accepted.turn_id);
     Ok(())
 }

@@ -173,6 +173,17 @@ pub enum Event {
     ConfigPending {
         pending: Vec<crate::ConfigChange>,
     },
+    /// Extension: a prompt sent with `queue` while a turn ran; it starts (with its
+    /// `user_message` and `turn_started`, same `turn_id`) when the turns before it end.
+    TurnQueued {
+        turn_id: String,
+        text: String,
+    },
+    /// Extension: a queued turn left the queue without starting.
+    TurnUnqueued {
+        turn_id: String,
+        reason: UnqueueReason,
+    },
     /// Extension: a `session/update` berth has no event kind for, kept as the agent
     /// sent it (`update` holds the ACP object, `sessionUpdate` included).
     AgentUpdate {
@@ -209,6 +220,8 @@ impl Event {
             Event::ModeChanged { .. } => "mode_changed",
             Event::ConfigChanged { .. } => "config_changed",
             Event::ConfigPending { .. } => "config_pending",
+            Event::TurnQueued { .. } => "turn_queued",
+            Event::TurnUnqueued { .. } => "turn_unqueued",
             Event::AgentUpdate { .. } => "agent_update",
         }
     }
@@ -251,6 +264,18 @@ pub enum StopReason {
     Error,
     MaxTokens,
     Refusal,
+}
+
+/// Why a queued turn never started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum UnqueueReason {
+    /// A user removed it (`DELETE /sessions/{id}/turns/{turn_id}`).
+    Removed,
+    /// The turn before it was cancelled or stopped (or never finished: the server or
+    /// session host went away mid-turn), and the queue with it.
+    Cancelled,
 }
 
 /// Why berth stopped an agent process (`agent_exited.reason`). A session whose agent

@@ -27,10 +27,10 @@ pub use config::{
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{
     AgentCapabilities, AgentCommand, Event, EventRecord, ExitReason, PermissionOption,
-    PermissionOptionKind, PlanEntry, Question, SessionOrigin, StopReason,
+    PermissionOptionKind, PlanEntry, Question, SessionOrigin, StopReason, UnqueueReason,
 };
 pub use prompt::{Answer, AnswerValue, Outcome, Prompt, Resolution};
-pub use session::{Cost, Session, Status, Usage};
+pub use session::{Cost, QueuedTurn, Session, Status, Usage};
 pub use ws::{ClientOp, ServerFrame};
 
 /// Per-session, dense, 1-based event sequence number. `0` means "nothing seen yet".

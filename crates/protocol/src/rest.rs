@@ -124,6 +124,11 @@ pub struct PatchSession {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StartTurn {
     pub text: String,
+    /// Extension: while a turn runs, queue this one to start when it ends (`202` with
+    /// `queued: true`) instead of answering `409`. With no turn running it starts now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<bool>"))]
+    pub queue: bool,
 }
 
 /// `202` answer to `POST /sessions/{id}/turns`.
@@ -131,6 +136,10 @@ pub struct StartTurn {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TurnAccepted {
     pub turn_id: String,
+    /// Extension: the turn waits behind the running one (`turn_queued`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<bool>"))]
+    pub queued: bool,
 }
 
 /// Default `limit` of `GET /sessions/{id}/events`.

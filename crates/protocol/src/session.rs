@@ -71,6 +71,18 @@ pub struct Session {
     /// next starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_config: Vec<crate::ConfigChange>,
+    /// Extension: turns waiting behind the running one, in the order they will run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<QueuedTurn>,
+}
+
+/// A queued turn as the summary lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueuedTurn {
+    pub turn_id: String,
+    /// Its text's first 200 characters (and an ellipsis); the log has all of it.
+    pub preview: String,
 }
 
 /// What an agent last reported of a session's usage (ACP `usage_update`).

@@ -15,7 +15,7 @@ use berth_protocol::{
     ConfigChoice, ConfigOption, ErrorBody, ErrorCode, ErrorDetail, Event, EventRecord, ExitReason,
     OptionKind, OptionSource, OptionValue, Outcome, PermissionOption, PermissionOptionKind,
     PlanEntry, Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status,
-    StopReason, Timestamp,
+    StopReason, Timestamp, UnqueueReason,
 };
 use insta::assert_snapshot;
 use serde::Serialize;
@@ -85,6 +85,7 @@ fn session() -> Session {
         usage: None,
         config: None,
         pending_config: vec![],
+        queued: vec![],
         preview: None,
         archived: false,
     }
@@ -547,6 +548,22 @@ event_snapshot!(
                 value: OptionValue::Id("demo-smart".into()),
             },
         ],
+    }
+);
+
+event_snapshot!(
+    event_turn_queued,
+    Event::TurnQueued {
+        turn_id: "t2".into(),
+        text: "Then run the tests".into(),
+    }
+);
+
+event_snapshot!(
+    event_turn_unqueued,
+    Event::TurnUnqueued {
+        turn_id: "t2".into(),
+        reason: UnqueueReason::Cancelled,
     }
 );
 
@@ -1235,7 +1252,11 @@ fn rest_patch_session() {
 fn rest_start_turn() {
     assert_snapshot!(wire(&StartTurn {
         text: "Fix the login tests".into(),
+        queue: false,
     }));
+    let queued: StartTurn =
+        serde_json::from_value(json!({"text": "then this", "queue": true})).unwrap();
+    assert!(queued.queue);
     refuse::<StartTurn>(json!({}));
     refuse::<StartTurn>(json!({"text": 5}));
 }
@@ -1244,6 +1265,7 @@ fn rest_start_turn() {
 fn rest_turn_accepted() {
     assert_snapshot!(wire(&TurnAccepted {
         turn_id: "t1".into(),
+        queued: false,
     }));
 }
 

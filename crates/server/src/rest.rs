@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use berth_protocol::rest::{
     AgentList, CreateSession, EventsPage, Health, HealthSessions, MarkRead, PatchConfig,
     PatchSession, PromptList, Resolved, SessionList, SessionsQuery, StartTurn, TurnAccepted,
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sessions/{id}/config", patch(configure))
         .route("/sessions/{id}/turns", post(start_turn))
+        .route("/sessions/{id}/turns/{turn_id}", delete(unqueue))
         .route("/sessions/{id}/cancel", post(cancel))
         .route("/sessions/{id}/stop", post(stop))
         .route("/sessions/{id}/events", get(events))
@@ -147,8 +148,18 @@ async fn start_turn(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StartTurn>,
 ) -> Result<(StatusCode, Json<TurnAccepted>), ApiError> {
-    let turn_id = state.registry.prompt(&id, body.text).await?;
-    Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id })))
+    let (turn_id, queued) = state
+        .registry
+        .prompt_or_queue(&id, body.text, body.queue)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id, queued })))
+}
+
+async fn unqueue(
+    State(state): State<AppState>,
+    ApiPath((id, turn_id)): ApiPath<(String, String)>,
+) -> Result<Json<Session>, ApiError> {
+    Ok(Json(state.registry.unqueue(&id, turn_id).await?))
 }
 
 async fn cancel(

@@ -17,6 +17,7 @@
 mod agent;
 mod config;
 mod log;
+mod queue;
 mod summary;
 
 pub(crate) use self::summary::placeholder_summary;
@@ -164,6 +165,8 @@ pub(crate) struct Actor {
     next_ticket: u64,
     /// The turn's prompt waits for the changes made as the agent started.
     prompt_after_config: bool,
+    /// Turns waiting behind the running one (`actor/queue.rs`).
+    queue: std::collections::VecDeque<queue::Queued>,
     preview: Preview,
 }
 
@@ -212,6 +215,7 @@ impl Actor {
             configuring: Default::default(),
             next_ticket: 0,
             prompt_after_config: false,
+            queue: Default::default(),
             preview: Preview::default(),
         };
         if init.created {
@@ -271,6 +275,13 @@ impl Actor {
             (_, Some(StopReason::Error)) => Status::Error,
             _ => Status::Idle,
         };
+        // A queue the log shows unfinished went with the actor that held it.
+        for turn_id in logged.queued {
+            self.emit(Event::TurnUnqueued {
+                turn_id,
+                reason: berth_protocol::UnqueueReason::Cancelled,
+            });
+        }
         if let Some(turn_id) = logged.open_turn {
             tracing::info!(session = %self.id, %turn_id, by = ?self.left_open_by, "closing a turn left open");
             self.emit(Event::TurnEnded {
@@ -435,7 +446,11 @@ impl Actor {
 
     async fn on_request(&mut self, request: Request) -> Result<Response, SessionError> {
         match request {
-            Request::Prompt { text } => self.start_turn(text),
+            Request::Prompt { text, queue } => self.start_turn(text, queue),
+            Request::Unqueue { turn_id } => {
+                self.unqueue(&turn_id)?;
+                Ok(self.summary_response())
+            }
             Request::Cancel => self.cancel_turn(),
             Request::Respond { prompt_id, answer } => {
                 let pending = self.prompts.take_for_answer(&prompt_id, &answer)?;
@@ -512,15 +527,28 @@ impl Actor {
         }
     }
 
-    fn start_turn(&mut self, text: String) -> Result<Response, SessionError> {
-        if self.turn.is_some() {
-            return Err(SessionError::Conflict(
-                "a turn is already running in this session; wait for it to end or cancel it".into(),
-            ));
-        }
+    fn start_turn(&mut self, text: String, queue: bool) -> Result<Response, SessionError> {
         if text.trim().is_empty() {
             return Err(SessionError::BadRequest("`text` must not be empty".into()));
         }
+        if self.turn.is_some() {
+            if queue {
+                return self.queue_turn(text);
+            }
+            return Err(SessionError::Conflict(
+                "a turn is already running in this session; wait for it to end, cancel it, \
+                 or send with `queue` to run it next"
+                    .into(),
+            ));
+        }
+        let turn_id = new_id();
+        self.begin_turn(turn_id.clone(), text)?;
+        Ok(Response::TurnStarted { turn_id })
+    }
+
+    /// Start turn `turn_id` now (none runs): log the user's message and the turn's
+    /// start, and get the prompt to the agent (starting it if need be).
+    fn begin_turn(&mut self, turn_id: String, text: String) -> Result<(), SessionError> {
         if self.agent.is_cold() {
             let entry = self.entry.as_ref().ok_or_else(|| {
                 SessionError::Unavailable(format!(
@@ -535,7 +563,6 @@ impl Actor {
                 )));
             }
         }
-        let turn_id = new_id();
         self.emit(Event::UserMessage {
             turn_id: turn_id.clone(),
             text: text.clone(),
@@ -556,7 +583,7 @@ impl Actor {
             // exited (`on_agent_exit`). Starting: it gets the turn once up.
             Agent::Retiring { .. } | Agent::Starting(_) => {}
         }
-        Ok(Response::TurnStarted { turn_id })
+        Ok(())
     }
 
     fn cancel_turn(&mut self) -> Result<Response, SessionError> {
@@ -620,6 +647,8 @@ impl Actor {
     }
 
     async fn shutdown(&mut self) {
+        // Nobody will be there to run them.
+        self.cancel_queue();
         if self.turn.is_some() {
             self.end_turn(
                 StopReason::Error,
@@ -658,6 +687,7 @@ impl Actor {
             Status::Idle
         };
         self.last_stop = Some(reason);
+        self.after_turn(reason);
     }
 
     /// Resolve a prompt taken out of the table: log it, remember it, tell the agent.

@@ -340,10 +340,36 @@ impl Registry {
 
     /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
     pub async fn prompt(&self, id: &str, text: String) -> Result<String, SessionError> {
-        match self.request(id, Request::Prompt { text }).await? {
-            Response::TurnStarted { turn_id } => Ok(turn_id),
+        match self.prompt_or_queue(id, text, false).await? {
+            (turn_id, false) => Ok(turn_id),
+            (_, true) => unreachable!("a turn not asked to queue is never queued"),
+        }
+    }
+
+    /// Start a turn, or with `queue` and a turn running, queue it to start when the
+    /// turns before it end: `(turn_id, queued)`.
+    pub async fn prompt_or_queue(
+        &self,
+        id: &str,
+        text: String,
+        queue: bool,
+    ) -> Result<(String, bool), SessionError> {
+        match self.request(id, Request::Prompt { text, queue }).await? {
+            Response::TurnStarted { turn_id } => Ok((turn_id, false)),
+            Response::TurnQueued { turn_id } => Ok((turn_id, true)),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Take a queued turn out of its session's queue (`DELETE …/turns/{turn_id}`).
+    pub async fn unqueue(&self, id: &str, turn_id: String) -> Result<Session, SessionError> {
+        // A cold session runs no turn, so it has no queue.
+        if self.live_handle(id)?.is_none() {
+            return Err(SessionError::NotFound(format!(
+                "no queued turn `{turn_id}` in this session"
+            )));
+        }
+        self.request_summary(id, Request::Unqueue { turn_id }).await
     }
 
     pub async fn cancel(&self, id: &str) -> Result<(), SessionError> {

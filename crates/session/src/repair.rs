@@ -22,6 +22,9 @@ const KINDS: &[&str] = &[
     "usage",
     "config_changed",
     "config_pending",
+    "turn_queued",
+    "turn_unqueued",
+    "user_message",
     "agent_exited",
 ];
 
@@ -46,6 +49,8 @@ pub(crate) struct LoggedState {
     /// The agent's last offer, and the changes waiting for it to start.
     pub config: Option<AgentConfig>,
     pub pending_config: Vec<ConfigChange>,
+    /// Turns queued and never started nor taken out, in order.
+    pub queued: Vec<String>,
 }
 
 pub(crate) async fn load(store: &Store, session_id: &str) -> Result<LoggedState, SessionError> {
@@ -93,6 +98,10 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             Event::Usage { .. } => state.usage = Usage::of_event(&event),
             Event::ConfigChanged { config } => state.config = Some(config.clone()),
             Event::ConfigPending { pending } => state.pending_config = pending.clone(),
+            Event::TurnQueued { turn_id, .. } => state.queued.push(turn_id.clone()),
+            Event::TurnUnqueued { turn_id, .. } | Event::UserMessage { turn_id, .. } => {
+                state.queued.retain(|queued| queued != turn_id);
+            }
             _ => {}
         }
     }

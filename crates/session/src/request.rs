@@ -10,9 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
-    /// Start a turn with this user text.
+    /// Start a turn with this user text; with `queue`, wait behind a running one.
     Prompt {
         text: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        queue: bool,
+    },
+    /// Take a queued turn out of the queue.
+    Unqueue {
+        turn_id: String,
     },
     /// Cancel the running turn.
     Cancel,
@@ -54,6 +60,10 @@ pub enum Request {
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
     TurnStarted {
+        turn_id: String,
+    },
+    /// The turn waits behind the running one.
+    TurnQueued {
         turn_id: String,
     },
     Done,

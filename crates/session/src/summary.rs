@@ -272,6 +272,7 @@ mod tests {
             usage: None,
             config: None,
             pending_config: Vec::new(),
+            queued: Vec::new(),
         }
     }
 

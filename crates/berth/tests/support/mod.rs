@@ -489,7 +489,10 @@ impl TestServer {
     pub async fn try_send(&self, session: &str, text: &str) -> (u16, serde_json::Value) {
         status_json(
             self.post(&format!("/sessions/{session}/turns"))
-                .json(&StartTurn { text: text.into() }),
+                .json(&StartTurn {
+                    text: text.into(),
+                    queue: false,
+                }),
         )
         .await
     }

@@ -45,6 +45,7 @@ impl Actor {
             usage: self.usage.clone(),
             config: self.offer.clone(),
             pending_config: self.pending_config.clone(),
+            queued: self.queued_summary(),
             preview: self.preview.line(),
             archived: self.row.archived,
         }
@@ -83,6 +84,7 @@ pub(crate) fn placeholder_summary(row: &SessionRow) -> Session {
         pending_config: columns
             .map(|c| c.pending_config.clone())
             .unwrap_or_default(),
+        queued: Vec::new(),
         preview: columns.and_then(|c| c.preview.clone()),
         archived: row.archived,
     }
