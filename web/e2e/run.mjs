@@ -514,6 +514,44 @@ group("single tab: reload, hostile text, phone", () => {
     });
   }
 
+  for (const [device, size] of /** @type {const} */ ([["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]])) {
+    test(`extra: follow-ups queue behind a turn, survive a reload, go with a cancel (${device})`, async () => {
+      const s = await env.server.createSession(`queue ${device}`);
+      const page = await env.browser.tab(`/s/${s.id}`);
+      await page.setViewportSize(size);
+      await sendFromComposer(page, "/sleep 30");
+      await page.getByTestId("composer-send").getByText("Queue").waitFor();
+      await sendFromComposer(page, "/whoami");
+      await sendFromComposer(page, "and one more");
+      const items = page.getByTestId("queued-item");
+      await waitFor(async () => (await items.count()) === 2, { what: "two queued" });
+
+      // A reload shows the same queue (it is the session's, not the tab's).
+      await page.reload();
+      await page.getByTestId("session-pane").waitFor();
+      await waitFor(async () => (await items.count()) === 2, { what: "two queued after the reload" });
+      assert.deepEqual(await items.locator(".queued-text").allInnerTexts(), ["/whoami", "and one more"]);
+      await screenshot(page, `queue-${device}`);
+      await items.nth(1).getByTestId("queued-remove").click();
+      await waitFor(async () => (await items.count()) === 1, { what: "one left" });
+
+      // Cancelling the turn takes the queue with it, and the transcript says so.
+      await page.getByTestId("composer-cancel").click();
+      await page.getByTestId("item-turn-end").getByText("Turn cancelled").waitFor();
+      await page.getByText("The queued message “/whoami” was cancelled with the turn before it.").waitFor();
+      await waitFor(async () => (await items.count()) === 0, { what: "queue empty" });
+      const summary = await env.server.api("GET", `/sessions/${s.id}`);
+      assert.equal(summary.queued, undefined);
+
+      // A follow-up queued behind a turn that ends runs after it.
+      await sendFromComposer(page, "/stream 20 every=20");
+      await sendFromComposer(page, "/whoami");
+      await page.getByTestId("item-agent").last().getByText("mode: code").waitFor();
+      await page.close();
+      assert.deepEqual(env.browser.errors, []);
+    });
+  }
+
   test("extra: the new-session dialog offers the agent's modes and model from last time", async () => {
     const page = await env.browser.tab("/");
     await page.getByTestId("new-session").click();

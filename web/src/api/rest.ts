@@ -110,8 +110,11 @@ export const api = {
   /** Stop the session's agent process (a running turn ends cancelled); the next prompt starts it again. */
   stop: (id: string) => request<Session>("POST", `/sessions/${enc(id)}/stop`),
   remove: (id: string) => request<void>("DELETE", `/sessions/${enc(id)}`),
-  send: (id: string, text: string) =>
-    request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, { text } satisfies StartTurn),
+  /** Start a turn; with `queue`, one sent while a turn runs waits for it (`queued: true`). */
+  send: (id: string, text: string, queue = false) =>
+    request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, (queue ? { text, queue } : { text }) satisfies StartTurn),
+  /** Take a queued turn out of the queue. */
+  unqueue: (id: string, turnId: string) => request<Session>("DELETE", `/sessions/${enc(id)}/turns/${enc(turnId)}`),
   cancel: (id: string) => request<void>("POST", `/sessions/${enc(id)}/cancel`),
   events: (id: string, after: number, limit?: number) =>
     request<EventsPage>(

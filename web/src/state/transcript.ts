@@ -59,6 +59,8 @@ export class Transcript {
   /** The turn that has started and not ended, from the log. */
   runningTurn: string | null = null;
   title: string | null = null;
+  /** Texts of queued turns, for the line that says one was cancelled. */
+  private queuedText = new Map<string, string>();
   /** The agent's mode as last logged: only a change of it is worth a line. */
   private mode: string | null = null;
   /** Unresolved prompts by prompt id (their transcript item). */
@@ -215,6 +217,20 @@ export class Transcript {
       case "notice":
         this.push({ type: "notice", key, seq: first, ts, level: "notice", text: event.message });
         break;
+      case "turn_queued":
+        // Listed above the composer (the summary's `queued`) until it starts; its
+        // `user_message` then shows it in the transcript.
+        this.queuedText.set(event.turn_id, event.text);
+        break;
+      case "turn_unqueued": {
+        const text = this.queuedText.get(event.turn_id);
+        this.queuedText.delete(event.turn_id);
+        if (event.reason === "cancelled") {
+          const what = text === undefined ? "A queued message" : `The queued message “${text.length > 80 ? `${text.slice(0, 80)}…` : text}”`;
+          this.push({ type: "notice", key, seq: first, ts, level: "info", text: `${what} was cancelled with the turn before it.` });
+        }
+        break;
+      }
       case "mode_changed":
         // The first report is where the agent starts, not news (the header shows it).
         if (this.mode !== null && this.mode !== event.mode_id) {

@@ -111,7 +111,7 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
 const drafts = new Map<string, string>();
 
 function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: Session | undefined }) {
-  const { api } = useServices();
+  const { api, store } = useServices();
   const [text, setText] = useState(() => drafts.get(id) ?? "");
   const [sending, setSending] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -138,15 +138,24 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
     setSending(true);
     setError(null);
     try {
-      await api.send(id, t);
+      // Always with `queue`: the server starts it now if no turn runs, else it waits.
+      await api.send(id, t, true);
       setText("");
       drafts.delete(id);
     } catch (e) {
-      setError(
-        e instanceof ApiError && e.code === "conflict" ? "A turn is already running. Wait for it, or cancel it first." : errorText(e),
-      );
+      setError(errorText(e));
     } finally {
       setSending(false);
+    }
+  }
+
+  async function unqueue(turnId: string) {
+    setError(null);
+    try {
+      store.upsertSummary(await api.unqueue(id, turnId));
+    } catch (e) {
+      // Already started or gone: the next summary shows what is left.
+      if (!(e instanceof ApiError && (e.code === "not_found" || e.code === "conflict"))) setError(errorText(e));
     }
   }
 
@@ -166,6 +175,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
     }
   }
 
+  const queued = summary?.queued ?? [];
   const commands = summary?.commands ?? [];
   const hint = commands.length > 0 && text.startsWith("/") ? commands.filter((c) => `/${c.name}`.startsWith(text.split(/\s/)[0] ?? "")).slice(0, 5) : [];
   return (
@@ -174,6 +184,19 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
         <p className="composer-error" role="alert" data-testid="composer-error">
           {error}
         </p>
+      ) : null}
+      {queued.length > 0 ? (
+        <ol className="queued" aria-label="Queued messages" data-testid="queued">
+          {queued.map((q) => (
+            <li key={q.turn_id} data-testid="queued-item" data-turn-id={q.turn_id}>
+              <span className="queued-label">Next:</span>
+              <span className="queued-text">{q.preview}</span>
+              <button type="button" className="btn icon small" onClick={() => void unqueue(q.turn_id)} aria-label="Remove from the queue" title="Remove from the queue" data-testid="queued-remove">
+                ×
+              </button>
+            </li>
+          ))}
+        </ol>
       ) : null}
       {hint.length > 0 ? (
         <ul className="command-hints" aria-label="Agent commands">
@@ -192,7 +215,9 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           value={text}
           placeholder={
             busy
-              ? "A turn is running…"
+              ? narrow
+                ? "Queue a message"
+                : "A turn is running; Enter queues a message for after it"
               : summary?.status === "stopped"
                 ? "The agent is stopped; a message starts it again"
                 : narrow
@@ -210,7 +235,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           </button>
         ) : null}
         <button type="button" className="btn primary" onClick={() => void send()} disabled={sending || text.trim() === ""} data-testid="composer-send">
-          Send
+          {busy ? "Queue" : "Send"}
         </button>
       </div>
     </footer>

@@ -10,6 +10,7 @@ import type { PlanEntry } from "./PlanEntry";
 import type { Question } from "./Question";
 import type { SessionOrigin } from "./SessionOrigin";
 import type { StopReason } from "./StopReason";
+import type { UnqueueReason } from "./UnqueueReason";
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
@@ -47,4 +48,4 @@ capabilities?: AgentCapabilities, } | { "kind": "agent_exited", code: number | n
 /**
  * Extension: why berth stopped the agent (absent: it exited on its own).
  */
-reason?: ExitReason, } | { "kind": "title_changed", title: string, } | { "kind": "error", message: string, } | { "kind": "notice", message: string, } | { "kind": "commands_changed", commands: Array<AgentCommand>, } | { "kind": "mode_changed", mode_id: string, } | { "kind": "config_changed", config: AgentConfig, } | { "kind": "config_pending", pending: Array<ConfigChange>, } | { "kind": "agent_update", turn_id?: string, update: JsonValue, });
+reason?: ExitReason, } | { "kind": "title_changed", title: string, } | { "kind": "error", message: string, } | { "kind": "notice", message: string, } | { "kind": "commands_changed", commands: Array<AgentCommand>, } | { "kind": "mode_changed", mode_id: string, } | { "kind": "config_changed", config: AgentConfig, } | { "kind": "config_pending", pending: Array<ConfigChange>, } | { "kind": "turn_queued", turn_id: string, text: string, } | { "kind": "turn_unqueued", turn_id: string, reason: UnqueueReason, } | { "kind": "agent_update", turn_id?: string, update: JsonValue, });

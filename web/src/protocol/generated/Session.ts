@@ -2,6 +2,7 @@
 import type { AgentCommand } from "./AgentCommand";
 import type { AgentConfig } from "./AgentConfig";
 import type { ConfigChange } from "./ConfigChange";
+import type { QueuedTurn } from "./QueuedTurn";
 import type { Status } from "./Status";
 import type { Usage } from "./Usage";
 
@@ -41,4 +42,8 @@ config?: AgentConfig,
  * Extension: changes asked for while the agent was not running, applied when it
  * next starts.
  */
-pending_config?: Array<ConfigChange>, };
+pending_config?: Array<ConfigChange>, 
+/**
+ * Extension: turns waiting behind the running one, in the order they will run.
+ */
+queued?: Array<QueuedTurn>, };

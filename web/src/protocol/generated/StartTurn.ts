@@ -3,4 +3,9 @@
 /**
  * `POST /sessions/{id}/turns`
  */
-export type StartTurn = { text: string, };
+export type StartTurn = { text: string, 
+/**
+ * Extension: while a turn runs, queue this one to start when it ends (`202` with
+ * `queued: true`) instead of answering `409`. With no turn running it starts now.
+ */
+queue?: boolean, };

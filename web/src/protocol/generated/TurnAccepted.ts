@@ -3,4 +3,8 @@
 /**
  * `202` answer to `POST /sessions/{id}/turns`.
  */
-export type TurnAccepted = { turn_id: string, };
+export type TurnAccepted = { turn_id: string, 
+/**
+ * Extension: the turn waits behind the running one (`turn_queued`).
+ */
+queued?: boolean, };
