@@ -22,10 +22,11 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     self as acp_schema, AgentCapabilities, AuthMethod, AuthMethodAgent, CancelNotification,
     ContentBlock, ContentChunk, Implementation, InitializeRequest, InitializeResponse,
-    LoadSessionRequest, LoadSessionResponse, NewSessionRequest, NewSessionResponse, PromptRequest,
-    PromptResponse, ResumeSessionRequest, ResumeSessionResponse, SessionCapabilities,
-    SessionNotification, SessionResumeCapabilities, SessionUpdate, SetSessionConfigOptionRequest,
-    SetSessionConfigOptionResponse, SetSessionModeRequest, SetSessionModeResponse, TextContent,
+    LoadSessionRequest, LoadSessionResponse, NewSessionRequest, NewSessionResponse,
+    PromptCapabilities, PromptRequest, PromptResponse, ResumeSessionRequest, ResumeSessionResponse,
+    SessionCapabilities, SessionNotification, SessionResumeCapabilities, SessionUpdate,
+    SetSessionConfigOptionRequest, SetSessionConfigOptionResponse, SetSessionModeRequest,
+    SetSessionModeResponse, TextContent,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{self as acp, Lines};
@@ -325,7 +326,11 @@ impl Demo {
                         continues,
                         Some(Continue::Load | Continue::LoadLate)
                     ))
-                    .session_capabilities(sessions),
+                    .session_capabilities(sessions)
+                    // So `/whoami` can show each kind of attachment berth sends.
+                    .prompt_capabilities(
+                        PromptCapabilities::new().image(true).embedded_context(true),
+                    ),
             )
             .agent_info(Implementation::new("berth-demo", env!("CARGO_PKG_VERSION")));
         if self.options.require_auth {

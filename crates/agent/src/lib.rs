@@ -39,6 +39,7 @@
 //! - `intake`: `session/update` lines read ahead of the ACP crate, in order (barriers).
 //! - `offer`: what the agent offers to choose (modes, config options, model list) and
 //!   the requests that change it.
+//! - `prompt`: a prompt's content blocks (its text, and files as the agent takes them).
 //! - `translate`: ACP updates, permission options and forms ↔ berth types.
 //! - `fs`: `fs/read_text_file` / `fs/write_text_file` confined to the session cwd.
 //! - [`demo`]: the demo agent, a real ACP agent following PROTOCOL.md's script.
@@ -66,8 +67,10 @@ mod fs;
 mod intake;
 mod launch;
 mod offer;
+mod prompt;
 use launch::ProcessStopper;
 pub use launch::{AgentProcess, ExitInfo, Launcher, OsLauncher, Transport};
+pub use prompt::PromptFile;
 mod process;
 pub use process::locate;
 mod stderr_log;
@@ -443,6 +446,18 @@ impl AgentLink {
 
     /// Send `session/prompt`; returns at once. Completion arrives as `TurnDone`.
     pub fn prompt(&self, turn_id: &str, text: &str) -> Result<(), AgentError> {
+        self.prompt_with(turn_id, text, Vec::new())
+    }
+
+    /// [`AgentLink::prompt`] with files, each sent as the agent takes it (`prompt`
+    /// module): read first, so a file that cannot be read ends the turn (`TurnDone`
+    /// with the reason) without a prompt.
+    pub fn prompt_with(
+        &self,
+        turn_id: &str,
+        text: &str,
+        files: Vec<PromptFile>,
+    ) -> Result<(), AgentError> {
         let inner = &self.inner;
         if inner.is_gone() {
             return Err(AgentError::Gone);
@@ -454,15 +469,35 @@ impl AgentLink {
             .state
             .replaying
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        let request = PromptRequest::new(
-            inner.agent_session_id.clone(),
-            vec![ContentBlock::Text(TextContent::new(text))],
-        );
-        let sent = inner.connection.send_request(request);
+        let session_id = inner.agent_session_id.clone();
+        // Text alone is sent now, so its order against what follows is the caller's.
+        let text_only = files.is_empty().then(|| {
+            inner.connection.send_request(PromptRequest::new(
+                session_id.clone(),
+                vec![ContentBlock::Text(TextContent::new(text))],
+            ))
+        });
+        let text = text.to_owned();
+        let connection = inner.connection.clone();
+        let capabilities = inner.capabilities.clone();
         let events = inner.events.clone();
         let turn_id = turn_id.to_owned();
         let auth_methods = inner.auth_methods.clone();
         inner.tasks.spawn(async move {
+            let sent = match text_only {
+                Some(sent) => sent,
+                None => match prompt::blocks(&text, &files, &capabilities).await {
+                    Ok(blocks) => connection.send_request(PromptRequest::new(session_id, blocks)),
+                    Err(error) => {
+                        let done = AgentEvent::TurnDone {
+                            turn_id,
+                            result: Err(error),
+                        };
+                        let _ = events.send(done).await;
+                        return;
+                    }
+                },
+            };
             // The response is routed by the connection's dispatch loop after every
             // update that preceded it has been delivered to `events` (see `client`), so
             // this TurnDone cannot overtake them.

@@ -232,6 +232,7 @@ fn session_events(count: usize, ts: berth_protocol::Timestamp) -> Vec<StoredEven
         Event::UserMessage {
             turn_id: turn.clone(),
             text: "stream something".into(),
+            attachments: Vec::new(),
         },
         Event::TurnStarted {
             turn_id: turn.clone(),

@@ -318,6 +318,7 @@ impl View {
                         &StartTurn {
                             text: line.to_owned(),
                             queue: true,
+                            attachments: Vec::new(),
                         },
                     )
                     .await

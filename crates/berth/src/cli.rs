@@ -245,6 +245,9 @@ pub struct SendArgs {
     /// If a turn runs, queue this prompt to start when it ends (instead of failing).
     #[arg(long)]
     pub queue: bool,
+    /// Send a file with the prompt (repeatable): uploaded to the session first.
+    #[arg(long = "attach", value_name = "FILE")]
+    pub attach: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args)]

@@ -78,6 +78,32 @@ impl Client {
         self.call(self.http.patch(self.url(path)).json(body)).await
     }
 
+    /// Upload `file` to session `id` (`POST …/uploads`), typed by its extension.
+    pub async fn upload(
+        &self,
+        id: &str,
+        file: &std::path::Path,
+    ) -> anyhow::Result<berth_protocol::Attachment> {
+        let bytes = tokio::fs::read(file)
+            .await
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "upload".into());
+        let mime = mime_of(&name);
+        let url = reqwest::Url::parse_with_params(
+            &self.url(&format!("/sessions/{id}/uploads")),
+            &[("name", name.as_str())],
+        )?;
+        let request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .body(bytes);
+        self.call(request).await
+    }
+
     /// POST with no body, answered with a JSON body (e.g. `stop`).
     pub async fn post_bare<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.call(self.http.post(self.url(path))).await
@@ -240,12 +266,17 @@ pub async fn new_session(args: NewArgs) -> anyhow::Result<()> {
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let session = client.resolve(&args.session).await?;
+    let mut attachments = Vec::with_capacity(args.attach.len());
+    for file in &args.attach {
+        attachments.push(client.upload(&session.id, file).await?.id);
+    }
     let accepted: TurnAccepted = client
         .post(
             &format!("/sessions/{}/turns", session.id),
             &StartTurn {
                 text: args.text,
                 queue: args.queue,
+                attachments,
             },
         )
         .await?;
@@ -327,4 +358,30 @@ pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
         .await?;
     println!("{}", serde_json::to_string(&resolved.resolved.outcome)?);
     Ok(())
+}
+
+/// The media type of a file by its extension (what `berth send --attach` uploads it
+/// as); unknown: `application/octet-stream`.
+fn mime_of(name: &str) -> &'static str {
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("svg") => "image/svg+xml",
+        Some("txt" | "log") => "text/plain",
+        Some("md" | "markdown") => "text/markdown",
+        Some("csv") => "text/csv",
+        Some("html" | "htm") => "text/html",
+        Some("rs" | "py" | "js" | "ts" | "tsx" | "go" | "c" | "h" | "java" | "rb" | "sh") => {
+            "text/plain"
+        }
+        Some("json") => "application/json",
+        Some("toml") => "application/toml",
+        Some("yaml" | "yml") => "application/yaml",
+        Some("xml") => "application/xml",
+        Some("pdf") => "application/pdf",
+        _ => "application/octet-stream",
+    }
 }

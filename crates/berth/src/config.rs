@@ -94,6 +94,8 @@ pub struct SessionsSection {
     /// Run each live session in a session host (`berth host`) that outlives the server:
     /// a restart, crash or upgrade of `berth serve` does not end its turn.
     pub hosts: bool,
+    /// Largest file a user may upload to send with a prompt, in MiB (over it: `413`).
+    pub upload_max_mib: u64,
 }
 
 impl Default for SessionsSection {
@@ -107,6 +109,7 @@ impl Default for SessionsSection {
             max_live_agents: 8,
             agent_idle_secs: 900,
             hosts: true,
+            upload_max_mib: berth_server::config::UPLOAD_MAX_MIB,
         }
     }
 }

@@ -45,6 +45,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         Duration::from_secs(sessions.agent_start_timeout_secs.max(1));
     session_config.prompt_timeout = sessions.prompt_timeout_secs.map(Duration::from_secs);
     session_config.live_buffer = sessions.live_buffer;
+    server_config.upload_limit = sessions.upload_max_mib.saturating_mul(1 << 20);
     session_config.max_live_agents = sessions.max_live_agents;
     session_config.agent_idle =
         (sessions.agent_idle_secs > 0).then(|| Duration::from_secs(sessions.agent_idle_secs));

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::{Output, Stdio};
 
-use berth_protocol::{Event, Seq, ServerFrame};
+use berth_protocol::{Event, Seq, ServerFrame, StopReason};
 use serde_json::json;
 use support::{TestServer, WAIT};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -234,7 +234,7 @@ async fn new_sessions_send_and_id_prefixes() {
     assert!(
         events
             .iter()
-            .any(|(_, e)| matches!(e, Event::UserMessage { turn_id: t, text } if *t == turn_id && text == "/stream 5"))
+            .any(|(_, e)| matches!(e, Event::UserMessage { turn_id: t, text, .. } if *t == turn_id && text == "/stream 5"))
     );
     let chunks = events
         .iter()
@@ -938,4 +938,90 @@ async fn stop_archive_and_unarchive_name_sessions_archived_or_not() {
             "{command}: {out:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn send_attaches_files_and_queues_behind_a_running_turn() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let id = server.create_session().await.id;
+    let file = home.path().join("notes.txt");
+    std::fs::write(&file, "remember the milk").unwrap();
+    let running = server.send(&id, "/sleep 1").await;
+
+    // A turn runs: without --queue, send fails (409); with it, it waits its turn.
+    let out = failing_or_ok(&server, home.path(), &["send", &id, "hi"]).await;
+    assert!(!out.status.success());
+    let turn_id = ok(
+        &server,
+        home.path(),
+        &[
+            "send",
+            &id,
+            "/whoami",
+            "--queue",
+            "--attach",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await
+    .trim()
+    .to_owned();
+    assert_ne!(turn_id, running);
+    let (_, ended) = server
+        .wait_event(
+            &id,
+            |e| matches!(e, Event::TurnEnded { turn_id: t, .. } if *t == turn_id),
+        )
+        .await;
+    assert!(
+        matches!(
+            ended,
+            Event::TurnEnded {
+                stop_reason: StopReason::EndTurn,
+                ..
+            }
+        ),
+        "{ended:?}"
+    );
+    let events = server.events(&id).await;
+    let attached = events.iter().find_map(|(_, e)| match e {
+        Event::UserMessage {
+            turn_id: t,
+            attachments,
+            ..
+        } if *t == turn_id => Some(attachments.clone()),
+        _ => None,
+    });
+    let attached = attached.expect("the queued turn started");
+    assert_eq!(attached.len(), 1);
+    assert_eq!(
+        (
+            attached[0].name.as_str(),
+            attached[0].mime_type.as_str(),
+            attached[0].size
+        ),
+        ("notes.txt", "text/plain", 17)
+    );
+    let reply: String = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::AgentMessageChunk { turn_id: t, text } if *t == turn_id => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(reply.contains("notes.txt (17 bytes)"), "{reply}");
+
+    // A file that is not there: a clear error, nothing sent.
+    let out = failing_or_ok(
+        &server,
+        home.path(),
+        &["send", &id, "x", "--attach", "/no/such/file"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/no/such/file"),
+        "{out:?}"
+    );
 }

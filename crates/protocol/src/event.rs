@@ -32,6 +32,9 @@ pub enum Event {
     UserMessage {
         turn_id: String,
         text: String,
+        /// Extension: the files sent with the prompt (`POST …/uploads`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
     },
     TurnStarted {
         turn_id: String,
@@ -264,6 +267,18 @@ pub enum StopReason {
     Error,
     MaxTokens,
     Refusal,
+}
+
+/// A file a user uploaded to a session to send with a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Attachment {
+    /// The upload id (`POST /sessions/{id}/uploads` answers it).
+    pub id: String,
+    /// The file name as stored (the given name, made safe for a file system).
+    pub name: String,
+    pub mime_type: String,
+    pub size: u64,
 }
 
 /// Why a queued turn never started.

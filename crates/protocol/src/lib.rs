@@ -26,7 +26,7 @@ pub use config::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{
-    AgentCapabilities, AgentCommand, Event, EventRecord, ExitReason, PermissionOption,
+    AgentCapabilities, AgentCommand, Attachment, Event, EventRecord, ExitReason, PermissionOption,
     PermissionOptionKind, PlanEntry, Question, SessionOrigin, StopReason, UnqueueReason,
 };
 pub use prompt::{Answer, AnswerValue, Outcome, Prompt, Resolution};

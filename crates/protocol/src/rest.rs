@@ -129,6 +129,9 @@ pub struct StartTurn {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(optional, as = "Option<bool>"))]
     pub queue: bool,
+    /// Extension: upload ids of this session's files to send with the prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// `202` answer to `POST /sessions/{id}/turns`.

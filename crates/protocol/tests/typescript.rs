@@ -42,6 +42,7 @@ fn export(cfg: &Config) {
         event::StopReason,
         event::ExitReason,
         event::UnqueueReason,
+        event::Attachment,
         event::SessionOrigin,
         event::AgentCapabilities,
         event::AgentCommand,

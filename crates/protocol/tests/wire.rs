@@ -11,11 +11,11 @@ use berth_protocol::rest::{
     StartTurn, TurnAccepted,
 };
 use berth_protocol::{
-    AgentCapabilities, AgentCommand, AgentConfig, Answer, AnswerValue, ClientOp, ConfigChange,
-    ConfigChoice, ConfigOption, ErrorBody, ErrorCode, ErrorDetail, Event, EventRecord, ExitReason,
-    OptionKind, OptionSource, OptionValue, Outcome, PermissionOption, PermissionOptionKind,
-    PlanEntry, Prompt, Question, Resolution, ServerFrame, Session, SessionOrigin, Status,
-    StopReason, Timestamp, UnqueueReason,
+    AgentCapabilities, AgentCommand, AgentConfig, Answer, AnswerValue, Attachment, ClientOp,
+    ConfigChange, ConfigChoice, ConfigOption, ErrorBody, ErrorCode, ErrorDetail, Event,
+    EventRecord, ExitReason, OptionKind, OptionSource, OptionValue, Outcome, PermissionOption,
+    PermissionOptionKind, PlanEntry, Prompt, Question, Resolution, ServerFrame, Session,
+    SessionOrigin, Status, StopReason, Timestamp, UnqueueReason,
 };
 use insta::assert_snapshot;
 use serde::Serialize;
@@ -240,6 +240,21 @@ event_snapshot!(
     Event::UserMessage {
         turn_id: "t1".into(),
         text: "Fix the login tests".into(),
+        attachments: vec![],
+    }
+);
+
+event_snapshot!(
+    event_user_message_with_attachments,
+    Event::UserMessage {
+        turn_id: "t1".into(),
+        text: "What is in this picture?".into(),
+        attachments: vec![Attachment {
+            id: "0193a".into(),
+            name: "screen.png".into(),
+            mime_type: "image/png".into(),
+            size: 48213,
+        }],
     }
 );
 
@@ -1253,6 +1268,7 @@ fn rest_start_turn() {
     assert_snapshot!(wire(&StartTurn {
         text: "Fix the login tests".into(),
         queue: false,
+        attachments: vec![],
     }));
     let queued: StartTurn =
         serde_json::from_value(json!({"text": "then this", "queue": true})).unwrap();
@@ -1292,6 +1308,7 @@ fn rest_events_page() {
                 event: Event::UserMessage {
                     turn_id: "t1".into(),
                     text: "hi".into(),
+                    attachments: vec![],
                 },
             },
             EventRecord {

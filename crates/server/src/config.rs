@@ -45,7 +45,12 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// Reported by `/health` and `hello`.
     pub version: String,
+    /// Largest upload (`POST …/uploads`), in bytes.
+    pub upload_limit: u64,
 }
+
+/// The default largest upload, in MiB (`sessions.upload_max_mib`).
+pub const UPLOAD_MAX_MIB: u64 = 20;
 
 impl ServerConfig {
     /// Defaults: loopback names allowed, plus the bind host (unless it is every address,
@@ -57,6 +62,7 @@ impl ServerConfig {
             ws_queue: 256,
             write_timeout: Duration::from_secs(30),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            upload_limit: UPLOAD_MAX_MIB << 20,
         };
         for host in ["127.0.0.1", "localhost", "::1", bind_host] {
             let _ = config.allow_host(host);

@@ -10,6 +10,7 @@
 //! - [`authority`]: the strict parser of `Host` and `Origin` the guard compares by.
 //! - [`error`]: [`ApiError`], the one error type at the edge, and the JSON extractor.
 //! - [`rest`]: the REST handlers of `/api/v1`.
+//! - `uploads`: files sent with prompts: streamed in (counted against the limit), served.
 //! - [`viewport`]: one multiplexed WebSocket connection per viewport.
 //! - `trim`: memory handed back to the system once a burst of viewports has left.
 //! - [`ui`]: the token exchange and the web UI embedded from `web/dist` (SPA fallback,
@@ -24,6 +25,7 @@ pub mod headers;
 pub mod rest;
 mod trim;
 pub mod ui;
+mod uploads;
 pub mod viewport;
 
 use std::sync::Arc;

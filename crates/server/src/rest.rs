@@ -27,6 +27,15 @@ pub fn routes() -> Router<AppState> {
             get(get_session).patch(patch_session).delete(delete_session),
         )
         .route("/sessions/{id}/config", patch(configure))
+        .route(
+            "/sessions/{id}/uploads",
+            // Streamed and counted by the handler against `upload_limit`, not this layer.
+            post(crate::uploads::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/sessions/{id}/uploads/{upload_id}",
+            get(crate::uploads::download),
+        )
         .route("/sessions/{id}/turns", post(start_turn))
         .route("/sessions/{id}/turns/{turn_id}", delete(unqueue))
         .route("/sessions/{id}/cancel", post(cancel))
@@ -150,7 +159,7 @@ async fn start_turn(
 ) -> Result<(StatusCode, Json<TurnAccepted>), ApiError> {
     let (turn_id, queued) = state
         .registry
-        .prompt_or_queue(&id, body.text, body.queue)
+        .prompt_or_queue(&id, body.text, body.queue, &body.attachments)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id, queued })))
 }

@@ -26,8 +26,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_protocol::{
-    AgentCommand, AgentConfig, ConfigChange, Event, ExitReason, Outcome, Resolution, Seq, Status,
-    StopReason, Usage,
+    AgentCommand, AgentConfig, Attachment, ConfigChange, Event, ExitReason, Outcome, Resolution,
+    Seq, Status, StopReason, Usage,
 };
 use berth_store::{SessionRow, SessionUpdate, Store, SummaryColumns};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -95,6 +95,8 @@ impl LeftOpenBy {
 struct Turn {
     id: String,
     text: String,
+    /// Sent with the prompt (`uploads.rs`).
+    attachments: Vec<Attachment>,
     cancel_requested: bool,
     cancel_deadline: Option<Instant>,
 }
@@ -446,7 +448,11 @@ impl Actor {
 
     async fn on_request(&mut self, request: Request) -> Result<Response, SessionError> {
         match request {
-            Request::Prompt { text, queue } => self.start_turn(text, queue),
+            Request::Prompt {
+                text,
+                queue,
+                attachments,
+            } => self.start_turn(text, queue, attachments),
             Request::Unqueue { turn_id } => {
                 self.unqueue(&turn_id)?;
                 Ok(self.summary_response())
@@ -527,13 +533,18 @@ impl Actor {
         }
     }
 
-    fn start_turn(&mut self, text: String, queue: bool) -> Result<Response, SessionError> {
+    fn start_turn(
+        &mut self,
+        text: String,
+        queue: bool,
+        attachments: Vec<Attachment>,
+    ) -> Result<Response, SessionError> {
         if text.trim().is_empty() {
             return Err(SessionError::BadRequest("`text` must not be empty".into()));
         }
         if self.turn.is_some() {
             if queue {
-                return self.queue_turn(text);
+                return self.queue_turn(text, attachments);
             }
             return Err(SessionError::Conflict(
                 "a turn is already running in this session; wait for it to end, cancel it, \
@@ -542,13 +553,18 @@ impl Actor {
             ));
         }
         let turn_id = new_id();
-        self.begin_turn(turn_id.clone(), text)?;
+        self.begin_turn(turn_id.clone(), text, attachments)?;
         Ok(Response::TurnStarted { turn_id })
     }
 
     /// Start turn `turn_id` now (none runs): log the user's message and the turn's
     /// start, and get the prompt to the agent (starting it if need be).
-    fn begin_turn(&mut self, turn_id: String, text: String) -> Result<(), SessionError> {
+    fn begin_turn(
+        &mut self,
+        turn_id: String,
+        text: String,
+        attachments: Vec<Attachment>,
+    ) -> Result<(), SessionError> {
         if self.agent.is_cold() {
             let entry = self.entry.as_ref().ok_or_else(|| {
                 SessionError::Unavailable(format!(
@@ -566,6 +582,7 @@ impl Actor {
         self.emit(Event::UserMessage {
             turn_id: turn_id.clone(),
             text: text.clone(),
+            attachments: attachments.clone(),
         });
         self.emit(Event::TurnStarted {
             turn_id: turn_id.clone(),
@@ -573,6 +590,7 @@ impl Actor {
         self.turn = Some(Turn {
             id: turn_id.clone(),
             text,
+            attachments,
             cancel_requested: false,
             cancel_deadline: None,
         });

@@ -14,6 +14,9 @@ pub enum SessionError {
     AlreadyResolved(Box<Resolution>),
     #[error("{0}")]
     Unavailable(String),
+    /// A body over its limit (an upload).
+    #[error("{0}")]
+    TooLarge(String),
     /// The agent answered a request berth passed on with an error (said in full).
     #[error("{0}")]
     Agent(String),
@@ -35,6 +38,7 @@ impl SessionError {
             SessionError::AlreadyResolved(_) => ErrorCode::AlreadyResolved,
             SessionError::Unavailable(_) => ErrorCode::Unavailable,
             SessionError::Agent(_) => ErrorCode::AgentError,
+            SessionError::TooLarge(_) => ErrorCode::PayloadTooLarge,
             SessionError::Gone => ErrorCode::NotFound,
             SessionError::Store(berth_store::StoreError::NotFound(_)) => ErrorCode::NotFound,
             SessionError::Store(_) | SessionError::Io(_) => ErrorCode::Internal,

@@ -78,7 +78,12 @@ impl SessionHandle {
 
     /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
     pub async fn prompt(&self, text: String) -> Result<String, SessionError> {
-        match self.request(Request::Prompt { text, queue: false }).await? {
+        let prompt = Request::Prompt {
+            text,
+            queue: false,
+            attachments: Vec::new(),
+        };
+        match self.request(prompt).await? {
             Response::TurnStarted { turn_id } => Ok(turn_id),
             other => Err(unexpected(other)),
         }

@@ -23,6 +23,7 @@
 //! - [`prompts`]: pending prompts and their exactly-once resolution.
 //! - [`repair`]: closing what a previous server left open (no ghost status).
 //! - [`summary`]: the `Session` summary and its throttled publication.
+//! - [`uploads`]: files sent with prompts, kept in the session's directory.
 //! - `preview`: the summary's preview line (the last line of the latest text).
 //! - [`catalog`], [`config`], [`error`]: agents known to the server, tunables, errors.
 
@@ -43,6 +44,7 @@ pub mod request;
 mod slots;
 pub mod subscription;
 pub mod summary;
+pub mod uploads;
 
 pub use catalog::{AgentCatalog, AgentEntry};
 pub use committed::{Committed, encode_batch};
@@ -52,3 +54,4 @@ pub use handle::SessionHandle;
 pub use registry::Registry;
 pub use request::{Request, Response};
 pub use subscription::{Attachment, Subscription};
+pub use uploads::UploadWriter;

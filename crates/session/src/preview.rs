@@ -109,6 +109,7 @@ mod tests {
         preview.apply(&Event::UserMessage {
             turn_id: "t1".into(),
             text: "fix the login\nplease".into(),
+            attachments: Vec::new(),
         });
         assert_eq!(preview.line().as_deref(), Some("please"));
         preview.apply(&chunk("t1", "Looking at "));

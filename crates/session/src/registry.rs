@@ -18,6 +18,8 @@ use std::sync::{Arc, RwLock, Weak};
 use berth_protocol::rest::{AgentInfo, EventsPage, SessionsQuery};
 use berth_protocol::{Answer, ConfigChange, EventRecord, Prompt, Resolution, Seq, Session, Status};
 
+use crate::uploads::UploadWriter;
+
 use berth_store::{SessionRow, SessionUpdate, Store};
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -340,25 +342,68 @@ impl Registry {
 
     /// Start a turn; returns its id once `user_message` and `turn_started` are committed.
     pub async fn prompt(&self, id: &str, text: String) -> Result<String, SessionError> {
-        match self.prompt_or_queue(id, text, false).await? {
+        match self.prompt_or_queue(id, text, false, &[]).await? {
             (turn_id, false) => Ok(turn_id),
             (_, true) => unreachable!("a turn not asked to queue is never queued"),
         }
     }
 
     /// Start a turn, or with `queue` and a turn running, queue it to start when the
-    /// turns before it end: `(turn_id, queued)`.
+    /// turns before it end: `(turn_id, queued)`. `attachments` are upload ids of this
+    /// session's (`400` naming one that is not).
     pub async fn prompt_or_queue(
         &self,
         id: &str,
         text: String,
         queue: bool,
+        attachments: &[String],
     ) -> Result<(String, bool), SessionError> {
-        match self.request(id, Request::Prompt { text, queue }).await? {
+        let attachments = if attachments.is_empty() {
+            Vec::new()
+        } else {
+            let artifacts = self.artifacts_dir(&self.summary(id)?.slug);
+            crate::uploads::find(&artifacts, attachments).await?
+        };
+        let prompt = Request::Prompt {
+            text,
+            queue,
+            attachments,
+        };
+        match self.request(id, prompt).await? {
             Response::TurnStarted { turn_id } => Ok((turn_id, false)),
             Response::TurnQueued { turn_id } => Ok((turn_id, true)),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Start an upload of a file into session `id`'s directory (at most `limit` bytes).
+    pub async fn begin_upload(
+        &self,
+        id: &str,
+        name: &str,
+        mime_type: &str,
+        limit: u64,
+    ) -> Result<UploadWriter, SessionError> {
+        let artifacts = self.artifacts_dir(&self.summary(id)?.slug);
+        UploadWriter::begin(&artifacts, name, mime_type, limit).await
+    }
+
+    /// Upload `upload_id` of session `id`, and where its file is.
+    pub async fn upload(
+        &self,
+        id: &str,
+        upload_id: &str,
+    ) -> Result<(berth_protocol::Attachment, PathBuf), SessionError> {
+        let artifacts = self.artifacts_dir(&self.summary(id)?.slug);
+        let found = crate::uploads::find(&artifacts, &[upload_id.to_owned()])
+            .await
+            .map_err(|error| match error {
+                SessionError::BadRequest(message) => SessionError::NotFound(message),
+                other => other,
+            })?;
+        let attachment = found.into_iter().next().expect("one id, one upload");
+        let path = crate::uploads::path(&artifacts, &attachment);
+        Ok((attachment, path))
     }
 
     /// Take a queued turn out of its session's queue (`DELETE …/turns/{turn_id}`).

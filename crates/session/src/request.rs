@@ -4,7 +4,7 @@
 //! out) so the actor can later live in a keeper process of its own; only `attach`,
 //! which hands back a live receiver, is an in-process affair (see `SessionHandle::attach`).
 
-use berth_protocol::{Answer, ConfigChange, Prompt, Resolution, Seq, Session};
+use berth_protocol::{Answer, Attachment, ConfigChange, Prompt, Resolution, Seq, Session};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +15,9 @@ pub enum Request {
         text: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         queue: bool,
+        /// The session's uploads to send with it (checked by the registry).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
     },
     /// Take a queued turn out of the queue.
     Unqueue {

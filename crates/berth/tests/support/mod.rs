@@ -492,6 +492,7 @@ impl TestServer {
                 .json(&StartTurn {
                     text: text.into(),
                     queue: false,
+                    attachments: vec![],
                 }),
         )
         .await

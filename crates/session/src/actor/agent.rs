@@ -233,7 +233,15 @@ impl Actor {
         if turn.cancel_requested || self.prompt_after_config {
             return;
         }
-        match running.link.prompt(&turn.id, &turn.text) {
+        let files = turn
+            .attachments
+            .iter()
+            .map(|attachment| berth_agent::PromptFile {
+                path: crate::uploads::path(&self.artifacts, attachment),
+                attachment: attachment.clone(),
+            })
+            .collect();
+        match running.link.prompt_with(&turn.id, &turn.text, files) {
             Ok(()) => {}
             // The process is gone but its exit is not processed yet (or it closed stdout
             // and lingers): retire it; its exit starts a fresh agent for this turn.

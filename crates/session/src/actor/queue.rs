@@ -8,7 +8,7 @@
 //! session that goes cold has none; one the log shows unfinished (the actor died
 //! mid-turn) is cancelled by the repair, as the turn before it was.
 
-use berth_protocol::{Event, QueuedTurn, StopReason, UnqueueReason};
+use berth_protocol::{Attachment, Event, QueuedTurn, StopReason, UnqueueReason};
 
 use super::{Actor, new_id};
 use crate::SessionError;
@@ -24,11 +24,16 @@ const PREVIEW_CHARS: usize = 200;
 pub(super) struct Queued {
     turn_id: String,
     text: String,
+    attachments: Vec<Attachment>,
 }
 
 impl Actor {
     /// `Request::Prompt { queue: true }` while a turn runs.
-    pub(super) fn queue_turn(&mut self, text: String) -> Result<Response, SessionError> {
+    pub(super) fn queue_turn(
+        &mut self,
+        text: String,
+        attachments: Vec<Attachment>,
+    ) -> Result<Response, SessionError> {
         if self.queue.len() >= MAX_QUEUED {
             return Err(SessionError::Conflict(format!(
                 "{MAX_QUEUED} turns are queued in this session already; wait for one to start \
@@ -43,6 +48,7 @@ impl Actor {
         self.queue.push_back(Queued {
             turn_id: turn_id.clone(),
             text,
+            attachments,
         });
         Ok(Response::TurnQueued { turn_id })
     }
@@ -74,13 +80,15 @@ impl Actor {
             return;
         }
         while let Some(next) = self.queue.pop_front() {
-            match self.begin_turn(next.turn_id.clone(), next.text.clone()) {
+            let attachments = next.attachments.clone();
+            match self.begin_turn(next.turn_id.clone(), next.text.clone(), attachments) {
                 Ok(()) => return,
                 // Shown as a turn that could not start, then the next one is tried.
                 Err(error) => {
                     self.emit(Event::UserMessage {
                         turn_id: next.turn_id.clone(),
                         text: next.text,
+                        attachments: next.attachments,
                     });
                     self.emit(Event::TurnStarted {
                         turn_id: next.turn_id.clone(),

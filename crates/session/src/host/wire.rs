@@ -190,6 +190,7 @@ impl From<WireResult> for Result<Response, SessionError> {
             (ErrorCode::Conflict, _) => SessionError::Conflict(error.message),
             (ErrorCode::Unavailable, _) => SessionError::Unavailable(error.message),
             (ErrorCode::AgentError, _) => SessionError::Agent(error.message),
+            (ErrorCode::PayloadTooLarge, _) => SessionError::TooLarge(error.message),
             // Store and I/O failures of the host keep their words; the code is internal.
             _ => SessionError::Io(std::io::Error::other(error.message)),
         })

@@ -2,6 +2,7 @@
 import type { AgentCapabilities } from "./AgentCapabilities";
 import type { AgentCommand } from "./AgentCommand";
 import type { AgentConfig } from "./AgentConfig";
+import type { Attachment } from "./Attachment";
 import type { ConfigChange } from "./ConfigChange";
 import type { ExitReason } from "./ExitReason";
 import type { Outcome } from "./Outcome";
@@ -20,7 +21,11 @@ import type { JsonValue } from "./serde_json/JsonValue";
  * `kind`, `prompt_id` and the rest sit beside `session` and `seq`. Deserialising a
  * prompt of any other kind fails; build one with [`Prompt::new`].
  */
-export type Prompt = { session: string, seq: number, } & ({ "kind": "session_created", agent: string, cwd: string, title: string, } | { "kind": "user_message", turn_id: string, text: string, } | { "kind": "turn_started", turn_id: string, } | { "kind": "agent_message_chunk", turn_id: string, text: string, } | { "kind": "agent_thought_chunk", turn_id: string, text: string, } | { "kind": "tool_call", turn_id: string, tool_call_id: string, title: string, tool_kind: string, status: string, input?: JsonValue, content?: JsonValue, 
+export type Prompt = { session: string, seq: number, } & ({ "kind": "session_created", agent: string, cwd: string, title: string, } | { "kind": "user_message", turn_id: string, text: string, 
+/**
+ * Extension: the files sent with the prompt (`POST …/uploads`).
+ */
+attachments?: Array<Attachment>, } | { "kind": "turn_started", turn_id: string, } | { "kind": "agent_message_chunk", turn_id: string, text: string, } | { "kind": "agent_thought_chunk", turn_id: string, text: string, } | { "kind": "tool_call", turn_id: string, tool_call_id: string, title: string, tool_kind: string, status: string, input?: JsonValue, content?: JsonValue, 
 /**
  * Extension: files the tool touches (`[{"path", "line"?}]`).
  */

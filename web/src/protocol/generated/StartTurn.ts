@@ -8,4 +8,8 @@ export type StartTurn = { text: string,
  * Extension: while a turn runs, queue this one to start when it ends (`202` with
  * `queued: true`) instead of answering `409`. With no turn running it starts now.
  */
-queue?: boolean, };
+queue?: boolean, 
+/**
+ * Extension: upload ids of this session's files to send with the prompt.
+ */
+attachments?: Array<string>, };

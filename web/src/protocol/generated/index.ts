@@ -6,6 +6,7 @@ export type { AgentInfo } from "./AgentInfo";
 export type { AgentList } from "./AgentList";
 export type { Answer } from "./Answer";
 export type { AnswerValue } from "./AnswerValue";
+export type { Attachment } from "./Attachment";
 export type { ClientOp } from "./ClientOp";
 export type { ConfigChange } from "./ConfigChange";
 export type { ConfigChoice } from "./ConfigChoice";
