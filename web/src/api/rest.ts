@@ -4,6 +4,7 @@
 import type {
   AgentList,
   Answer,
+  Attachment,
   ConfigChange,
   CreateSession,
   ErrorBody,
@@ -50,14 +51,18 @@ export function setUnauthorizedHandler(handler: () => void): void {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return send<T>(API + path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** `fetch` with the session cookie; the answer's JSON, or its error as an ApiError. */
+async function send<T>(url: string, init: RequestInit): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(API + path, {
-      method,
-      credentials: "same-origin",
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(url, { ...init, credentials: "same-origin" });
   } catch (e) {
     throw new ApiError(0, "network", "The server cannot be reached.");
   }
@@ -111,8 +116,19 @@ export const api = {
   stop: (id: string) => request<Session>("POST", `/sessions/${enc(id)}/stop`),
   remove: (id: string) => request<void>("DELETE", `/sessions/${enc(id)}`),
   /** Start a turn; with `queue`, one sent while a turn runs waits for it (`queued: true`). */
-  send: (id: string, text: string, queue = false) =>
-    request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, (queue ? { text, queue } : { text }) satisfies StartTurn),
+  send: (id: string, text: string, queue = false, attachments: string[] = []) =>
+    request<TurnAccepted>("POST", `/sessions/${enc(id)}/turns`, {
+      text,
+      ...(queue ? { queue } : {}),
+      ...(attachments.length > 0 ? { attachments } : {}),
+    } satisfies StartTurn),
+  /** Upload a file to send with a prompt (raw body, its type, `?name=`). */
+  upload: (id: string, file: File) =>
+    send<Attachment>(`${API}/sessions/${enc(id)}/uploads?name=${enc(file.name || "upload")}`, {
+      method: "POST",
+      headers: { "content-type": file.type || "application/octet-stream" },
+      body: file,
+    }),
   /** Take a queued turn out of the queue. */
   unqueue: (id: string, turnId: string) => request<Session>("DELETE", `/sessions/${enc(id)}/turns/${enc(turnId)}`),
   cancel: (id: string) => request<void>("POST", `/sessions/${enc(id)}/cancel`),

@@ -4,6 +4,7 @@
 
 import type {
   AskEvent,
+  Attachment,
   EventRecord,
   ExitReason,
   JsonValue,
@@ -21,7 +22,7 @@ interface Base {
 
 export type Item =
   | (Base & { type: "created"; agent: string; cwd: string; title: string })
-  | (Base & { type: "user"; turnId: string; text: string })
+  | (Base & { type: "user"; turnId: string; text: string; attachments: Attachment[] })
   /** Agent text, every chunk of one message joined; `lastSeq` is its newest chunk. */
   | (Base & { type: "agent"; turnId: string; text: string; lastSeq: number })
   | (Base & { type: "thought"; turnId: string; text: string; lastSeq: number })
@@ -80,7 +81,7 @@ export class Transcript {
         this.push({ type: "created", key, seq: first, ts, agent: event.agent, cwd: event.cwd, title: event.title });
         break;
       case "user_message":
-        this.push({ type: "user", key, seq: first, ts, turnId: event.turn_id, text: event.text });
+        this.push({ type: "user", key, seq: first, ts, turnId: event.turn_id, text: event.text, attachments: event.attachments ?? [] });
         break;
       case "turn_started":
         this.runningTurn = event.turn_id;

@@ -5,6 +5,7 @@ import { DIFF_CHUNK_ROWS, diffChunk, diffModel, foldDiff, foldMarkdown, foldText
 import { Foldable } from "./Fold";
 import { Markdown } from "./Markdown";
 import { PromptCard } from "./PromptCard";
+import { AttachmentList } from "./Attachments";
 
 /** One transcript item. Memoised by identity: the store replaces an item when it changes. */
 export const ItemView = memo(function ItemView({ item, session, cwd }: { item: Item; session: string; cwd?: string }) {
@@ -18,7 +19,10 @@ export const ItemView = memo(function ItemView({ item, session, cwd }: { item: I
     case "user":
       return (
         <div className="item user" data-testid="item-user" data-seq={item.seq}>
-          <div className="bubble">{item.text}</div>
+          <div className="bubble">
+            {item.text}
+            <AttachmentList session={session} attachments={item.attachments} />
+          </div>
         </div>
       );
     case "agent":

@@ -6,6 +6,7 @@ import { useConnected, useNarrow, useServices, useSessionView, useSummary } from
 import { Transcript } from "./Transcript";
 import { SessionConfig } from "./ConfigPicker";
 import { formatCost, formatTokens } from "./usage";
+import { formatSize } from "./Attachments";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
 
 /** The pane on screen: a projection of one session's state, nothing more. */
@@ -107,6 +108,14 @@ export function SessionPane({ id, onOpenDrawer }: { id: string; onOpenDrawer: ()
 }
 
 
+/** A file picked, pasted or dropped into the composer, not yet sent. */
+interface Picked {
+  file: File;
+  key: string;
+  /** An object URL for an image's thumbnail. */
+  preview?: string;
+}
+
 /** Drafts survive switching sessions (per session, this tab only). */
 const drafts = new Map<string, string>();
 
@@ -114,6 +123,27 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
   const { api, store } = useServices();
   const [text, setText] = useState(() => drafts.get(id) ?? "");
   const [sending, setSending] = useState(false);
+  const [files, setFiles] = useState<Picked[]>([]);
+  const picker = useRef<HTMLInputElement>(null);
+  const addFiles = (list: FileList | null | undefined) => {
+    const picked = [...(list ?? [])].map((file) => ({
+      file,
+      key: `${file.name}-${file.size}-${Math.random()}`,
+      preview: file.type.startsWith("image/") ? URL.createObjectURL(file) : undefined,
+    }));
+    if (picked.length > 0) setFiles((cur) => [...cur, ...picked]);
+  };
+  const dropFile = (key: string) =>
+    setFiles((cur) => {
+      const gone = cur.find((f) => f.key === key);
+      if (gone?.preview) URL.revokeObjectURL(gone.preview);
+      return cur.filter((f) => f.key !== key);
+    });
+  const clearFiles = () =>
+    setFiles((cur) => {
+      for (const f of cur) if (f.preview) URL.revokeObjectURL(f.preview);
+      return [];
+    });
   const [error, setError] = useState<string | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
   const narrow = useNarrow();
@@ -121,6 +151,8 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
   useEffect(() => {
     setText(drafts.get(id) ?? "");
     setError(null);
+    // Files belong to the session they were picked for.
+    clearFiles();
   }, [id]);
 
   useEffect(() => {
@@ -134,14 +166,18 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
 
   async function send() {
     const t = text.trim();
-    if (!t || sending) return;
+    if ((!t && files.length === 0) || sending) return;
     setSending(true);
     setError(null);
     try {
+      // Uploaded first (in order), then sent by id; a failed upload sends nothing.
+      const ids: string[] = [];
+      for (const f of files) ids.push((await api.upload(id, f.file)).id);
       // Always with `queue`: the server starts it now if no turn runs, else it waits.
-      await api.send(id, t, true);
+      await api.send(id, t || "(see the attached files)", true, ids);
       setText("");
       drafts.delete(id);
+      clearFiles();
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -179,7 +215,17 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
   const commands = summary?.commands ?? [];
   const hint = commands.length > 0 && text.startsWith("/") ? commands.filter((c) => `/${c.name}`.startsWith(text.split(/\s/)[0] ?? "")).slice(0, 5) : [];
   return (
-    <footer className="composer">
+    <footer
+      className="composer"
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes("Files")) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        if (e.dataTransfer.files.length === 0) return;
+        e.preventDefault();
+        addFiles(e.dataTransfer.files);
+      }}
+    >
       {error ? (
         <p className="composer-error" role="alert" data-testid="composer-error">
           {error}
@@ -207,7 +253,33 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           ))}
         </ul>
       ) : null}
+      {files.length > 0 ? (
+        <ul className="composer-files" aria-label="Files to send" data-testid="composer-files">
+          {files.map((f) => (
+            <li key={f.key} className="attachment" title={`${f.file.name} · ${formatSize(f.file.size)}`} data-testid="composer-file">
+              {f.preview ? <img className="thumb" src={f.preview} alt={f.file.name} /> : <span className="chip">📎 {f.file.name}</span>}
+              <button type="button" className="btn icon small remove" onClick={() => dropFile(f.key)} aria-label={`Remove ${f.file.name}`} data-testid="composer-file-remove">
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className="composer-row">
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          data-testid="composer-picker"
+          onChange={(e) => {
+            addFiles(e.target.files);
+            e.target.value = "";
+          }}
+        />
+        <button type="button" className="btn icon" onClick={() => picker.current?.click()} aria-label="Attach files" title="Attach files (or paste, or drop them here)" data-testid="composer-attach">
+          📎
+        </button>
         <textarea
           ref={area}
           className="input composer-input"
@@ -227,6 +299,11 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           aria-label="Message"
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            if (e.clipboardData.files.length === 0) return;
+            e.preventDefault();
+            addFiles(e.clipboardData.files);
+          }}
           data-testid="composer-input"
         />
         {busy ? (
@@ -234,7 +311,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
             Cancel
           </button>
         ) : null}
-        <button type="button" className="btn primary" onClick={() => void send()} disabled={sending || text.trim() === ""} data-testid="composer-send">
+        <button type="button" className="btn primary" onClick={() => void send()} disabled={sending || (text.trim() === "" && files.length === 0)} data-testid="composer-send">
           {busy ? "Queue" : "Send"}
         </button>
       </div>
