@@ -59,9 +59,9 @@ async fn block(
     };
     if capabilities.image && mime.starts_with("image/") && attachment.size <= IMAGE_MAX {
         let data = base64::engine::general_purpose::STANDARD.encode(read().await?);
-        return Ok(ContentBlock::Image(
-            ImageContent::new(data, essence(mime)).uri(uri),
-        ));
+        // No `uri`: Gemini CLI reads an image with one as a file reference (and leaves
+        // it out when the file is outside its workspace) instead of using the data.
+        return Ok(ContentBlock::Image(ImageContent::new(data, essence(mime))));
     }
     // Not UTF-8 after all: a link, like any other file.
     if capabilities.embedded_context
@@ -165,11 +165,7 @@ mod tests {
             (image.data.as_str(), image.mime_type.as_str()),
             ("iVBORw==", "image/png")
         );
-        assert!(
-            image.uri.as_deref().unwrap().ends_with("/a%20b.png"),
-            "{:?}",
-            image.uri
-        );
+        assert_eq!(image.uri, None, "the data, not a file reference");
         let ContentBlock::Resource(resource) = &all[2] else {
             panic!("{:?}", all[2])
         };

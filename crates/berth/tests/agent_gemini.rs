@@ -61,3 +61,9 @@ async fn wait_for_the_next_minute() {
 async fn gemini_modes_and_model_are_offered_and_switched() {
     real::config_reaches_the_agent(AGENT).await;
 }
+
+#[tokio::test]
+async fn gemini_gets_an_image_and_a_text_file() {
+    // Gemini CLI drops an image sent beside a file (see `ImagesBesideFiles`).
+    real::attachments_reach_the_model(AGENT, real::ImagesBesideFiles::Dropped).await;
+}

@@ -32,3 +32,8 @@ async fn opencode_conversation_survives_a_killed_agent() {
 async fn opencode_modes_and_model_are_offered_and_switched() {
     real::config_reaches_the_agent(AGENT).await;
 }
+
+#[tokio::test]
+async fn opencode_gets_an_image_and_a_text_file() {
+    real::attachments_reach_the_model(AGENT, real::ImagesBesideFiles::Kept).await;
+}

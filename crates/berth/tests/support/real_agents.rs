@@ -177,7 +177,10 @@ tool_suggest = false
                     "name": "Fake",
                     "options": {"baseURL": format!("{url}/v1"), "apiKey": "fake-key"},
                     "models": {
-                        "fake-model": {"name": "Fake Model", "tool_call": true},
+                        // Takes images, so an attached one is passed on (opencode drops
+                        // it for a text-only model).
+                        "fake-model": {"name": "Fake Model", "tool_call": true, "attachment": true,
+                            "modalities": {"input": ["text", "image"], "output": ["text"]}},
                         // A second one, so switching models is tested offline.
                         "fake-model-2": {"name": "Fake Model 2", "tool_call": true},
                     },

@@ -523,3 +523,123 @@ pub async fn config_reaches_the_agent(agent: &str) -> Value {
     );
     config
 }
+
+/// A 1×1 PNG, and its base64 as an agent would pass it on.
+const PNG: [u8; 70] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0,
+    0, 0, 31, 21, 196, 137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 218, 99, 100, 248, 207, 80, 15, 0, 3,
+    134, 1, 128, 90, 52, 125, 107, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+/// What the text file says: it must reach the model in the agent's request.
+const NOTE: &str = "berth attachment note: the answer is 4217";
+
+/// How an agent treats an image sent beside a file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ImagesBesideFiles {
+    Kept,
+    /// Gemini CLI 0.61: when a prompt holds a file (an embedded resource or a link) it
+    /// rebuilds the request from the text and the files alone, and the image is lost
+    /// (`#resolvePrompt` in its bundle). An image sent alone reaches the model.
+    Dropped,
+}
+
+/// Attachments: an image and a text file uploaded to the session and sent with a
+/// prompt reach the model in the agent's request (the image's bytes, the file's text);
+/// then an image alone does.
+pub async fn attachments_reach_the_model(agent: &str, images: ImagesBesideFiles) {
+    let run = RealAgent::start(agent).await;
+    let sid = run.create_session().await;
+    let mut ids = Vec::new();
+    for (name, mime, bytes) in [
+        ("dot.png", "image/png", PNG.to_vec()),
+        ("note.txt", "text/plain", NOTE.as_bytes().to_vec()),
+    ] {
+        let (status, body) = status_json(
+            run.server
+                .post(&format!("/sessions/{sid}/uploads"))
+                .query(&[("name", name)])
+                .header("content-type", mime)
+                .body(bytes),
+        )
+        .await;
+        assert_eq!(status, 201, "{agent}: upload {name}: {body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (status, body) = status_json(
+        run.server
+            .post(&format!("/sessions/{sid}/turns"))
+            .json(&json!({"text": "say hello about the attached files", "attachments": ids})),
+    )
+    .await;
+    assert_eq!(status, 202, "{agent}: {body}");
+    let turn = body["turn_id"].as_str().unwrap().to_owned();
+    run.finished_reply(&sid, &turn).await;
+    let events = run.events(&sid).await;
+    let message = events
+        .iter()
+        .find(|e| e["kind"] == "user_message" && e["turn_id"] == turn.as_str())
+        .expect("user_message");
+    assert_eq!(message["attachments"][0]["name"], "dot.png", "{message}");
+    assert_eq!(message["attachments"][1]["size"], NOTE.len(), "{message}");
+
+    let bodies: Vec<String> = run
+        .fake
+        .model_requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .filter(|body| body.contains("say hello about the attached files"))
+        .collect();
+    assert!(
+        !bodies.is_empty(),
+        "{agent}: the prompt never reached the model: {}",
+        run.fake.summary()
+    );
+    assert!(
+        bodies.iter().any(|b| b.contains(NOTE)),
+        "{agent}: the text file's words are not in the model request: {}",
+        bodies[0].chars().take(3000).collect::<String>()
+    );
+    let image_in = |bodies: &[String]| {
+        bodies
+            .iter()
+            .any(|b| b.contains(PNG_BASE64.trim_end_matches('=')))
+    };
+    assert_eq!(
+        image_in(&bodies),
+        images == ImagesBesideFiles::Kept,
+        "{agent}: the image beside the file: {}",
+        bodies
+            .last()
+            .unwrap()
+            .chars()
+            .take(3000)
+            .collect::<String>()
+    );
+
+    // The image alone.
+    let (status, body) = status_json(
+        run.server
+            .post(&format!("/sessions/{sid}/turns"))
+            .json(&json!({"text": "say hello about the picture", "attachments": [ids[0]]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{agent}: {body}");
+    let turn = body["turn_id"].as_str().unwrap().to_owned();
+    run.finished_reply(&sid, &turn).await;
+    let bodies: Vec<String> = run
+        .fake
+        .model_requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .filter(|body| body.contains("say hello about the picture"))
+        .collect();
+    assert!(
+        image_in(&bodies),
+        "{agent}: the image alone is not in the model request: {}",
+        bodies
+            .last()
+            .map(|b| b.chars().take(3000).collect::<String>())
+            .unwrap_or_default()
+    );
+}
