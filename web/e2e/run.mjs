@@ -552,6 +552,47 @@ group("single tab: reload, hostile text, phone", () => {
     });
   }
 
+  for (const [device, size] of /** @type {const} */ ([["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]])) {
+    test(`extra: files attached by picker, paste and drop reach the agent, thumbnails shown (${device})`, async () => {
+      const s = await env.server.createSession(`attach ${device}`);
+      const page = await env.browser.tab(`/s/${s.id}`);
+      await page.setViewportSize(size);
+      const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+      // The picker (on a phone, the system sheet offers camera and gallery for it).
+      await page.getByTestId("composer-picker").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+      const picked = page.getByTestId("composer-file");
+      await waitFor(async () => (await picked.count()) === 1, { what: "one file picked" });
+      // Paste and drop, as a browser delivers them.
+      await page.evaluate(() => {
+        const paste = new DataTransfer();
+        paste.items.add(new File(["remember the milk"], "note.txt", { type: "text/plain" }));
+        document.querySelector('[data-testid="composer-input"]')?.dispatchEvent(new ClipboardEvent("paste", { clipboardData: paste, bubbles: true, cancelable: true }));
+        const drop = new DataTransfer();
+        drop.items.add(new File([new Uint8Array([0, 1, 2])], "data.bin", { type: "application/octet-stream" }));
+        document.querySelector(".composer")?.dispatchEvent(new DragEvent("drop", { dataTransfer: drop, bubbles: true, cancelable: true }));
+      });
+      await waitFor(async () => (await picked.count()) === 3, { what: "three files" });
+      await picked.nth(2).getByTestId("composer-file-remove").click();
+      await waitFor(async () => (await picked.count()) === 2, { what: "one removed" });
+      await screenshot(page, `attach-${device}`);
+
+      await sendFromComposer(page, "/whoami");
+      const reply = page.getByTestId("item-agent").last();
+      await reply.getByText("image image/png (96 base64 bytes)").waitFor();
+      assert.ok((await reply.innerText()).includes("note.txt (17 bytes)"), await reply.innerText());
+      await waitFor(async () => (await picked.count()) === 0, { what: "the composer's files cleared" });
+      // The message shows them: a thumbnail that loads, and a chip.
+      const user = page.getByTestId("item-user").last();
+      const thumb = user.getByTestId("attachment-thumb");
+      await waitFor(async () => (await thumb.evaluate((img) => /** @type {HTMLImageElement} */ (img).naturalWidth)) === 1, { what: "thumbnail loaded" });
+      await user.getByTestId("attachment-chip").getByText("note.txt").waitFor();
+      const o = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert.ok(o.scroll <= o.client, `no horizontal overflow (${o.scroll} > ${o.client})`);
+      await page.close();
+      assert.deepEqual(env.browser.errors, []);
+    });
+  }
+
   test("extra: the new-session dialog offers the agent's modes and model from last time", async () => {
     const page = await env.browser.tab("/");
     await page.getByTestId("new-session").click();

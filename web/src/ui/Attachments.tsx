@@ -13,6 +13,22 @@ export function formatSize(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(1)} MB`;
 }
 
+/** A paperclip, drawn (headless and minimal systems have no emoji font). */
+export function ClipIcon() {
+  return (
+    <svg className="clip-icon" viewBox="0 0 24 24" width="1em" height="1em" aria-hidden="true">
+      <path
+        d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="2"
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      />
+    </svg>
+  );
+}
+
 /** A prompt's attachments in the transcript: thumbnails for images, chips for the rest. */
 export function AttachmentList({ session, attachments }: { session: string; attachments: Attachment[] }) {
   if (attachments.length === 0) return null;
@@ -25,7 +41,7 @@ export function AttachmentList({ session, attachments }: { session: string; atta
               <img className="thumb" src={uploadUrl(session, a.id)} alt={a.name} loading="lazy" data-testid="attachment-thumb" />
             ) : (
               <span className="chip" data-testid="attachment-chip">
-                📎 {a.name} <span className="muted">{formatSize(a.size)}</span>
+                <ClipIcon /> {a.name} <span className="muted">{formatSize(a.size)}</span>
               </span>
             )}
           </a>

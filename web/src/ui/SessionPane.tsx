@@ -6,7 +6,7 @@ import { useConnected, useNarrow, useServices, useSessionView, useSummary } from
 import { Transcript } from "./Transcript";
 import { SessionConfig } from "./ConfigPicker";
 import { formatCost, formatTokens } from "./usage";
-import { formatSize } from "./Attachments";
+import { ClipIcon, formatSize } from "./Attachments";
 import { SessionMenu, StatusDot, statusLabel } from "./Sidebar";
 
 /** The pane on screen: a projection of one session's state, nothing more. */
@@ -257,7 +257,13 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
         <ul className="composer-files" aria-label="Files to send" data-testid="composer-files">
           {files.map((f) => (
             <li key={f.key} className="attachment" title={`${f.file.name} · ${formatSize(f.file.size)}`} data-testid="composer-file">
-              {f.preview ? <img className="thumb" src={f.preview} alt={f.file.name} /> : <span className="chip">📎 {f.file.name}</span>}
+              {f.preview ? (
+                <img className="thumb" src={f.preview} alt={f.file.name} />
+              ) : (
+                <span className="chip">
+                  <ClipIcon /> {f.file.name}
+                </span>
+              )}
               <button type="button" className="btn icon small remove" onClick={() => dropFile(f.key)} aria-label={`Remove ${f.file.name}`} data-testid="composer-file-remove">
                 ×
               </button>
@@ -278,7 +284,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           }}
         />
         <button type="button" className="btn icon" onClick={() => picker.current?.click()} aria-label="Attach files" title="Attach files (or paste, or drop them here)" data-testid="composer-attach">
-          📎
+          <ClipIcon />
         </button>
         <textarea
           ref={area}
