@@ -165,6 +165,39 @@ describe("replay progress", () => {
 });
 
 describe("transcript details", () => {
+  it("the agent's first mode is not news; a change of it is a line", () => {
+    const s = new SessionState("s1");
+    applyAll(s, [rec(1, { kind: "mode_changed", mode_id: "code" }), rec(2, { kind: "mode_changed", mode_id: "code" })]);
+    expect(s.snapshot().items).toHaveLength(0);
+    s.applyEvent(rec(3, { kind: "mode_changed", mode_id: "ask" }));
+    const items = s.snapshot().items;
+    expect(items).toHaveLength(1);
+    expect(items[0]?.type === "notice" && items[0].text).toBe("Mode: ask");
+  });
+
+  it("a queued message shows when it starts; a cancelled queue says which", () => {
+    const s = new SessionState("s1");
+    applyAll(s, [
+      rec(1, { kind: "turn_queued", turn_id: "q1", text: "then run the tests" }),
+      rec(2, { kind: "turn_queued", turn_id: "q2", text: "and lint" }),
+      rec(3, { kind: "turn_unqueued", turn_id: "q2", reason: "removed" }),
+    ]);
+    expect(s.snapshot().items).toHaveLength(0);
+    s.applyEvent(rec(4, { kind: "turn_unqueued", turn_id: "q1", reason: "cancelled" }));
+    const items = s.snapshot().items;
+    expect(items.map((i) => (i.type === "notice" ? i.text : i.type))).toEqual([
+      "The queued message “then run the tests” was cancelled with the turn before it.",
+    ]);
+  });
+
+  it("a user message keeps its attachments", () => {
+    const s = new SessionState("s1");
+    const attachment = { id: "u1", name: "dot.png", mime_type: "image/png", size: 70 };
+    s.applyEvent(rec(1, { kind: "user_message", turn_id: turn, text: "look", attachments: [attachment] }));
+    const item = s.snapshot().items[0];
+    expect(item?.type === "user" && item.attachments).toEqual([attachment]);
+  });
+
   it("tool calls are updated in place", () => {
     const s = new SessionState("s1");
     applyAll(s, [
