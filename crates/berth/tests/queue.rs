@@ -181,3 +181,36 @@ async fn a_queue_whose_host_died_is_cancelled_with_its_turn() {
     assert_eq!(started(&events), [running], "the queued turn never started");
     assert!(server.session(&id).await.queued.is_empty());
 }
+
+#[tokio::test]
+async fn a_turn_queued_after_a_cancel_runs_once_the_cancelled_turn_ends() {
+    // The agent is frozen (SIGSTOP) so the cancel takes until the grace kill: the window
+    // in which a user who pressed Cancel has already typed the next message.
+    let server = TestServer::start_with(&["--cancel-grace", "1"]).await;
+    let id = server.create_session().await.id;
+    let running = server.send(&id, "/sleep 60").await;
+    server
+        .wait_event(&id, |e| {
+            matches!(e, Event::AgentMessageChunk { turn_id, text } if *turn_id == running && text.starts_with("Sleeping"))
+        })
+        .await;
+    let before = queued(&server, &id, "written before the cancel").await;
+    let pid = *support::agent_pids(&server.events(&id).await)
+        .last()
+        .unwrap();
+    support::signal(pid, "STOP");
+    let (status, _) = server.cancel_turn(&id).await;
+    assert_eq!(status, 202);
+    // Taken with the cancel at once, while the turn is still ending.
+    let session = server.session(&id).await;
+    assert!(session.queued.is_empty(), "{:?}", session.queued);
+    let after = queued(&server, &id, "/whoami").await;
+
+    let (_, reason, _) = turn_ended(&server, &id, &running).await;
+    assert_eq!(reason, StopReason::Cancelled);
+    expect_end_turn(&server, &id, &after).await;
+    let events = server.events(&id).await;
+    assert_eq!(unqueued(&events, UnqueueReason::Cancelled), [before]);
+    assert_eq!(started(&events), [running, after]);
+    assert!(support::process_gone(pid), "the frozen agent was killed");
+}

@@ -614,11 +614,16 @@ impl Actor {
             return Ok(Response::Done);
         }
         turn.cancel_requested = true;
+        // What was queued behind it goes with it; what is queued from now on waits for
+        // the cancel to land, then runs.
+        self.cancel_queue();
         // ACP: a client that cancels answers every pending permission request `cancelled`.
         for (prompt_id, pending) in self.prompts.take_all() {
             self.resolve(prompt_id, pending, Outcome::cancelled());
         }
-        if self.cancel_agent() {
+        // An agent still answering the start-up config has not had the prompt: there is
+        // nothing for it to cancel (it would never answer), so the turn ends now.
+        if !self.prompt_after_config && self.cancel_agent() {
             let deadline = Instant::now() + self.config.cancel_grace;
             if let Some(turn) = self.turn.as_mut() {
                 turn.cancel_deadline = Some(deadline);
@@ -637,6 +642,8 @@ impl Actor {
         if self.agent.is_cold() {
             return;
         }
+        // A stop takes the queue too: the user wants the agent to stop working.
+        self.cancel_queue();
         if let Some(turn) = self.turn.as_mut() {
             turn.cancel_requested = true;
             self.end_turn(
@@ -705,7 +712,7 @@ impl Actor {
             Status::Idle
         };
         self.last_stop = Some(reason);
-        self.after_turn(reason);
+        self.after_turn(reason, turn.cancel_requested);
     }
 
     /// Resolve a prompt taken out of the table: log it, remember it, tell the agent.

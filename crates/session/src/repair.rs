@@ -24,7 +24,6 @@ const KINDS: &[&str] = &[
     "config_pending",
     "turn_queued",
     "turn_unqueued",
-    "user_message",
     "agent_exited",
 ];
 
@@ -71,6 +70,8 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
         };
         match &event {
             Event::TurnStarted { turn_id } => {
+                // A queued turn that starts logs `turn_started` with its id.
+                state.queued.retain(|queued| queued != turn_id);
                 state.open_turn = Some(turn_id.clone());
                 state.stopped = false;
             }
@@ -99,7 +100,7 @@ fn fold(events: &[StoredEvent]) -> LoggedState {
             Event::ConfigChanged { config } => state.config = Some(config.clone()),
             Event::ConfigPending { pending } => state.pending_config = pending.clone(),
             Event::TurnQueued { turn_id, .. } => state.queued.push(turn_id.clone()),
-            Event::TurnUnqueued { turn_id, .. } | Event::UserMessage { turn_id, .. } => {
+            Event::TurnUnqueued { turn_id, .. } => {
                 state.queued.retain(|queued| queued != turn_id);
             }
             _ => {}

@@ -460,6 +460,7 @@ impl Actor {
 
     /// Stop the agent process (if any) and wait for it (delete, shutdown).
     pub(super) async fn stop_agent(&mut self) {
+        self.forget_configuring();
         match std::mem::replace(&mut self.agent, Agent::Cold) {
             // Dropping a start in progress kills what it spawned; waiting for it could
             // take as long as the agent's handshake timeout.

@@ -108,9 +108,15 @@ impl Actor {
             changes.push(ConfigChange::Mode { mode });
         }
         for option in &before.options {
-            if offer
-                .option(&option.id)
-                .is_some_and(|now| now.value != option.value)
+            // An agent with modes that also offers them as an option (Claude Code,
+            // Codex) has its mode put back once, as the mode: the option's logged value
+            // may trail it.
+            let alias_of_modes =
+                !offer.modes.is_empty() && option.category.as_deref() == Some("mode");
+            if !alias_of_modes
+                && offer
+                    .option(&option.id)
+                    .is_some_and(|now| now.value != option.value)
             {
                 changes.push(ConfigChange::Option {
                     option: option.id.clone(),
@@ -131,6 +137,7 @@ impl Actor {
             });
         }
         let mut sent = false;
+        let mut unsent = Vec::new();
         for change in chosen {
             if let Err(why) = offer.check(&change) {
                 self.emit(Event::Notice {
@@ -141,8 +148,12 @@ impl Actor {
                 });
                 continue;
             }
-            sent |= self.send_change(link, change, None).is_ok();
+            match self.send_change(link, change.clone(), None) {
+                Ok(()) => sent = true,
+                Err(_) => unsent.push(change),
+            }
         }
+        self.pend_again(unsent);
         sent
     }
 
@@ -162,12 +173,10 @@ impl Actor {
                 Ok(())
             }
             Ok(Configured::Options(options)) => {
-                let modes = self
-                    .offer
-                    .as_ref()
-                    .map(|c| c.modes.clone())
-                    .unwrap_or_default();
-                self.apply_offer(AgentConfig { modes, options });
+                self.on_options_update(AgentConfig {
+                    modes: Vec::new(),
+                    options,
+                });
                 Ok(())
             }
             Err(message) => Err(message),
@@ -202,17 +211,42 @@ impl Actor {
         }
     }
 
-    /// The agent exited: nobody will answer what it was asked.
+    /// The agent exited (or is being stopped): nobody will answer what it was asked. A
+    /// request waiting for an answer is told so; a change berth made as the agent
+    /// started waits again for the next one.
     pub(super) fn forget_configuring(&mut self) {
         self.prompt_after_config = false;
-        for (_, waiting) in self.configuring.drain() {
-            if let Some(reply) = waiting.reply {
-                let error = SessionError::Unavailable(
-                    "the agent exited before it answered; try again".into(),
-                );
-                let _ = reply.send(Delivered::Answer(Err(error)));
+        let mut waiting: Vec<(u64, Waiting)> = self.configuring.drain().collect();
+        waiting.sort_by_key(|(ticket, _)| *ticket);
+        let mut unapplied = Vec::new();
+        for (_, waiting) in waiting {
+            match waiting.reply {
+                Some(reply) => {
+                    let error = SessionError::Unavailable(
+                        "the agent exited before it answered; try again".into(),
+                    );
+                    let _ = reply.send(Delivered::Answer(Err(error)));
+                }
+                None => unapplied.push(waiting.change),
             }
         }
+        self.pend_again(unapplied);
+    }
+
+    /// Changes that did not reach the agent wait for its next start.
+    fn pend_again(&mut self, changes: Vec<ConfigChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        for change in changes {
+            // A change the user made since wins over one berth was putting back.
+            if !self.pending_config.iter().any(|p| p.same_target(&change)) {
+                self.pending_config.push(change);
+            }
+        }
+        self.emit(Event::ConfigPending {
+            pending: self.pending_config.clone(),
+        });
     }
 
     /// The agent's offer is `offer` now: logged if it changed.
@@ -233,16 +267,27 @@ impl Actor {
         self.emit(Event::ModeChanged { mode_id: mode });
     }
 
-    /// A `config_option_update` carries the options alone: the modes are kept.
+    /// The agent's config options now (a `config_option_update`, or the answer to
+    /// `session/set_config_option`): they replace the options, but the modes (sent only
+    /// as the session opens) and a model option made of the agent's model list (which
+    /// no config option update carries) are kept.
     pub(super) fn on_options_update(&mut self, update: AgentConfig) {
-        let modes = self
-            .offer
-            .as_ref()
-            .map(|c| c.modes.clone())
-            .unwrap_or_default();
+        let known = self.offer.clone().unwrap_or_default();
+        let mut options = update.options;
+        let has_model = options
+            .iter()
+            .any(|o| o.category.as_deref() == Some("model"));
+        if !has_model {
+            options.extend(
+                known
+                    .options
+                    .into_iter()
+                    .filter(|o| o.source == OptionSource::ModelList),
+            );
+        }
         self.apply_offer(AgentConfig {
-            modes,
-            options: update.options,
+            modes: known.modes,
+            options,
         });
     }
 }

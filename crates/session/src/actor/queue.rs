@@ -1,7 +1,8 @@
 //! Queued follow-ups: prompts sent with `queue` while a turn runs wait here, in order,
-//! and each starts when the turn before it ends — unless that turn was cancelled (or
-//! stopped), which takes the whole queue with it: a follow-up was written for what the
-//! turn before it would have done. Every change is in the log (`turn_queued`,
+//! and each starts when the turn before it ends — unless that turn is cancelled (or
+//! stopped), which takes the queue behind it with it: a follow-up was written for what
+//! the turn before it would have done. One queued after the cancel (the user already
+//! moved on) runs once the cancelled turn has ended. Every change is in the log (`turn_queued`,
 //! `turn_unqueued`; a queued turn that starts logs its `user_message` then).
 //!
 //! The queue is bounded ([`MAX_QUEUED`]) and only exists while a turn runs, so a
@@ -73,9 +74,11 @@ impl Actor {
         Ok(())
     }
 
-    /// A turn ended `reason`: the next queued turn starts, or the queue is cancelled.
-    pub(super) fn after_turn(&mut self, reason: StopReason) {
-        if reason == StopReason::Cancelled {
+    /// A turn ended `reason`: the next queued turn starts. A cancel the user asked for
+    /// took the queue behind it when asked (`cancel_requested`), so what waits now was
+    /// queued after it; a turn that ended cancelled otherwise takes the queue now.
+    pub(super) fn after_turn(&mut self, reason: StopReason, cancel_requested: bool) {
+        if reason == StopReason::Cancelled && !cancel_requested {
             self.cancel_queue();
             return;
         }
