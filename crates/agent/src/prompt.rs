@@ -1,6 +1,6 @@
 //! A prompt's content blocks: its text, then each attachment in the form the agent
 //! declared it takes (`initialize`'s `promptCapabilities`):
-//! - an image (`image/*`) as an ACP image block, if the agent takes images;
+//! - an image (PNG, JPEG, GIF, WebP) as an ACP image block, if the agent takes images;
 //! - a text file (a `text/*` or textual application type, valid UTF-8, at most
 //!   [`EMBED_MAX`]) as an embedded resource, if the agent takes embedded context;
 //! - anything else (or what the agent does not take) as a resource link to the file,
@@ -57,7 +57,7 @@ async fn block(
             )
         })
     };
-    if capabilities.image && mime.starts_with("image/") && attachment.size <= IMAGE_MAX {
+    if capabilities.image && is_model_image(mime) && attachment.size <= IMAGE_MAX {
         let data = base64::engine::general_purpose::STANDARD.encode(read().await?);
         // No `uri`: Gemini CLI reads an image with one as a file reference (and leaves
         // it out when the file is outside its workspace) instead of using the data.
@@ -79,6 +79,14 @@ async fn block(
             .mime_type(essence(mime).to_owned())
             .size(attachment.size as i64),
     ))
+}
+
+/// The image types model APIs take inline (an SVG, say, is refused: it goes as a link).
+fn is_model_image(mime: &str) -> bool {
+    matches!(
+        essence(mime),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
 }
 
 /// `type/subtype` without parameters.

@@ -176,6 +176,20 @@ async fn bad_uploads_and_attachments_are_refused_and_change_nothing() {
             "{body}"
         );
     }
+    // The same upload twice, or more than 20: refused too.
+    let mine = uploaded(&server, &id, "mine.txt", "text/plain", b"mine").await;
+    let (status, body) = send_with(&server, &id, "hello", &[&mine.id, &mine.id]).await;
+    assert_eq!(status, 400, "{body}");
+    let many = vec![mine.id.as_str(); 21];
+    let (status, body) = send_with(&server, &id, "hello", &many).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 20"),
+        "{body}"
+    );
     assert_eq!(
         server.events(&id).await.len(),
         before,

@@ -15,8 +15,10 @@ use tokio::io::AsyncWriteExt;
 use crate::SessionError;
 
 const META: &str = "upload.json";
-/// Longest stored name, in characters.
-const NAME_CHARS: usize = 120;
+/// Longest stored name, in bytes (file systems allow 255).
+const NAME_BYTES: usize = 200;
+/// Most attachments one prompt may carry.
+pub const MAX_ATTACHMENTS: usize = 20;
 
 /// Where a session with artifact directory `artifacts` keeps its uploads.
 pub(crate) fn dir(artifacts: &Path) -> PathBuf {
@@ -29,17 +31,21 @@ pub fn path(artifacts: &Path, attachment: &Attachment) -> PathBuf {
 }
 
 /// `name` as one safe file name: its last path component, with control characters and
-/// separators replaced, no leading dots, at most [`NAME_CHARS`] characters; `upload`
-/// if nothing is left.
+/// separators replaced, no leading dots, at most [`NAME_BYTES`] bytes (cut at a
+/// character); `upload` if nothing is left.
 pub fn safe_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .map(|c| if c.is_control() || c == ':' { '_' } else { c })
-        .take(NAME_CHARS)
-        .collect();
+    let mut cleaned = String::new();
+    for c in last.chars() {
+        let c = if c.is_control() || c == ':' { '_' } else { c };
+        if cleaned.len() + c.len_utf8() > NAME_BYTES {
+            break;
+        }
+        cleaned.push(c);
+    }
     let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
-    if cleaned.is_empty() || cleaned == META {
+    // Case-blind: on a case-insensitive file system `Upload.json` is the metadata too.
+    if cleaned.is_empty() || cleaned.eq_ignore_ascii_case(META) || cleaned == ".partial" {
         "upload".to_owned()
     } else {
         cleaned
@@ -59,13 +65,24 @@ fn valid_mime(mime: &str) -> bool {
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if token(a) && token(b))
 }
 
-/// An upload being written.
+/// An upload being written. Dropped before [`UploadWriter::finish`] (the client went
+/// away, the server is stopping), it removes what it wrote.
 pub struct UploadWriter {
     file: tokio::fs::File,
     partial: PathBuf,
     folder: PathBuf,
     attachment: Attachment,
     limit: u64,
+    /// Finished or discarded: nothing left for `Drop` to remove.
+    done: bool,
+}
+
+impl Drop for UploadWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.folder);
+        }
+    }
 }
 
 impl UploadWriter {
@@ -98,6 +115,7 @@ impl UploadWriter {
                 size: 0,
             },
             limit,
+            done: false,
         })
     }
 
@@ -128,7 +146,10 @@ impl UploadWriter {
             tokio::fs::rename(&self.partial, self.folder.join(&self.attachment.name)).await
         };
         match done.await {
-            Ok(()) => Ok(self.attachment),
+            Ok(()) => {
+                self.done = true;
+                Ok(self.attachment.clone())
+            }
             Err(error) => {
                 self.discard().await;
                 Err(error.into())
@@ -138,6 +159,7 @@ impl UploadWriter {
 
     /// Drop what was written (a failed or abandoned upload).
     pub async fn discard(&mut self) {
+        self.done = true;
         if let Err(error) = tokio::fs::remove_dir_all(&self.folder).await {
             tracing::warn!(%error, folder = %self.folder.display(), "could not remove a failed upload");
         }
@@ -150,8 +172,18 @@ pub(crate) async fn find(
     artifacts: &Path,
     ids: &[String],
 ) -> Result<Vec<Attachment>, SessionError> {
-    let mut found = Vec::with_capacity(ids.len());
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(SessionError::BadRequest(format!(
+            "a prompt may carry at most {MAX_ATTACHMENTS} attachments"
+        )));
+    }
+    let mut found: Vec<Attachment> = Vec::with_capacity(ids.len());
     for id in ids {
+        if found.iter().any(|a| a.id == *id) {
+            return Err(SessionError::BadRequest(format!(
+                "upload `{id}` is attached twice"
+            )));
+        }
         let unknown = || SessionError::BadRequest(format!("no upload `{id}` in this session"));
         // Ids are berth's UUIDs: anything else could not name a directory of ours.
         if uuid::Uuid::parse_str(id).is_err() {
@@ -185,7 +217,12 @@ mod tests {
         assert_eq!(safe_name("a\nb\u{0}c"), "a_b_c");
         assert_eq!(safe_name(""), "upload");
         assert_eq!(safe_name("upload.json"), "upload");
-        assert_eq!(safe_name(&"é".repeat(500)).chars().count(), NAME_CHARS);
+        assert_eq!(safe_name("UPLOAD.JSON"), "upload");
+        let long = safe_name(&"é".repeat(500));
+        assert!(
+            long.len() <= NAME_BYTES && long.chars().all(|c| c == 'é'),
+            "{long}"
+        );
     }
 
     #[test]
