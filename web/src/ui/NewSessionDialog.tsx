@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import type { AgentInfo, ConfigChange, CreateSession } from "../protocol";
+import type { AgentConfig, AgentInfo, ConfigChange, CreateSession } from "../protocol";
 import { ConfigPicker, currentChoices, type Choices } from "./ConfigPicker";
 import { errorText } from "../api/rest";
 import { Dialog } from "./Dialog";
@@ -44,7 +44,14 @@ export function NewSessionDialog({ open, onClose }: { open: boolean; onClose: ()
     try {
       let session = await api.create(body);
       // Kept by the server until the agent starts (then checked against what it offers).
-      for (const change of changes(choices)) session = await api.configure(session.id, change);
+      // The session exists whatever becomes of these: a failed one is left to the
+      // header's pickers rather than keeping the dialog open (Create again would make a
+      // second session).
+      try {
+        for (const change of changes(choices, offer)) session = await api.configure(session.id, change);
+      } catch (e) {
+        console.warn("a picked mode or option was not kept", e);
+      }
       store.upsertSummary(session);
       setTitle("");
       onClose();
@@ -120,11 +127,20 @@ function inlineCode(text: string) {
   return text.split("`").map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
 }
 
-/** Every pick as a change: a new agent starts from its own defaults. */
-function changes(choices: Choices | null): ConfigChange[] {
+/**
+ * Every pick as a change: a new agent starts from its own defaults, so what the dialog
+ * showed is sent, not only what was changed in it. A `mode` option of an agent that
+ * has modes is the mode again (the picker hides it): sent once, as the mode.
+ */
+function changes(choices: Choices | null, offer: AgentConfig | undefined): ConfigChange[] {
   if (!choices) return [];
   const list: ConfigChange[] = [];
   if (choices.mode) list.push({ mode: choices.mode });
-  for (const [option, value] of Object.entries(choices.options)) list.push({ option, value });
+  const hasModes = (offer?.modes ?? []).length > 0;
+  for (const [option, value] of Object.entries(choices.options)) {
+    const category = offer?.options?.find((o) => o.id === option)?.category;
+    if (hasModes && category === "mode") continue;
+    list.push({ option, value });
+  }
   return list;
 }

@@ -171,13 +171,18 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
     setError(null);
     try {
       // Uploaded first (in order), then sent by id; a failed upload sends nothing.
+      // The files as they were when Send was pressed; any added meanwhile stay.
+      const sent = files;
       const ids: string[] = [];
-      for (const f of files) ids.push((await api.upload(id, f.file)).id);
+      for (const f of sent) ids.push((await api.upload(id, f.file)).id);
       // Always with `queue`: the server starts it now if no turn runs, else it waits.
       await api.send(id, t || "(see the attached files)", true, ids);
       setText("");
       drafts.delete(id);
-      clearFiles();
+      setFiles((cur) => {
+        for (const f of sent) if (f.preview) URL.revokeObjectURL(f.preview);
+        return cur.filter((f) => !sent.includes(f));
+      });
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -276,7 +281,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
           ref={picker}
           type="file"
           multiple
-          hidden
+          className="file-picker"
           data-testid="composer-picker"
           onChange={(e) => {
             addFiles(e.target.files);
