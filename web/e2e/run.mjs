@@ -559,7 +559,9 @@ group("single tab: reload, hostile text, phone", () => {
       await page.setViewportSize(size);
       const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
       // The picker (on a phone, the system sheet offers camera and gallery for it).
-      await page.getByTestId("composer-picker").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+      const chooser = page.waitForEvent("filechooser");
+      await page.getByTestId("composer-attach").click();
+      await (await chooser).setFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
       const picked = page.getByTestId("composer-file");
       await waitFor(async () => (await picked.count()) === 1, { what: "one file picked" });
       // Paste and drop, as a browser delivers them.

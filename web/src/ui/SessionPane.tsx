@@ -124,7 +124,15 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
   const [text, setText] = useState(() => drafts.get(id) ?? "");
   const [sending, setSending] = useState(false);
   const [files, setFiles] = useState<Picked[]>([]);
-  const picker = useRef<HTMLInputElement>(null);
+  // A file input made on demand, not kept in the page: the system's picker (on a
+  // phone: camera, gallery, files) is all it is for.
+  const pick = () => {
+    const input = document.createElement("input");
+    input.type = "file";
+    input.multiple = true;
+    input.onchange = () => addFiles(input.files);
+    input.click();
+  };
   const addFiles = (list: FileList | null | undefined) => {
     const picked = [...(list ?? [])].map((file) => ({
       file,
@@ -277,18 +285,7 @@ function Composer({ id, busy, summary }: { id: string; busy: boolean; summary: S
         </ul>
       ) : null}
       <div className="composer-row">
-        <input
-          ref={picker}
-          type="file"
-          multiple
-          className="file-picker"
-          data-testid="composer-picker"
-          onChange={(e) => {
-            addFiles(e.target.files);
-            e.target.value = "";
-          }}
-        />
-        <button type="button" className="btn icon" onClick={() => picker.current?.click()} aria-label="Attach files" title="Attach files (or paste, or drop them here)" data-testid="composer-attach">
+        <button type="button" className="btn icon" onClick={pick} aria-label="Attach files" title="Attach files (or paste, or drop them here)" data-testid="composer-attach">
           <ClipIcon />
         </button>
         <textarea
