@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
             "/sessions/{id}/uploads/{upload_id}",
             get(crate::uploads::download),
         )
+        .route("/sessions/{id}/export", get(export))
         .route("/sessions/{id}/turns", post(start_turn))
         .route("/sessions/{id}/turns/{turn_id}", delete(unqueue))
         .route("/sessions/{id}/cancel", post(cancel))
@@ -162,6 +163,29 @@ async fn start_turn(
         .prompt_or_queue(&id, body.text, body.queue, &body.attachments)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(TurnAccepted { turn_id, queued })))
+}
+
+/// `GET /sessions/{id}/export?format=md|json`: a download (a copy is kept in the
+/// session's `exports/`).
+async fn export(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    let format = berth_session::export::Format::parse(query.get("format").map(String::as_str))?;
+    let (text, name) = state.registry.export(&id, format).await?;
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.media_type()),
+    );
+    // The name is berth's (slug and time): nothing in it needs quoting.
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
 }
 
 async fn unqueue(

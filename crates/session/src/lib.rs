@@ -23,6 +23,7 @@
 //! - [`prompts`]: pending prompts and their exactly-once resolution.
 //! - [`repair`]: closing what a previous server left open (no ghost status).
 //! - [`summary`]: the `Session` summary and its throttled publication.
+//! - [`export`]: a session's log as JSON or a Markdown transcript.
 //! - [`uploads`]: files sent with prompts, kept in the session's directory.
 //! - `preview`: the summary's preview line (the last line of the latest text).
 //! - [`catalog`], [`config`], [`error`]: agents known to the server, tunables, errors.
@@ -32,6 +33,7 @@ pub mod catalog;
 pub mod committed;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod fit;
 pub mod handle;
 pub mod host;

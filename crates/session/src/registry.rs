@@ -731,6 +731,39 @@ impl Registry {
         })
     }
 
+    /// Session `id` exported as `format` (its whole log), with the name of the copy
+    /// written to its `exports/` directory.
+    pub async fn export(
+        &self,
+        id: &str,
+        format: crate::export::Format,
+    ) -> Result<(String, String), SessionError> {
+        let summary = self.summary(id)?;
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.events(id, after, Some(MAX_EVENTS_PAGE)).await?;
+            let Some(last) = page.events.last() else {
+                break;
+            };
+            after = last.seq;
+            events.extend(page.events);
+        }
+        let text = crate::export::render(&summary, &events, format);
+        let at = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let path =
+            crate::export::copy_path(&self.artifacts_dir(&summary.slug), &summary, format, &at);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::write(&path, &text).await?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok((text, name))
+    }
+
     /// Close every running turn, stop every agent, end every actor (each writes its
     /// summary columns), and wait for them.
     pub async fn shutdown(&self) {
