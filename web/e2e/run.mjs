@@ -8,6 +8,7 @@
 //
 // Screenshots of the main screens and the measured render timings go to e2e/screenshots/.
 
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { BerthServer, FAKE_AGENT, chunkText, ensureChromium, openBrowser, range, screenshot, shownChunks, waitFor, withServer, writeReport } from "./lib.mjs";
@@ -594,6 +595,26 @@ group("single tab: reload, hostile text, phone", () => {
       assert.deepEqual(env.browser.errors, []);
     });
   }
+
+  test("extra: the session menu exports the transcript as Markdown and JSON", async () => {
+    const s = await env.server.createSession("export me");
+    await env.server.turn(s.id, "hello for the export");
+    const page = await env.browser.tab(`/s/${s.id}`);
+    for (const [format, check] of /** @type {const} */ ([
+      ["md", (/** @type {string} */ text) => text.startsWith("# export me\n") && text.includes("hello for the export")],
+      ["json", (/** @type {string} */ text) => JSON.parse(text).session.id === s.id],
+    ])) {
+      await page.getByTestId("pane-title").waitFor();
+      await page.locator(".pane-head").getByTestId("session-menu").click();
+      const download = page.waitForEvent("download");
+      await page.getByTestId(`action-export-${format}`).click();
+      const file = await (await download).path();
+      const text = readFileSync(file, "utf8");
+      assert.ok(check(text), `${format}: ${text.slice(0, 300)}`);
+    }
+    await page.close();
+    assert.deepEqual(env.browser.errors, []);
+  });
 
   test("extra: the new-session dialog offers the agent's modes and model from last time", async () => {
     const page = await env.browser.tab("/");

@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type RefObject } from "react";
 import type { Session, Status } from "../protocol";
-import { ApiError, errorText } from "../api/rest";
+import { API, ApiError, errorText } from "../api/rest";
 import { matchesSearch, type ListQuery, type ListSnapshot } from "../state/listing";
 import { Dialog } from "./Dialog";
 import { formatCost } from "./usage";
@@ -384,6 +384,13 @@ export function SessionMenu({ session }: { session: Session }) {
           >
             Rename…
           </button>
+          {/* Downloads; the server keeps a copy in the session's exports/ too. */}
+          <a role="menuitem" className="menu-link" href={`${API}/sessions/${encodeURIComponent(session.id)}/export?format=md`} download onClick={() => setOpen(false)} data-testid="action-export-md">
+            Export as Markdown
+          </a>
+          <a role="menuitem" className="menu-link" href={`${API}/sessions/${encodeURIComponent(session.id)}/export?format=json`} download onClick={() => setOpen(false)} data-testid="action-export-json">
+            Export as JSON
+          </a>
           <button type="button" role="menuitem" onClick={() => void archive(!session.archived)} data-testid={session.archived ? "action-unarchive" : "action-archive"}>
             {session.archived ? "Unarchive" : "Archive"}
           </button>
