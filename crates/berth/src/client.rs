@@ -91,7 +91,11 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "upload".into());
-        let mime = mime_of(&name);
+        // The media type alone: what charset a user's file is in is not known.
+        let mime = berth_server::ui::content_type(&name)
+            .split(';')
+            .next()
+            .unwrap_or("application/octet-stream");
         let url = reqwest::Url::parse_with_params(
             &self.url(&format!("/sessions/{id}/uploads")),
             &[("name", name.as_str())],
@@ -358,30 +362,4 @@ pub async fn answer(args: AnswerArgs) -> anyhow::Result<()> {
         .await?;
     println!("{}", serde_json::to_string(&resolved.resolved.outcome)?);
     Ok(())
-}
-
-/// The media type of a file by its extension (what `berth send --attach` uploads it
-/// as); unknown: `application/octet-stream`.
-fn mime_of(name: &str) -> &'static str {
-    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("svg") => "image/svg+xml",
-        Some("txt" | "log") => "text/plain",
-        Some("md" | "markdown") => "text/markdown",
-        Some("csv") => "text/csv",
-        Some("html" | "htm") => "text/html",
-        Some("rs" | "py" | "js" | "ts" | "tsx" | "go" | "c" | "h" | "java" | "rb" | "sh") => {
-            "text/plain"
-        }
-        Some("json") => "application/json",
-        Some("toml") => "application/toml",
-        Some("yaml" | "yml") => "application/yaml",
-        Some("xml") => "application/xml",
-        Some("pdf") => "application/pdf",
-        _ => "application/octet-stream",
-    }
 }

@@ -243,8 +243,9 @@ fn set(response: &mut Response, name: header::HeaderName, value: &'static str) {
         .insert(name, HeaderValue::from_static(value));
 }
 
-/// The content type of a build file, by extension.
-pub(crate) fn content_type(path: &str) -> &'static str {
+/// The content type of a file by its extension: the UI's build files, and what
+/// `berth send --attach` uploads a file as. Unknown: `application/octet-stream`.
+pub fn content_type(path: &str) -> &'static str {
     let ext = last_segment(path)
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
@@ -255,7 +256,16 @@ pub(crate) fn content_type(path: &str) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "json" | "map" => "application/json",
         "webmanifest" => "application/manifest+json",
-        "txt" => "text/plain; charset=utf-8",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "md" | "markdown" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "rs" | "py" | "ts" | "tsx" | "go" | "c" | "h" | "java" | "rb" | "sh" => {
+            "text/plain; charset=utf-8"
+        }
+        "toml" => "application/toml",
+        "yaml" | "yml" => "application/yaml",
+        "xml" => "application/xml",
+        "pdf" => "application/pdf",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
