@@ -417,14 +417,11 @@ impl AgentLink {
         inner.tasks.spawn(async move {
             // Routed like a prompt's answer: after the updates the agent sent before it.
             let result = match client::ask(&connection, method, params).await {
-                Ok(answer) => Ok(match &change {
-                    ConfigChange::Option { .. } if method == "session/set_config_option" => {
-                        match offer::options_in_answer(&answer) {
-                            Some(options) => Configured::Options(options),
-                            None => Configured::Made(change),
-                        }
-                    }
-                    _ => Configured::Made(change),
+                // Only `session/set_config_option` answers with the options (all of
+                // them); the other answers are empty.
+                Ok(answer) => Ok(match offer::options_in_answer(&answer) {
+                    Some(options) => Configured::Options(options),
+                    None => Configured::Made(change),
                 }),
                 Err(error) => Err(client::describe_error(&error)),
             };
