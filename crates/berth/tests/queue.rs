@@ -171,7 +171,13 @@ async fn a_queue_whose_host_died_is_cancelled_with_its_turn() {
     let running = server.send(&id, "/sleep 30").await;
     let waiting = queued(&server, &id, "after the sleep").await;
     let dir = server.kill9();
+    let hosts = support::host_pids(dir.path());
+    assert!(!hosts.is_empty(), "the session runs in a host");
     support::kill_hosts(dir.path());
+    // Gone before the next server looks: a host still dying would be found alive.
+    for pid in hosts {
+        support::wait_process_gone(pid).await;
+    }
 
     let server = TestServer::spawn(dir.path(), 0, &[]).await;
     let (_, reason, _) = turn_ended(&server, &id, &running).await;
